@@ -1,0 +1,133 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/replog/replog/shared/httpapi"
+)
+
+// AppendRequest is a validated POST /messages body.
+type AppendRequest struct {
+	Message      string
+	WriteConcern int
+}
+
+// Limits bound what an append may ask for.
+type Limits struct {
+	// MaxMessageBytes is the largest message accepted.
+	MaxMessageBytes int
+	// ClusterSize, when not 0, is the most nodes a write concern may name.
+	ClusterSize int
+}
+
+// ParseAppend reads and validates an append body. Field names match
+// exactly, unlike encoding/json's default, so that a typo such as
+// "writeconcern" is an error instead of a silently ignored field.
+func ParseAppend(body io.Reader, lim Limits) (AppendRequest, error) {
+	req := AppendRequest{WriteConcern: 1}
+	dec := json.NewDecoder(body)
+	if err := expectDelim(dec, '{'); err != nil {
+		return req, err
+	}
+	seen := map[string]bool{}
+	hasMessage := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, badJSON(err)
+		}
+		key := tok.(string) // inside an object, Token returns keys as strings
+		if seen[key] {
+			return req, httpapi.Errorf(http.StatusBadRequest, "field %q appears twice", key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return req, badJSON(err)
+		}
+		switch key {
+		case "message":
+			if err := json.Unmarshal(raw, &req.Message); err != nil || raw[0] != '"' {
+				return req, httpapi.Errorf(http.StatusBadRequest, "message must be a string")
+			}
+			hasMessage = true
+		case "writeConcern":
+			w, err := parseWriteConcern(raw, lim.ClusterSize)
+			if err != nil {
+				return req, err
+			}
+			req.WriteConcern = w
+		default:
+			return req, httpapi.Errorf(http.StatusBadRequest, "unknown field %q (known: message, writeConcern)", key)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return req, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, httpapi.Errorf(http.StatusBadRequest, "malformed JSON: unexpected data after the object")
+	}
+	switch {
+	case !hasMessage:
+		return req, httpapi.Errorf(http.StatusBadRequest, "message is required")
+	case req.Message == "":
+		return req, httpapi.Errorf(http.StatusBadRequest, "message must not be empty")
+	case len(req.Message) > lim.MaxMessageBytes:
+		return req, httpapi.Errorf(http.StatusRequestEntityTooLarge,
+			"message is %d bytes; the limit is %d (MAX_MESSAGE_BYTES)", len(req.Message), lim.MaxMessageBytes)
+	}
+	return req, nil
+}
+
+func parseWriteConcern(raw json.RawMessage, clusterSize int) (int, error) {
+	raw = bytes.TrimSpace(raw)
+	w, err := strconv.Atoi(string(raw))
+	if err != nil || w < 1 {
+		return 0, httpapi.Errorf(http.StatusBadRequest, "writeConcern must be an integer >= 1, got %s", raw)
+	}
+	if clusterSize > 0 && w > clusterSize {
+		return 0, httpapi.Errorf(http.StatusBadRequest,
+			"writeConcern %d is more than the %d nodes of the cluster (CLUSTER_SIZE)", w, clusterSize)
+	}
+	return w, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return badJSON(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		if want == '{' {
+			return httpapi.Errorf(http.StatusBadRequest, "body must be a JSON object")
+		}
+		return httpapi.Errorf(http.StatusBadRequest, "malformed JSON: expected %q", want)
+	}
+	return nil
+}
+
+// badJSON turns a decoding failure into a 400, or a 413 when the body
+// limit cut it short.
+func badJSON(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return httpapi.Errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return httpapi.Errorf(http.StatusBadRequest, "malformed JSON: body ends too early")
+	}
+	return httpapi.Errorf(http.StatusBadRequest, "malformed JSON: %s", trimJSONPrefix(err))
+}
+
+func trimJSONPrefix(err error) string {
+	msg := err.Error()
+	if len(msg) > 6 && msg[:6] == "json: " {
+		return msg[6:]
+	}
+	return msg
+}

@@ -1,0 +1,42 @@
+// Package config reads the master's settings from the environment. It is
+// the only code of the master that reads the environment.
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is every setting of the master; .env.example documents each.
+type Config struct {
+	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080"`
+	NodeName        string        `envconfig:"NODE_NAME" default:"master"`
+	ClusterSize     int           `envconfig:"CLUSTER_SIZE" default:"0"`
+	MaxMessageBytes int           `envconfig:"MAX_MESSAGE_BYTES" default:"1048576"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`
+	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"`
+}
+
+// Load reads and validates the settings. Its errors name the variable.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return c, fmt.Errorf("invalid configuration: %w", err)
+	}
+	switch {
+	case c.ClusterSize < 0:
+		return c, fmt.Errorf("CLUSTER_SIZE: must be 0 (not stated) or the number of nodes, got %d", c.ClusterSize)
+	case c.MaxMessageBytes < 1:
+		return c, fmt.Errorf("MAX_MESSAGE_BYTES: must be at least 1, got %d", c.MaxMessageBytes)
+	case c.MaxMessageBytes > 64<<20:
+		return c, fmt.Errorf("MAX_MESSAGE_BYTES: at most %d (64 MiB), got %d", 64<<20, c.MaxMessageBytes)
+	case c.ShutdownTimeout < 0:
+		return c, fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", c.ShutdownTimeout)
+	case c.NodeName == "":
+		return c, fmt.Errorf("NODE_NAME: must not be empty")
+	}
+	return c, nil
+}

@@ -1,0 +1,67 @@
+package replication
+
+// Flow decides what the master sends one peer next. It is pure: the
+// session feeds it the log's last id, acks and nacks, and sends what it
+// says. Sending is pipelined: up to window ids may be sent and not yet
+// acked, so a round trip per frame never limits throughput.
+type Flow struct {
+	next     uint64 // first id not yet sent
+	acked    uint64 // every id up to acked is held by the peer
+	window   uint64
+	observer bool // observers never ack; the window does not apply
+}
+
+// NewFlow starts a flow that sends from id from, for a peer that holds
+// everything before it.
+func NewFlow(from, window uint64, observer bool) Flow {
+	return Flow{next: from, acked: from - 1, window: window, observer: observer}
+}
+
+// Next returns the first id to send and how many ids, at most max, may be
+// sent now given the log's last id; n is 0 when there is nothing to send
+// or the window is full.
+func (f *Flow) Next(last uint64, max int) (from uint64, n int) {
+	end := last
+	if !f.observer {
+		end = min(end, f.acked+f.window)
+	}
+	if f.next > end {
+		return f.next, 0
+	}
+	return f.next, int(min(end-f.next+1, uint64(max)))
+}
+
+// Sent records that ids from..from+n-1 went out. If a nack moved the
+// flow while the frame was being built, the record is stale and ignored:
+// the nack's resend takes precedence.
+func (f *Flow) Sent(from uint64, n int) {
+	if f.next == from {
+		f.next = from + uint64(n)
+	}
+	if f.observer {
+		f.acked = f.next - 1
+	}
+}
+
+// Ack records that the peer holds every id up to id. It reports whether
+// that is news. An ack for ids never sent is a protocol error the caller
+// must refuse, so Ack reports it as not ok.
+func (f *Flow) Ack(id uint64) (advanced, ok bool) {
+	if id >= f.next {
+		return false, false
+	}
+	if id <= f.acked {
+		return false, true
+	}
+	f.acked = id
+	return true, true
+}
+
+// Nack rewinds the flow so that the next frame starts at from. A peer
+// cannot lack what it acked, so from never goes below acked+1.
+func (f *Flow) Nack(from uint64) {
+	f.next = min(f.next, max(from, f.acked+1))
+}
+
+// Acked is the highest id the peer holds.
+func (f *Flow) Acked() uint64 { return f.acked }

@@ -1,0 +1,113 @@
+package replication
+
+import "testing"
+
+func TestFlow(t *testing.T) {
+	type step struct {
+		op         string // next, sent, ack, nack
+		arg        uint64
+		wantFrom   uint64
+		wantN      int
+		wantAdv    bool
+		wantBadAck bool
+	}
+	cases := []struct {
+		name     string
+		from     uint64
+		window   uint64
+		observer bool
+		last     uint64
+		steps    []step
+	}{
+		{
+			name: "catch-up and live are one path", from: 1, window: 100, last: 5,
+			steps: []step{
+				{op: "next", wantFrom: 1, wantN: 5},
+				{op: "sent", arg: 5},
+				{op: "next", wantFrom: 6, wantN: 0},
+				{op: "ack", arg: 5, wantAdv: true},
+				{op: "ack", arg: 3},
+			},
+		},
+		{
+			name: "the window bounds what is in flight", from: 1, window: 3, last: 10,
+			steps: []step{
+				{op: "next", wantFrom: 1, wantN: 3},
+				{op: "sent", arg: 3},
+				{op: "next", wantFrom: 4, wantN: 0},
+				{op: "ack", arg: 2, wantAdv: true},
+				{op: "next", wantFrom: 4, wantN: 2},
+			},
+		},
+		{
+			name: "batches are capped", from: 4, window: 1000, last: 100,
+			steps: []step{{op: "next", wantFrom: 4, wantN: 64}},
+		},
+		{
+			name: "a nack rewinds, but not below what was acked", from: 1, window: 100, last: 10,
+			steps: []step{
+				{op: "next", wantFrom: 1, wantN: 10},
+				{op: "sent", arg: 10},
+				{op: "ack", arg: 4, wantAdv: true},
+				{op: "nack", arg: 2},
+				{op: "next", wantFrom: 5, wantN: 6},
+			},
+		},
+		{
+			name: "an ack for ids never sent is refused", from: 1, window: 100, last: 10,
+			steps: []step{{op: "ack", arg: 1, wantBadAck: true}},
+		},
+		{
+			name: "observers ignore the window", from: 1, window: 2, observer: true, last: 10,
+			steps: []step{
+				{op: "next", wantFrom: 1, wantN: 10},
+				{op: "sent", arg: 10},
+				{op: "next", wantFrom: 11, wantN: 0},
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := NewFlow(c.from, c.window, c.observer)
+			var from uint64
+			for i, s := range c.steps {
+				switch s.op {
+				case "next":
+					var n int
+					from, n = f.Next(c.last, 64)
+					if n != s.wantN || (n > 0 && from != s.wantFrom) {
+						t.Fatalf("step %d: Next = %d, %d; want %d, %d", i, from, n, s.wantFrom, s.wantN)
+					}
+				case "sent":
+					f.Sent(from, int(s.arg))
+				case "ack":
+					adv, ok := f.Ack(s.arg)
+					if adv != s.wantAdv || ok == s.wantBadAck {
+						t.Fatalf("step %d: Ack(%d) = %v, %v", i, s.arg, adv, ok)
+					}
+				case "nack":
+					f.Nack(s.arg)
+				}
+			}
+		})
+	}
+}
+
+func TestFlowStaleSentAfterNack(t *testing.T) {
+	f := NewFlow(1, 100, false)
+	from, n := f.Next(10, 64)
+	f.Nack(1) // arrives while the frame is being built: nothing moves yet
+	f.Sent(from, n)
+	from2, n2 := f.Next(10, 64)
+	if from2 != 11 || n2 != 0 {
+		t.Fatalf("after sending 1..10 the flow should wait; Next = %d, %d", from2, n2)
+	}
+	f.Nack(3)
+	if from3, _ := f.Next(10, 64); from3 != 3 {
+		t.Fatalf("nack(3) should resend from 3, Next starts at %d", from3)
+	}
+	f.Sent(1, 5) // a stale record from before the nack
+	if from4, _ := f.Next(10, 64); from4 != 3 {
+		t.Fatalf("a stale Sent moved the flow to %d", from4)
+	}
+}

@@ -1,0 +1,228 @@
+// Package replication is the master's side of replog's replication: one
+// session per connected peer that streams the log to it, and the tracker
+// that turns the secondaries' acks into satisfied write concerns.
+package replication
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/store"
+)
+
+// Options tune replication; the zero value of a field means its default.
+type Options struct {
+	// Window is how many ids may be sent to a secondary and not yet acked.
+	Window uint64
+	// BatchEntries and BatchBytes bound one append frame.
+	BatchEntries int
+	BatchBytes   int
+	// MaxMessageBytes is the largest message the log may hold; it decides
+	// the largest frame a secondary must be ready to read.
+	MaxMessageBytes int
+	// WriteTimeout bounds each frame write; a peer that does not take a
+	// frame in that time is dropped and must reconnect.
+	WriteTimeout time.Duration
+	// HelloTimeout bounds the wait for a dialing peer's hello.
+	HelloTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Window == 0 {
+		o.Window = 16384
+	}
+	if o.BatchEntries == 0 {
+		o.BatchEntries = 1024
+	}
+	if o.BatchBytes == 0 {
+		o.BatchBytes = 256 << 10
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = 1 << 20
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.HelloTimeout == 0 {
+		o.HelloTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// maxFrameBytes is the largest append frame a session builds: a full batch,
+// or one message of the largest size with every byte escaped.
+func (o Options) maxFrameBytes() int64 {
+	return int64(max(frame.EncodedEntrySize(o.BatchBytes), frame.EncodedEntrySize(o.MaxMessageBytes))) + 64
+}
+
+// Hub owns every replication session of the master.
+//
+// Lock order: mu before a session's mu; wcMu is a leaf, never held while
+// taking another lock.
+type Hub struct {
+	log   *zap.Logger
+	store store.Store
+	opts  Options
+	ctx   context.Context // cancelled by Close; every session derives from it
+	stop  context.CancelCauseFunc
+	wg    sync.WaitGroup // every session handler
+
+	mu        sync.RWMutex
+	sessions  map[string]*session // guarded by mu; connected secondaries by name
+	observers map[*session]bool   // guarded by mu
+	known     []string            // guarded by mu; every secondary name ever seen, sorted
+
+	wcMu    sync.Mutex
+	tracker *Tracker // guarded by wcMu
+}
+
+// NewHub returns a hub that streams st to the peers that dial it.
+func NewHub(st store.Store, opts Options, log *zap.Logger) *Hub {
+	ctx, stop := context.WithCancelCause(context.Background())
+	return &Hub{
+		log:       log,
+		store:     st,
+		opts:      opts.withDefaults(),
+		ctx:       ctx,
+		stop:      stop,
+		sessions:  map[string]*session{},
+		observers: map[*session]bool{},
+		tracker:   NewTracker(),
+	}
+}
+
+// Close ends every session, telling each peer the master is going away,
+// and waits for them.
+func (h *Hub) Close() {
+	h.mu.Lock() // so that no handler is counted after the wait starts
+	h.stop(errShuttingDown)
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// Notify tells every session that the log grew. It never blocks: a
+// session that is already awake or busy will see the new entries anyway.
+func (h *Hub) Notify() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, s := range h.sessions {
+		s.poke()
+	}
+	for s := range h.observers {
+		s.poke()
+	}
+}
+
+// Wait registers a write of id that needs need secondaries. The returned
+// wait's Done is closed once they hold it; nil means it already is.
+func (h *Hub) Wait(id uint64, need int) *Wait {
+	if need <= 0 {
+		return nil
+	}
+	w := NewWait(id, need)
+	h.wcMu.Lock()
+	defer h.wcMu.Unlock()
+	if h.tracker.Add(w) {
+		return nil
+	}
+	return w
+}
+
+// Cancel drops a wait whose client went away. The write stays in the log
+// and keeps replicating.
+func (h *Hub) Cancel(w *Wait) {
+	h.wcMu.Lock()
+	defer h.wcMu.Unlock()
+	h.tracker.Cancel(w)
+}
+
+// Holders counts the secondaries that hold id.
+func (h *Hub) Holders(id uint64) int {
+	h.wcMu.Lock()
+	defer h.wcMu.Unlock()
+	return h.tracker.Holders(id)
+}
+
+// hold records a secondary's position and wakes the writes it satisfies.
+func (h *Hub) hold(name string, id uint64) {
+	h.wcMu.Lock()
+	done := h.tracker.Hold(name, id)
+	h.wcMu.Unlock()
+	for _, w := range done {
+		close(w.Done)
+	}
+}
+
+// SecondaryStatus is what /health says of one secondary.
+type SecondaryStatus struct {
+	Name      string `json:"name"`
+	Connected bool   `json:"connected"`
+	AckedID   uint64 `json:"ackedId"`
+	Lag       uint64 `json:"lag"`
+}
+
+// Secondaries reports every secondary ever seen, connected or not, by name.
+func (h *Hub) Secondaries() []SecondaryStatus {
+	last := h.store.LastID()
+	h.mu.RLock()
+	out := make([]SecondaryStatus, 0, len(h.known))
+	for _, name := range h.known {
+		out = append(out, SecondaryStatus{Name: name, Connected: h.sessions[name] != nil})
+	}
+	h.mu.RUnlock()
+	h.wcMu.Lock()
+	defer h.wcMu.Unlock()
+	for i := range out {
+		acked, _ := h.tracker.Held(out[i].Name)
+		out[i].AckedID = acked
+		out[i].Lag = last - min(acked, last)
+	}
+	return out
+}
+
+// register makes s the session of its name, first ending any session
+// that name had: a secondary that reconnects replaces its old session,
+// and the old one is gone before the new one counts a single ack.
+func (h *Hub) register(s *session) bool {
+	for {
+		h.mu.Lock()
+		if s.observer {
+			h.observers[s] = true
+			h.mu.Unlock()
+			return true
+		}
+		old := h.sessions[s.name]
+		if old == nil {
+			h.sessions[s.name] = s
+			if !slices.Contains(h.known, s.name) {
+				h.known = append(h.known, s.name)
+				slices.Sort(h.known)
+			}
+			h.mu.Unlock()
+			return true
+		}
+		h.mu.Unlock()
+		h.log.Info("secondary reconnected; replacing its old session", zap.String("peer", s.name))
+		old.cancel(errReplaced)
+		select {
+		case <-old.done:
+		case <-s.ctx.Done():
+			return false
+		}
+	}
+}
+
+func (h *Hub) unregister(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.observer {
+		delete(h.observers, s)
+	} else if h.sessions[s.name] == s {
+		delete(h.sessions, s.name)
+	}
+}

@@ -1,0 +1,53 @@
+// Command master is replog's master: it takes appends over HTTP, gives
+// them ids, and streams the log to the secondaries that dial /replicate.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/master/internal/api"
+	"github.com/replog/replog/master/internal/config"
+	"github.com/replog/replog/master/internal/replication"
+	"github.com/replog/replog/shared/logging"
+	"github.com/replog/replog/shared/serve"
+	"github.com/replog/replog/shared/store"
+)
+
+func main() {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "master:", err)
+		os.Exit(2)
+	}
+	log, err := logging.New(cfg.NodeName, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "master:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("master stopped", zap.Error(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+	_ = log.Sync()
+}
+
+func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	st := store.NewMemory(store.NewLogID())
+	defer st.Close()
+	hub := replication.NewHub(st, replication.Options{MaxMessageBytes: cfg.MaxMessageBytes}, log.Named("replication"))
+	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
+	limits := api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize}
+	srv := serve.NewServer(cfg.HTTPAddr, api.New(st, hub, limits, log).Routes(), log)
+	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
+		zap.Int("maxMessageBytes", cfg.MaxMessageBytes))
+	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}

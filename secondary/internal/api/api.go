@@ -1,0 +1,52 @@
+// Package api serves the secondary's HTTP routes: reads of the gap-free
+// log, health, and a clear refusal of writes.
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/replog/replog/shared/httpapi"
+	"github.com/replog/replog/shared/store"
+)
+
+// Replication is what the API needs to know of the replication client.
+type Replication interface {
+	Connected() bool
+}
+
+// Routes returns the secondary's router.
+func Routes(name string, st store.Store, repl Replication) http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(httpapi.NotFound)
+	r.MethodNotAllowed(httpapi.MethodNotAllowed)
+	r.Get("/messages", httpapi.Messages(st))
+	r.Post("/messages", readOnly)
+	r.Post("/newMessage", readOnly)
+	r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
+		master := "disconnected"
+		if repl.Connected() {
+			master = "connected"
+		}
+		httpapi.WriteJSON(w, http.StatusOK, health{
+			Role: "secondary", Name: name, Status: "ok", Master: master,
+			LogID: st.LogID(), LastID: st.LastID(),
+		})
+	})
+	return r
+}
+
+type health struct {
+	Role   string `json:"role"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Master string `json:"master"`
+	LogID  string `json:"logId"`
+	LastID uint64 `json:"lastId"`
+}
+
+func readOnly(w http.ResponseWriter, r *http.Request) {
+	httpapi.WriteError(w, httpapi.Errorf(http.StatusMethodNotAllowed,
+		"secondaries are read-only; send writes to the master"))
+}

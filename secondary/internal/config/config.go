@@ -1,0 +1,45 @@
+// Package config reads the secondary's settings from the environment. It
+// is the only code of the secondary that reads the environment.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is every setting of the secondary; .env.example documents each.
+type Config struct {
+	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8081"`
+	MasterURL       string        `envconfig:"MASTER_URL" default:"ws://localhost:8080/replicate"`
+	NodeName        string        `envconfig:"NODE_NAME"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`
+	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"`
+}
+
+// Load reads and validates the settings. Its errors name the variable.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return c, fmt.Errorf("invalid configuration: %w", err)
+	}
+	u, err := url.Parse(c.MasterURL)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return c, fmt.Errorf("MASTER_URL: must be a ws:// or wss:// URL such as ws://localhost:8080/replicate, got %q", c.MasterURL)
+	}
+	if c.ShutdownTimeout < 0 {
+		return c, fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", c.ShutdownTimeout)
+	}
+	if c.NodeName == "" {
+		// In a container the hostname is the container's, so scaled
+		// secondaries get distinct names without configuration.
+		if c.NodeName, err = os.Hostname(); err != nil || c.NodeName == "" {
+			return c, fmt.Errorf("NODE_NAME: not set and the hostname is unknown: %v", err)
+		}
+	}
+	return c, nil
+}

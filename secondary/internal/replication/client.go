@@ -1,0 +1,227 @@
+// Package replication is the secondary's side of replog's replication: it
+// dials the master, says where its log ends, applies what the master
+// streams in total order, and acks it.
+package replication
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/secondary/internal/apply"
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/store"
+)
+
+// Options tune the client; the zero value of a field means its default.
+type Options struct {
+	// MinBackoff and MaxBackoff bound the wait between redials.
+	MinBackoff, MaxBackoff time.Duration
+	// DialTimeout bounds the WebSocket handshake and the master's welcome.
+	DialTimeout time.Duration
+	// WriteTimeout bounds each frame write.
+	WriteTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MinBackoff == 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 2 * time.Second
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// Client keeps a secondary's log in step with the master.
+type Client struct {
+	url   string
+	name  string
+	store store.Store
+	opts  Options
+	log   *zap.Logger
+
+	connected atomic.Bool
+}
+
+// NewClient returns a client that replicates the master at url into st.
+func NewClient(url, name string, st store.Store, opts Options, log *zap.Logger) *Client {
+	return &Client{url: url, name: name, store: st, opts: opts.withDefaults(), log: log}
+}
+
+// Connected reports whether a session with the master is up.
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// Run replicates until ctx is done, redialing forever with capped,
+// jittered exponential backoff.
+func (c *Client) Run(ctx context.Context) {
+	attempt := 0
+	for ctx.Err() == nil {
+		welcomed, err := c.session(ctx)
+		c.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if welcomed {
+			attempt = 0
+		}
+		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff)
+		attempt++
+		c.log.Warn("replication session ended; redialing", zap.String("peer", c.url),
+			zap.Duration("in", delay), zap.Error(err))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is full jitter over an exponential step: redials of many
+// secondaries after a master restart spread out instead of arriving as one.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	step := hi
+	if attempt < 16 {
+		step = min(hi, lo<<attempt)
+	}
+	return lo/2 + rand.N(step-lo/2+1)
+}
+
+// session runs one connection to the master. welcomed reports whether the
+// master accepted it, which resets the backoff.
+func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
+	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(dctx, c.url, nil)
+	if err != nil {
+		return false, fmt.Errorf("dial master %s: %w", c.url, err)
+	}
+	defer conn.CloseNow()
+	// A clean close frame when the secondary stops, not a dropped socket.
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		_ = conn.Close(websocket.StatusGoingAway, "secondary shutting down")
+	})
+	defer func() {
+		if !stop() {
+			<-closed
+		}
+	}()
+
+	applier, err := c.handshake(dctx, conn)
+	if err != nil {
+		return false, err
+	}
+	c.connected.Store(true)
+	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", applier.Last()))
+	return true, c.follow(conn, applier)
+}
+
+// handshake says hello from the last id held and reads the welcome; a
+// master with another log makes the secondary drop its copy.
+func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (*apply.Applier, error) {
+	if err := c.write(conn, frame.Hello(c.name, frame.RoleSecondary, c.store.LogID(), c.store.LastID())); err != nil {
+		return nil, fmt.Errorf("send hello: %w", err)
+	}
+	_, data, err := conn.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read welcome: %w", err)
+	}
+	w, err := frame.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if w.Type == frame.TypeError {
+		return nil, fmt.Errorf("master refused: %s", w.Error)
+	}
+	if w.Type != frame.TypeWelcome {
+		return nil, fmt.Errorf("expected welcome, got %s", w.Type)
+	}
+	if w.LogID != c.store.LogID() {
+		if c.store.LastID() > 0 {
+			c.log.Warn("master holds another log; dropping the local copy and resyncing from id 1",
+				zap.String("localLogId", c.store.LogID()), zap.Uint64("localLastId", c.store.LastID()),
+				zap.String("masterLogId", w.LogID))
+		}
+		if err := c.store.Reset(w.LogID); err != nil {
+			return nil, fmt.Errorf("reset log for %s: %w", w.LogID, err)
+		}
+	}
+	conn.SetReadLimit(w.MaxFrameBytes + 1024)
+	return apply.New(c.store.LastID(), apply.DefaultMaxPending), nil
+}
+
+// follow applies the master's frames until the connection ends.
+func (c *Client) follow(conn *websocket.Conn, applier *apply.Applier) error {
+	for {
+		_, data, err := conn.Read(context.Background()) // ends when the connection closes
+		if err != nil {
+			return fmt.Errorf("read from master: %w", err)
+		}
+		f, err := frame.Decode(data)
+		if err != nil {
+			_ = c.write(conn, frame.Error(err.Error()))
+			return err
+		}
+		switch f.Type {
+		case frame.TypeAppend:
+			if err := c.apply(conn, applier, f.Entries); err != nil {
+				return err
+			}
+		case frame.TypeError:
+			return fmt.Errorf("master reported: %s", f.Error)
+		default:
+			return fmt.Errorf("unexpected %s frame from the master", f.Type)
+		}
+	}
+}
+
+// apply adds what the applier releases to the log, then acks everything
+// held — duplicates included, so the master always learns where we are.
+func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []frame.Entry) error {
+	r := applier.Receive(entries)
+	for _, e := range r.Apply {
+		id, err := c.store.Append(e.Message)
+		if err != nil {
+			return fmt.Errorf("append id %d: %w", e.ID, err)
+		}
+		if id != e.ID {
+			return fmt.Errorf("log out of step: id %d stored as %d", e.ID, id)
+		}
+	}
+	if r.Nack != 0 {
+		c.log.Debug("gap in the stream; asking for a resend", zap.Uint64("id", r.Nack))
+		if err := c.write(conn, frame.Nack(r.Nack, "gap before a received id")); err != nil {
+			return err
+		}
+	}
+	return c.write(conn, frame.Ack(applier.Last()))
+}
+
+func (c *Client) write(conn *websocket.Conn, f frame.Frame) error {
+	b, err := frame.Encode(f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
+	defer cancel()
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		return fmt.Errorf("send %s: %w", f.Type, err)
+	}
+	return nil
+}
+

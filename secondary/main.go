@@ -1,0 +1,56 @@
+// Command secondary is a replog secondary: it dials the master, keeps a
+// gap-free copy of its log, and serves reads of it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/secondary/internal/api"
+	"github.com/replog/replog/secondary/internal/config"
+	"github.com/replog/replog/secondary/internal/replication"
+	"github.com/replog/replog/shared/logging"
+	"github.com/replog/replog/shared/serve"
+	"github.com/replog/replog/shared/store"
+)
+
+func main() {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secondary:", err)
+		os.Exit(2)
+	}
+	log, err := logging.New(cfg.NodeName, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "secondary:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("secondary stopped", zap.Error(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+	_ = log.Sync()
+}
+
+func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	st := store.NewMemory("")
+	defer st.Close()
+	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, replication.Options{}, log.Named("replication"))
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // stops the client if the server fails to start
+	wg.Go(func() { client.Run(ctx) })
+	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(cfg.NodeName, st, client), log)
+	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
+	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}

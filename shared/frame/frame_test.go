@@ -1,0 +1,129 @@
+package frame
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	frames := []Frame{
+		Hello("s1", RoleSecondary, "log-1", 42),
+		Hello("watcher", RoleObserver, "", 0),
+		{Type: TypeWelcome, Version: Version, LogID: "log-1", LastID: 50, From: 43, MaxFrameBytes: 1 << 20},
+		{Type: TypeAppend, Entries: []Entry{{ID: 7, Message: "a"}, {ID: 8, Message: "b \"quoted\" \n é"}}},
+		Ack(12),
+		Nack(3, "injected failure"),
+		Error("protocol version 9 not supported"),
+		{Type: TypeHeartbeat, ID: 5},
+	}
+	for _, want := range frames {
+		t.Run(string(want.Type), func(t *testing.T) {
+			b, err := Encode(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode(b)
+			if err != nil {
+				t.Fatalf("decode %s: %v", b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip of %s:\n got %+v\nwant %+v", b, got, want)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	cases := map[string]string{
+		"not json":            `hello`,
+		"no type":             `{"id":1}`,
+		"unknown type":        `{"type":"gossip"}`,
+		"hello no version":    `{"type":"hello","name":"s1"}`,
+		"hello no name":       `{"type":"hello","version":1}`,
+		"hello bad role":      `{"type":"hello","version":1,"name":"s1","role":"boss"}`,
+		"append empty":        `{"type":"append","entries":[]}`,
+		"append id zero":      `{"type":"append","entries":[{"id":0,"message":"x"}]}`,
+		"append out of order": `{"type":"append","entries":[{"id":2,"message":"x"},{"id":1,"message":"y"}]}`,
+		"append with a gap":   `{"type":"append","entries":[{"id":1,"message":"x"},{"id":3,"message":"y"}]}`,
+		"nack without from":   `{"type":"nack"}`,
+		"ack negative":        `{"type":"ack","id":-1}`,
+		"welcome no log id":   `{"type":"welcome","from":1}`,
+		"error without text":  `{"type":"error"}`,
+		"message not string":  `{"type":"append","entries":[{"id":1,"message":5}]}`,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Decode([]byte(in)); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Decode(%s) = %v, want ErrMalformed", in, err)
+			}
+		})
+	}
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", `"\`, "\x00\x1f\x7f", "tab\there", "é ☃ 𝄞", "bad \xff utf8", "\u2028\u2029", "<&>"} {
+		got := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("AppendString(%q) = %s: not JSON: %v", s, got, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Fatalf("AppendString(%q) decodes to %q, encoding/json gives %q", s, back, wantBack)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a\"b", "\xff", "\u2028", strings.Repeat("é", 10)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var back string
+		if err := json.Unmarshal(AppendString(nil, s), &back); err != nil {
+			t.Fatalf("not JSON for %q: %v", s, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Fatalf("%q decodes to %q, want %q", s, back, wantBack)
+		}
+		if n := len(AppendEntry(nil, Entry{ID: ^uint64(0), Message: s})); n > EncodedEntrySize(len(s)) {
+			t.Fatalf("entry of %d bytes encodes to %d > bound %d", len(s), n, EncodedEntrySize(len(s)))
+		}
+	})
+}
+
+func BenchmarkAppendEntries(b *testing.B) {
+	entries := make([]Entry, 64)
+	for i := range entries {
+		entries[i] = Entry{ID: uint64(i + 1), Message: strings.Repeat("x", 100)}
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEntries(buf[:0], entries)
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkDecodeAppend(b *testing.B) {
+	entries := make([]Entry, 64)
+	for i := range entries {
+		entries[i] = Entry{ID: uint64(i + 1), Message: strings.Repeat("x", 100)}
+	}
+	buf := AppendEntries(nil, entries)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := Decode(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+// Package serve runs a replog node's HTTP server and shuts it down the
+// same way on both binaries.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// NewServer returns a server with timeouts against slow clients. It sets no
+// WriteTimeout: a write waiting for its write concern may legitimately take
+// as long as the client is willing to wait.
+func NewServer(addr string, h http.Handler, log *zap.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+}
+
+// Run serves srv until ctx is done, then stops accepting, gives in-flight
+// requests up to grace to finish, and closes what is left. Hijacked
+// connections (WebSockets) are not its to close: their owner does that.
+func Run(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.Logger) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", srv.Addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("grace", grace))
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("in-flight requests did not finish in time; closing them", zap.Error(err))
+		_ = srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", srv.Addr, err)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/replog/replog/shared/frame"
+)
+
+// chunkSize is the size of the byte arenas that hold message text. Large
+// arenas instead of one string per message keep memory per message close
+// to its length and give the garbage collector almost no pointers to scan.
+const chunkSize = 4 << 20
+
+// span locates one message in the arenas.
+type span struct{ chunk, off, n uint32 }
+
+// Memory is a Store that lives in memory: fast, and gone with the process.
+type Memory struct {
+	mu     sync.RWMutex
+	logID  string   // guarded by mu
+	index  []span   // guarded by mu; index[i] locates id i+1
+	chunks [][]byte // guarded by mu; bytes below each len are never written again
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory log named logID.
+func NewMemory(logID string) *Memory { return &Memory{logID: logID} }
+
+// Append implements Store.
+func (m *Memory) Append(msg string) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	last := len(m.chunks) - 1
+	if last < 0 || len(m.chunks[last])+len(msg) > cap(m.chunks[last]) {
+		m.chunks = append(m.chunks, make([]byte, 0, max(chunkSize, len(msg))))
+		last++
+	}
+	c := m.chunks[last]
+	m.index = append(m.index, span{chunk: uint32(last), off: uint32(len(c)), n: uint32(len(msg))})
+	m.chunks[last] = append(c, msg...) // within capacity: readers' bytes do not move
+	return uint64(len(m.index)), nil
+}
+
+// Read implements Store. The returned messages share memory with the log;
+// that is safe because appended bytes are never written again.
+func (m *Memory) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]frame.Entry, error) {
+	if from == 0 {
+		return dst, ErrBadRange
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	bytes := 0
+	for id := from; id <= uint64(len(m.index)) && limit > 0; id++ {
+		s := m.index[id-1]
+		if bytes > 0 && bytes+int(s.n) > maxBytes {
+			break
+		}
+		dst = append(dst, frame.Entry{ID: id, Message: m.message(s)})
+		bytes += int(s.n)
+		limit--
+	}
+	return dst, nil
+}
+
+func (m *Memory) message(s span) string {
+	if s.n == 0 {
+		return ""
+	}
+	return unsafe.String(&m.chunks[s.chunk][s.off], s.n)
+}
+
+// LastID implements Store.
+func (m *Memory) LastID() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return uint64(len(m.index))
+}
+
+// LogID implements Store.
+func (m *Memory) LogID() string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.logID
+}
+
+// Reset implements Store.
+func (m *Memory) Reset(logID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.logID, m.index, m.chunks = logID, nil, nil
+	return nil
+}
+
+// Close implements Store.
+func (m *Memory) Close() error { return nil }

@@ -1,0 +1,43 @@
+// Package store keeps replog's log: an append-only sequence of messages
+// with ids 1, 2, 3, … and no gaps. The master appends to it as clients
+// write; a secondary appends the gap-free prefix it has received.
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+
+	"github.com/replog/replog/shared/frame"
+)
+
+// ErrBadRange is returned by Read for a range that starts before id 1.
+var ErrBadRange = errors.New("read range starts before id 1")
+
+// Store is the seam between replog's logic and where the log lives.
+// Implementations are safe for concurrent use.
+type Store interface {
+	// Append adds msg as the next entry and returns its id.
+	Append(msg string) (uint64, error)
+	// Read appends to dst the entries from id from on: at most max of
+	// them, and no more once maxBytes of message text are collected
+	// (but always at least one entry when from exists).
+	Read(dst []frame.Entry, from uint64, max, maxBytes int) ([]frame.Entry, error)
+	// LastID is the id of the newest entry, 0 when the log is empty.
+	LastID() uint64
+	// LogID names this log; it is made when the log is created, so two
+	// logs that happen to hold the same ids are never mistaken for one.
+	LogID() string
+	// Reset drops every entry and renames the log, for a secondary that
+	// must resync from a master whose log is not the one it holds.
+	Reset(logID string) error
+	// Close releases what the store holds.
+	Close() error
+}
+
+// NewLogID returns a random log id.
+func NewLogID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}

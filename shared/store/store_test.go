@@ -1,0 +1,133 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/replog/replog/shared/frame"
+)
+
+// implementations is every Store; the suite below runs against each.
+var implementations = map[string]func(t *testing.T) Store{
+	"memory": func(t *testing.T) Store { return NewMemory("log-a") },
+}
+
+func TestStore(t *testing.T) {
+	for name, open := range implementations {
+		t.Run(name, func(t *testing.T) {
+			t.Run("AppendRead", func(t *testing.T) { testAppendRead(t, open(t)) })
+			t.Run("ReadLimits", func(t *testing.T) { testReadLimits(t, open(t)) })
+			t.Run("Reset", func(t *testing.T) { testReset(t, open(t)) })
+			t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
+			t.Run("LargeMessages", func(t *testing.T) { testLargeMessages(t, open(t)) })
+		})
+	}
+}
+
+func mustAppend(t *testing.T, s Store, msg string) uint64 {
+	t.Helper()
+	id, err := s.Append(msg)
+	if err != nil {
+		t.Fatalf("append %q: %v", msg, err)
+	}
+	return id
+}
+
+func testAppendRead(t *testing.T, s Store) {
+	if s.LastID() != 0 {
+		t.Fatalf("new store LastID = %d", s.LastID())
+	}
+	for i := 1; i <= 10; i++ {
+		if id := mustAppend(t, s, fmt.Sprintf("m%d", i)); id != uint64(i) {
+			t.Fatalf("append %d got id %d", i, id)
+		}
+	}
+	got, err := s.Read(nil, 4, 3, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []frame.Entry{{ID: 4, Message: "m4"}, {ID: 5, Message: "m5"}, {ID: 6, Message: "m6"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Read(4, 3) = %v, want %v", got, want)
+	}
+	if got, _ := s.Read(nil, 11, 5, 1<<20); len(got) != 0 {
+		t.Fatalf("read past the end = %v", got)
+	}
+	if _, err := s.Read(nil, 0, 5, 1<<20); !errors.Is(err, ErrBadRange) {
+		t.Fatalf("read from 0: %v", err)
+	}
+	if s.LogID() != "log-a" {
+		t.Fatalf("LogID = %q", s.LogID())
+	}
+}
+
+func testReadLimits(t *testing.T, s Store) {
+	for range 5 {
+		mustAppend(t, s, strings.Repeat("x", 100))
+	}
+	got, _ := s.Read(nil, 1, 100, 250)
+	if len(got) != 2 {
+		t.Fatalf("maxBytes 250 over 100-byte messages returned %d entries, want 2", len(got))
+	}
+	got, _ = s.Read(nil, 1, 100, 10)
+	if len(got) != 1 {
+		t.Fatalf("maxBytes below one message returned %d entries, want 1", len(got))
+	}
+}
+
+func testReset(t *testing.T, s Store) {
+	mustAppend(t, s, "old")
+	kept, _ := s.Read(nil, 1, 1, 100)
+	if err := s.Reset("log-b"); err != nil {
+		t.Fatal(err)
+	}
+	if s.LastID() != 0 || s.LogID() != "log-b" {
+		t.Fatalf("after reset LastID=%d LogID=%q", s.LastID(), s.LogID())
+	}
+	if id := mustAppend(t, s, "new"); id != 1 {
+		t.Fatalf("first append after reset got id %d", id)
+	}
+	if kept[0].Message != "old" {
+		t.Fatalf("an entry read before Reset changed to %q", kept[0].Message)
+	}
+}
+
+func testConcurrent(t *testing.T, s Store) {
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				mustAppend(t, s, fmt.Sprintf("w%d-%d", w, i))
+				if _, err := s.Read(nil, 1, 50, 1<<20); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all, _ := s.Read(nil, 1, 10000, 1<<30)
+	if len(all) != 1600 {
+		t.Fatalf("%d entries after 1600 appends", len(all))
+	}
+	seen := map[string]bool{}
+	for i, e := range all {
+		if e.ID != uint64(i+1) || seen[e.Message] {
+			t.Fatalf("entry %d = %+v (duplicate or gap)", i, e)
+		}
+		seen[e.Message] = true
+	}
+}
+
+func testLargeMessages(t *testing.T, s Store) {
+	big := strings.Repeat("b", chunkSize+10)
+	mustAppend(t, s, "small")
+	mustAppend(t, s, big)
+	mustAppend(t, s, "after")
+	got, _ := s.Read(nil, 1, 3, 1<<30)
+	if len(got) != 3 || got[1].Message != big || got[2].Message != "after" {
+		t.Fatalf("large message round trip failed: %d entries", len(got))
+	}
+}
