@@ -224,4 +224,3 @@ func (c *Client) write(conn *websocket.Conn, f frame.Frame) error {
 	}
 	return nil
 }
-
