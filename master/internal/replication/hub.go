@@ -78,7 +78,8 @@ type Hub struct {
 	known     []string            // guarded by mu; every secondary name ever seen, sorted
 
 	wcMu    sync.Mutex
-	tracker *Tracker // guarded by wcMu
+	tracker *Tracker            // guarded by wcMu
+	owners  map[string]*session // guarded by wcMu; the session whose acks count for a name
 }
 
 // NewHub returns a hub that streams st to the peers that dial it.
@@ -93,6 +94,7 @@ func NewHub(st store.Store, opts Options, log *zap.Logger) *Hub {
 		sessions:  map[string]*session{},
 		observers: map[*session]bool{},
 		tracker:   NewTracker(),
+		owners:    map[string]*session{},
 	}
 }
 
@@ -149,9 +151,15 @@ func (h *Hub) Holders(id uint64) int {
 }
 
 // hold records a secondary's position and wakes the writes it satisfies.
-func (h *Hub) hold(name string, id uint64) {
+// Only the newest session of a name speaks for it: a replaced session's
+// late ack could claim ids that a restarted, emptied node no longer holds.
+func (h *Hub) hold(s *session, id uint64) {
 	h.wcMu.Lock()
-	done := h.tracker.Hold(name, id)
+	if h.owners[s.name] != s {
+		h.wcMu.Unlock()
+		return
+	}
+	done := h.tracker.Hold(s.name, id)
 	h.wcMu.Unlock()
 	for _, w := range done {
 		close(w.Done)
@@ -185,35 +193,29 @@ func (h *Hub) Secondaries() []SecondaryStatus {
 	return out
 }
 
-// register makes s the session of its name, first ending any session
-// that name had: a secondary that reconnects replaces its old session,
-// and the old one is gone before the new one counts a single ack.
-func (h *Hub) register(s *session) bool {
-	for {
-		h.mu.Lock()
-		if s.observer {
-			h.observers[s] = true
-			h.mu.Unlock()
-			return true
-		}
-		old := h.sessions[s.name]
-		if old == nil {
-			h.sessions[s.name] = s
-			if !slices.Contains(h.known, s.name) {
-				h.known = append(h.known, s.name)
-				slices.Sort(h.known)
-			}
-			h.mu.Unlock()
-			return true
-		}
+// register makes s the session of its name. A secondary that reconnects
+// replaces its old session: the old one is told to close, and from this
+// moment its acks no longer count (see hold), so it may take its time.
+func (h *Hub) register(s *session) {
+	h.mu.Lock()
+	if s.observer {
+		h.observers[s] = true
 		h.mu.Unlock()
+		return
+	}
+	old := h.sessions[s.name]
+	h.sessions[s.name] = s
+	if !slices.Contains(h.known, s.name) {
+		h.known = append(h.known, s.name)
+		slices.Sort(h.known)
+	}
+	h.mu.Unlock()
+	h.wcMu.Lock()
+	h.owners[s.name] = s
+	h.wcMu.Unlock()
+	if old != nil {
 		h.log.Info("secondary reconnected; replacing its old session", zap.String("peer", s.name))
 		old.cancel(errReplaced)
-		select {
-		case <-old.done:
-		case <-s.ctx.Done():
-			return false
-		}
 	}
 }
 

@@ -38,7 +38,6 @@ type session struct {
 	observer bool
 	ctx      context.Context // cancelled to end the session; its cause says why
 	cancel   context.CancelCauseFunc
-	done     chan struct{} // closed once the session has fully stopped
 	wake     chan struct{} // capacity 1: "look at the log again"
 
 	mu   sync.Mutex
@@ -80,10 +79,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := h.newSession(conn, hello, start)
-	defer close(s.done)
-	if !h.register(s) {
-		return
-	}
+	h.register(s)
 	defer h.unregister(s)
 	if err := s.run(start, hello); err != nil {
 		s.log.Info("replication session ended", zap.Uint64("ackedId", s.acked()), zap.Error(err))
@@ -135,7 +131,6 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		observer: observer,
 		ctx:      ctx,
 		cancel:   cancel,
-		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		flow:     NewFlow(start.From, h.opts.Window, observer),
 	}
@@ -146,7 +141,7 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 func (s *session) run(start Start, hello frame.Frame) error {
 	h := s.hub
 	if !s.observer {
-		h.hold(s.name, start.From-1)
+		h.hold(s, start.From-1)
 	}
 	if start.Resync {
 		s.log.Warn("secondary holds another log; it will drop it and resync from id 1",
@@ -276,7 +271,7 @@ func (s *session) handle(f frame.Frame) error {
 			return protocolErrorf("ack for id %d, which was never sent", f.ID)
 		}
 		if advanced {
-			s.hub.hold(s.name, f.ID)
+			s.hub.hold(s, f.ID)
 			s.poke() // the window may have room again
 		}
 	case frame.TypeNack:

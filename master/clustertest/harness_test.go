@@ -1,0 +1,305 @@
+package clustertest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/replog/replog/shared/frame"
+)
+
+// bins holds the binaries TestMain builds once for every test.
+var bins struct{ master, secondary string }
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "replog-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bins.master, bins.secondary = filepath.Join(dir, "master"), filepath.Join(dir, "secondary")
+	if err := build("..", bins.master); err == nil {
+		err = build("../../secondary", bins.secondary)
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(pkgDir, out string) error {
+	cmd := exec.Command("go", "build", "-race", "-o", out, ".")
+	cmd.Dir = pkgDir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", pkgDir, err, b)
+	}
+	return nil
+}
+
+// node is one running replog process.
+type node struct {
+	t    *testing.T
+	name string
+	bin  string
+	env  []string
+	addr string // host:port of its HTTP API
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process exited
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startMaster starts a master on a free port; env adds settings.
+func startMaster(t *testing.T, env ...string) *node {
+	n := &node{t: t, name: "master", bin: bins.master, addr: freeAddr(t), logs: &syncBuffer{}}
+	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug"}, env...)
+	n.start()
+	return n
+}
+
+// startSecondary starts a secondary named name that replicates master.
+func startSecondary(t *testing.T, name string, master *node, env ...string) *node {
+	n := &node{t: t, name: name, bin: bins.secondary, addr: freeAddr(t), logs: &syncBuffer{}}
+	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug",
+		"NODE_NAME=" + name, "MASTER_URL=ws://" + master.addr + "/replicate"}, env...)
+	n.start()
+	return n
+}
+
+func (n *node) url() string { return "http://" + n.addr }
+
+func (n *node) start() {
+	n.t.Helper()
+	n.mu.Lock()
+	cmd := exec.Command(n.bin)
+	cmd.Env = append(os.Environ(), n.env...)
+	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	if err := cmd.Start(); err != nil {
+		n.mu.Unlock()
+		n.t.Fatalf("start %s: %v", n.name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+	n.t.Cleanup(func() {
+		n.signal(syscall.SIGKILL)
+		<-done
+		if strings.Contains(n.logs.String(), "WARNING: DATA RACE") {
+			n.t.Errorf("%s reported a data race", n.name)
+		}
+		if n.t.Failed() {
+			n.t.Logf("--- logs of %s ---\n%s", n.name, n.logs.String())
+		}
+	})
+	checkFor(n.t, 20*time.Second, func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited at start:\n%s", n.name, n.logs.String())
+		default:
+		}
+		_, err := getJSON[map[string]any](n.url() + "/health")
+		return err
+	})
+}
+
+func (n *node) signal(sig syscall.Signal) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_ = n.cmd.Process.Signal(sig)
+}
+
+// kill SIGKILLs the process and waits for it to be gone.
+func (n *node) kill() {
+	n.signal(syscall.SIGKILL)
+	n.wait(10 * time.Second)
+}
+
+// stop SIGTERMs the process and returns its exit code.
+func (n *node) stop() int {
+	n.signal(syscall.SIGTERM)
+	n.wait(30 * time.Second)
+	return n.cmd.ProcessState.ExitCode()
+}
+
+func (n *node) wait(d time.Duration) {
+	n.t.Helper()
+	select {
+	case <-n.done:
+	case <-time.After(d):
+		n.t.Fatalf("%s did not exit within %s", n.name, d)
+	}
+}
+
+// checkFor polls f until it returns nil or timeout passes.
+func checkFor(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after %s: %v", timeout, err)
+		}
+		time.Sleep(wait) // polling interval, not a wait for an event
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+var client = &http.Client{Timeout: 60 * time.Second}
+
+func getJSON[T any](url string) (T, error) {
+	var v T
+	resp, err := client.Get(url)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return v, fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return v, json.NewDecoder(resp.Body).Decode(&v)
+}
+
+// reply is an append's outcome as the client saw it.
+type reply struct {
+	Status    int
+	ID        uint64 `json:"id"`
+	Acks      int    `json:"acks"`
+	Error     string `json:"error"`
+	Duplicate bool   `json:"duplicate"`
+	ReadOnly  bool   `json:"readOnly"`
+}
+
+// post sends body to the master's append route.
+func post(t *testing.T, n *node, body string, header ...string) reply {
+	t.Helper()
+	return postTo(t, n.url()+"/messages", body, header...)
+}
+
+// postTo sends a JSON body to url; header adds name, value pairs.
+func postTo(t *testing.T, url, body string, header ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Errorf("POST %s: %v", body, err)
+		return reply{}
+	}
+	defer resp.Body.Close()
+	r := reply{Status: resp.StatusCode}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Errorf("POST %s: reply %q is not JSON: %v", body, b, err)
+	}
+	return r
+}
+
+func appendMsg(t *testing.T, n *node, msg string, w int) reply {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": w})
+	return post(t, n, string(b))
+}
+
+type messagesReply struct {
+	Messages []frame.Entry `json:"messages"`
+}
+
+// logOf reads a node's whole log, page by page.
+func logOf(n *node) ([]frame.Entry, error) {
+	var all []frame.Entry
+	for {
+		page, err := getJSON[messagesReply](fmt.Sprintf("%s/messages?from=%d", n.url(), len(all)+1))
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Messages...)
+		if len(page.Messages) == 0 {
+			return all, nil
+		}
+	}
+}
+
+// sameLog checks that n holds exactly want.
+func sameLog(n *node, want []frame.Entry) error {
+	got, err := logOf(n)
+	if err != nil {
+		return err
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("%s holds %d messages, want %d", n.name, len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("%s: entry %d is %+v, want %+v", n.name, i, got[i], want[i])
+		}
+	}
+	return nil
+}
+
+// checkGapFree checks ids 1..n, each message once.
+func checkGapFree(t *testing.T, log []frame.Entry) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i, e := range log {
+		if e.ID != uint64(i+1) {
+			t.Fatalf("entry %d has id %d: the log has a gap or is out of order", i, e.ID)
+		}
+		if seen[e.Message] {
+			t.Fatalf("message %q appears twice", e.Message)
+		}
+		seen[e.Message] = true
+	}
+}

@@ -1,0 +1,271 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fixture struct {
+	t     *testing.T
+	store *store.Memory
+	hub   *Hub
+	url   string
+}
+
+func newFixture(t *testing.T, opts Options) *fixture {
+	st := store.NewMemory("L")
+	hub := NewHub(st, opts, zaptest.NewLogger(t))
+	srv := httptest.NewServer(hub)
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+	})
+	return &fixture{t: t, store: st, hub: hub, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+func (f *fixture) append(msgs ...string) {
+	for _, m := range msgs {
+		if _, err := f.store.Append(m); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	f.hub.Notify()
+}
+
+// peer is a hand-driven secondary speaking raw frames.
+type peer struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func (f *fixture) dial(hello frame.Frame) *peer {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, f.url, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	conn.SetReadLimit(1 << 24)
+	f.t.Cleanup(func() { conn.CloseNow() })
+	p := &peer{t: f.t, conn: conn}
+	p.send(hello)
+	return p
+}
+
+func (p *peer) send(f frame.Frame) {
+	p.t.Helper()
+	b, _ := frame.Encode(f)
+	if err := p.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *peer) sendRaw(s string) {
+	p.t.Helper()
+	if err := p.conn.Write(context.Background(), websocket.MessageText, []byte(s)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *peer) read() (frame.Frame, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, b, err := p.conn.Read(ctx)
+	if err != nil {
+		return frame.Frame{}, err
+	}
+	return frame.Decode(b)
+}
+
+func (p *peer) expect(typ frame.Type) frame.Frame {
+	p.t.Helper()
+	f, err := p.read()
+	if err != nil {
+		p.t.Fatalf("waiting for %s: %v", typ, err)
+	}
+	if f.Type != typ {
+		p.t.Fatalf("got %+v, want a %s frame", f, typ)
+	}
+	return f
+}
+
+// expectIDs reads append frames until it has seen ids from..to in order.
+func (p *peer) expectIDs(from, to uint64) {
+	p.t.Helper()
+	next := from
+	for next <= to {
+		f := p.expect(frame.TypeAppend)
+		for _, e := range f.Entries {
+			if e.ID != next {
+				p.t.Fatalf("got id %d, want %d", e.ID, next)
+			}
+			next++
+		}
+	}
+}
+
+func TestHubStreamsCatchUpThenLive(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.append("a", "b", "c")
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "L", 1))
+	w := p.expect(frame.TypeWelcome)
+	if w.From != 2 || w.LogID != "L" || w.LastID != 3 {
+		t.Fatalf("welcome %+v", w)
+	}
+	p.expectIDs(2, 3)
+	f.append("d")
+	p.expectIDs(4, 4)
+}
+
+func TestHubWriteConcernCountsAcks(t *testing.T) {
+	f := newFixture(t, Options{})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	f.append("a")
+	wait := f.hub.Wait(1, 1)
+	if wait == nil {
+		t.Fatal("id 1 counted as held before any ack")
+	}
+	p.expectIDs(1, 1)
+	p.send(frame.Ack(1))
+	select {
+	case <-wait.Done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the ack did not satisfy the write")
+	}
+	if f.hub.Holders(1) != 1 {
+		t.Fatalf("Holders(1) = %d", f.hub.Holders(1))
+	}
+}
+
+func TestHubResendsAfterNack(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.append("a", "b", "c")
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	p.expectIDs(1, 3)
+	p.send(frame.Ack(1))
+	p.send(frame.Nack(2, "test"))
+	p.expectIDs(2, 3)
+}
+
+func TestHubWindowBoundsInFlight(t *testing.T) {
+	f := newFixture(t, Options{Window: 2, BatchEntries: 1})
+	f.append("a", "b", "c", "d")
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	p.expectIDs(1, 2)
+	p.send(frame.Ack(2)) // nothing more may come before this ack
+	p.expectIDs(3, 4)
+}
+
+func TestHubObserverIsNeverCounted(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.append("a", "b")
+	p := f.dial(frame.Hello("watcher", frame.RoleObserver, "", 1))
+	if w := p.expect(frame.TypeWelcome); w.From != 2 {
+		t.Fatalf("observer welcome %+v", w)
+	}
+	p.expectIDs(2, 2)
+	p.send(frame.Ack(2)) // ignored
+	f.append("c")
+	p.expectIDs(3, 3)
+	if f.hub.Holders(1) != 0 || len(f.hub.Secondaries()) != 0 {
+		t.Fatalf("an observer counted: holders %d, secondaries %v", f.hub.Holders(1), f.hub.Secondaries())
+	}
+}
+
+func TestHubRefusesProtocolErrors(t *testing.T) {
+	cases := map[string]func(f *fixture) *peer{
+		"unknown version": func(f *fixture) *peer {
+			h := frame.Hello("s1", frame.RoleSecondary, "", 0)
+			h.Version = 99
+			return f.dial(h)
+		},
+		"first frame not hello": func(f *fixture) *peer { return f.dial(frame.Ack(1)) },
+		"ack for ids never sent": func(f *fixture) *peer {
+			p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+			p.expect(frame.TypeWelcome)
+			p.send(frame.Ack(7))
+			return p
+		},
+		"garbage": func(f *fixture) *peer {
+			p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+			p.expect(frame.TypeWelcome)
+			p.sendRaw("not json")
+			return p
+		},
+		"ahead of the master": func(f *fixture) *peer { return f.dial(frame.Hello("s1", frame.RoleSecondary, "L", 5)) },
+	}
+	for name, dial := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, Options{})
+			p := dial(f)
+			e := p.expect(frame.TypeError)
+			_, err := p.read()
+			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+				t.Fatalf("after error %q: %v, want a policy-violation close", e.Error, err)
+			}
+		})
+	}
+}
+
+func TestHubReconnectReplacesSession(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.append("a")
+	old := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	old.expect(frame.TypeWelcome)
+	old.expectIDs(1, 1)
+	old.send(frame.Ack(1))
+	// The node restarted empty: its new hello says it holds nothing.
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	for {
+		if _, err := old.read(); err != nil {
+			break // the old session was closed
+		}
+	}
+	if f.hub.Holders(1) != 0 {
+		t.Fatal("the restarted secondary still counts as holding id 1")
+	}
+	p.expectIDs(1, 1)
+	st := f.hub.Secondaries()
+	if len(st) != 1 || !st[0].Connected || st[0].Lag != 1 {
+		t.Fatalf("secondaries %+v", st)
+	}
+}
+
+func TestHubCloseTellsPeers(t *testing.T) {
+	f := newFixture(t, Options{})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	go f.hub.Close()
+	_, err := p.read()
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("on close the peer got %v, want going-away", err)
+	}
+}
+
+func TestHubLargeBacklogInBatches(t *testing.T) {
+	f := newFixture(t, Options{BatchEntries: 100})
+	for i := range 1000 {
+		_, _ = f.store.Append(fmt.Sprintf("m%d", i))
+	}
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	p.expectIDs(1, 1000)
+}
