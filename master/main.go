@@ -43,11 +43,25 @@ func main() {
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	st := store.NewMemory(store.NewLogID())
 	defer st.Close()
-	hub := replication.NewHub(st, replication.Options{MaxMessageBytes: cfg.MaxMessageBytes}, log.Named("replication"))
+	if cfg.ReplicationToken == "" {
+		log.Warn("REPLICATION_TOKEN is not set: any peer that reaches /replicate can join as a secondary")
+	}
+	hub := replication.NewHub(st, replication.Options{
+		MaxMessageBytes:   cfg.MaxMessageBytes,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		Token:             cfg.ReplicationToken,
+	}, log.Named("replication"))
 	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
-	limits := api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize}
-	srv := serve.NewServer(cfg.HTTPAddr, api.New(st, hub, limits, log).Routes(), log)
+	server := api.New(st, hub, api.Options{
+		Limits:             api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize},
+		Quorum:             cfg.Quorum,
+		WriteTimeout:       cfg.WriteTimeout,
+		IdempotencyWindow:  cfg.IdempotencyWindow,
+		IdempotencyMaxKeys: cfg.IdempotencyMaxKeys,
+	}, log)
+	srv := serve.NewServer(cfg.HTTPAddr, server.Routes(), log)
 	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
-		zap.Int("maxMessageBytes", cfg.MaxMessageBytes))
+		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),
+		zap.Duration("heartbeatInterval", cfg.HeartbeatInterval))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/replog/replog/secondary/internal/api"
 	"github.com/replog/replog/secondary/internal/config"
+	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/secondary/internal/replication"
 	"github.com/replog/replog/shared/logging"
 	"github.com/replog/replog/shared/serve"
@@ -44,13 +46,21 @@ func main() {
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	st := store.NewMemory("")
 	defer st.Close()
-	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, replication.Options{}, log.Named("replication"))
+	inject := faults.New(cfg.ReplicationDelay, cfg.FailRate, rand.Uint64())
+	if s := inject.Settings(); s.FailRate > 0 || s.ReplicationDelay != "0" {
+		log.Warn("fault injection is on", zap.String("replicationDelay", s.ReplicationDelay), zap.Float64("failRate", s.FailRate))
+	}
+	if cfg.ReplicationToken == "" {
+		log.Warn("REPLICATION_TOKEN is not set; dialing the master without credentials")
+	}
+	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject}
+	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel() // stops the client if the server fails to start
 	wg.Go(func() { client.Run(ctx) })
-	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(cfg.NodeName, st, client), log)
+	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(api.Node{Name: cfg.NodeName, Faults: inject.Settings()}, st, client), log)
 	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
 }

@@ -10,8 +10,10 @@ import (
 // TestBadInput: every bad request gets its status and a JSON error, and
 // nothing is appended.
 func TestBadInput(t *testing.T) {
-	m := startMaster(t, "CLUSTER_SIZE=3", "MAX_MESSAGE_BYTES=16")
-	appendMsg(t, m, "kept", 1)
+	m := startMaster(t, "CLUSTER_SIZE=3", "QUORUM=1", "MAX_MESSAGE_BYTES=16")
+	if r := appendMsg(t, m, "kept", 1); r.Status != 201 {
+		t.Fatalf("a good append: %+v", r)
+	}
 	cases := []struct {
 		name, body, contentType string
 		status                  int
@@ -28,6 +30,9 @@ func TestBadInput(t *testing.T) {
 		{"writeConcern string", `{"message": "x", "writeConcern": "2"}`, "", 400, "writeConcern"},
 		{"writeConcern bool", `{"message": "x", "writeConcern": true}`, "", 400, "writeConcern"},
 		{"writeConcern over cluster size", `{"message": "x", "writeConcern": 4}`, "", 400, "CLUSTER_SIZE"},
+		{"timeoutMs negative", `{"message": "x", "timeoutMs": -1}`, "", 400, "timeoutMs"},
+		{"timeoutMs fractional", `{"message": "x", "timeoutMs": 1.5}`, "", 400, "timeoutMs"},
+		{"timeoutMs string", `{"message": "x", "timeoutMs": "100"}`, "", 400, "timeoutMs"},
 		{"typo in a field name", `{"message": "x", "writeconcern": 2}`, "", 400, `"writeconcern"`},
 		{"unknown field", `{"message": "x", "priority": 2}`, "", 400, `"priority"`},
 		{"duplicate field", `{"message": "x", "message": "y"}`, "", 400, "twice"},
@@ -107,13 +112,20 @@ func TestInvalidConfiguration(t *testing.T) {
 		{bins.master, "SHUTDOWN_TIMEOUT=soon", "SHUTDOWN_TIMEOUT"},
 		{bins.master, "LOG_LEVEL=loud", "LOG_LEVEL"},
 		{bins.master, "LOG_FORMAT=xml", "LOG_FORMAT"},
+		{bins.master, "QUORUM=-1", "QUORUM"},
+		{bins.master, "CLUSTER_SIZE=3\x00QUORUM=4", "QUORUM"},
+		{bins.master, "HEARTBEAT_INTERVAL=0s", "HEARTBEAT_INTERVAL"},
+		{bins.master, "WRITE_TIMEOUT=-1s", "WRITE_TIMEOUT"},
+		{bins.master, "IDEMPOTENCY_WINDOW=forever", "IDEMPOTENCY_WINDOW"},
+		{bins.secondary, "FAIL_RATE=1.5", "FAIL_RATE"},
+		{bins.secondary, "REPLICATION_DELAY=2s-1s", "REPLICATION_DELAY"},
 		{bins.secondary, "MASTER_URL=http://localhost:8080/replicate", "MASTER_URL"},
 		{bins.secondary, "MASTER_URL=localhost:8080", "MASTER_URL"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {
 			cmd := exec.Command(c.bin)
-			cmd.Env = []string{c.env, "HTTP_ADDR=127.0.0.1:0"}
+			cmd.Env = append(strings.Split(c.env, "\x00"), "HTTP_ADDR=127.0.0.1:0")
 			out, err := cmd.CombinedOutput()
 			exit, ok := err.(*exec.ExitError)
 			if !ok || exit.ExitCode() != 2 {

@@ -10,6 +10,7 @@
 //	master → secondary  append   {entries: [{id, message}, ...]}   (ids consecutive)
 //	secondary → master  ack      {id}     cumulative: "I hold every id up to id"
 //	secondary → master  nack     {from}   "could not apply from id from; resend"
+//	master → secondary  heartbeat {id}    answered by the secondary with the same frame
 //	either way          error    {error}  sent before closing on a protocol error
 package frame
 
@@ -73,6 +74,9 @@ type Frame struct {
 	// MaxFrameBytes tells the secondary how large a frame may get, so it
 	// can raise its read limit without knowing the master's configuration.
 	MaxFrameBytes int64 `json:"maxFrameBytes,omitempty"`
+	// HeartbeatMs, in a welcome, is how often the master sends heartbeats;
+	// a secondary that hears nothing for four of them redials.
+	HeartbeatMs int64 `json:"heartbeatMs,omitempty"`
 
 	// append
 	Entries []Entry `json:"entries,omitempty"`

@@ -5,12 +5,13 @@ package api
 import (
 	"mime"
 	"net/http"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/replog/replog/master/internal/idempotency"
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi"
@@ -22,17 +23,36 @@ import (
 // for the write concern that follows is not bounded by it.
 const bodyReadTimeout = 30 * time.Second
 
+// Options are the settings of the master's API.
+type Options struct {
+	Limits
+	// Quorum is how many nodes, master included, must be healthy for
+	// appends to be accepted.
+	Quorum int
+	// WriteTimeout bounds the wait for a write concern when a request
+	// names no timeoutMs; 0 waits without limit.
+	WriteTimeout time.Duration
+	// IdempotencyWindow and IdempotencyMaxKeys bound how long and how
+	// many Idempotency-Keys are remembered.
+	IdempotencyWindow  time.Duration
+	IdempotencyMaxKeys int
+}
+
 // Server holds what the master's routes need.
 type Server struct {
-	store  store.Store
-	hub    *replication.Hub
-	limits Limits
-	log    *zap.Logger
+	store store.Store
+	hub   *replication.Hub
+	opts  Options
+	log   *zap.Logger
+
+	keysMu sync.Mutex
+	keys   *idempotency.Table // guarded by keysMu
 }
 
 // New returns the master's API over st, replicated by hub.
-func New(st store.Store, hub *replication.Hub, limits Limits, log *zap.Logger) *Server {
-	return &Server{store: st, hub: hub, limits: limits, log: log}
+func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *Server {
+	return &Server{store: st, hub: hub, opts: opts, log: log,
+		keys: idempotency.NewTable(opts.IdempotencyWindow, opts.IdempotencyMaxKeys)}
 }
 
 // Routes returns the master's router.
@@ -48,34 +68,6 @@ func (s *Server) Routes() http.Handler {
 	return r
 }
 
-func (s *Server) append(w http.ResponseWriter, r *http.Request) {
-	req, err := s.parse(w, r)
-	if err != nil {
-		httpapi.WriteError(w, err)
-		return
-	}
-	id, err := s.store.Append(req.Message)
-	if err != nil {
-		s.log.Error("append failed", zap.Error(err))
-		httpapi.WriteError(w, err)
-		return
-	}
-	s.hub.Notify()
-	if wait := s.hub.Wait(id, req.WriteConcern-1); wait != nil {
-		select {
-		case <-wait.Done:
-		case <-r.Context().Done():
-			// The client is gone; the message stays and keeps replicating.
-			s.hub.Cancel(wait)
-			return
-		}
-	}
-	acks := 1 + s.hub.Holders(id)
-	b := append([]byte(`{"id":`), strconv.FormatUint(id, 10)...)
-	b = append(append(append(b, `,"acks":`...), strconv.Itoa(acks)...), "}\n"...)
-	httpapi.WriteRaw(w, http.StatusCreated, b)
-}
-
 func (s *Server) parse(w http.ResponseWriter, r *http.Request) (AppendRequest, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
@@ -83,8 +75,8 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request) (AppendRequest, e
 			"Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
-	body := http.MaxBytesReader(w, r.Body, int64(frame.EncodedEntrySize(s.limits.MaxMessageBytes))+4096)
-	return ParseAppend(body, s.limits)
+	body := http.MaxBytesReader(w, r.Body, int64(frame.EncodedEntrySize(s.opts.MaxMessageBytes))+4096)
+	return ParseAppend(body, s.opts.Limits)
 }
 
 // health is the master's GET /health.
@@ -93,15 +85,26 @@ type health struct {
 	Status      string                        `json:"status"`
 	LogID       string                        `json:"logId"`
 	LastID      uint64                        `json:"lastId"`
+	Quorum      quorum                        `json:"quorum"`
 	Secondaries []replication.SecondaryStatus `json:"secondaries"`
 }
 
+type quorum struct {
+	Required int `json:"required"`
+	Healthy  int `json:"healthy"`
+}
+
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	httpapi.WriteJSON(w, http.StatusOK, health{
+	h := health{
 		Role:        "master",
 		Status:      "ok",
 		LogID:       s.store.LogID(),
 		LastID:      s.store.LastID(),
+		Quorum:      quorum{Required: s.opts.Quorum, Healthy: s.hub.HealthyNodes()},
 		Secondaries: s.hub.Secondaries(),
-	})
+	}
+	if h.Quorum.Healthy < h.Quorum.Required {
+		h.Status = "read-only"
+	}
+	httpapi.WriteJSON(w, http.StatusOK, h)
 }

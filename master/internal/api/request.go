@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/replog/replog/shared/httpapi"
 )
@@ -15,6 +16,11 @@ import (
 type AppendRequest struct {
 	Message      string
 	WriteConcern int
+	// Timeout bounds the wait for the write concern; 0 waits without
+	// limit. TimeoutSet tells a given 0 from an absent timeoutMs, which
+	// means the master's WRITE_TIMEOUT.
+	Timeout    time.Duration
+	TimeoutSet bool
 }
 
 // Limits bound what an append may ask for.
@@ -62,8 +68,15 @@ func ParseAppend(body io.Reader, lim Limits) (AppendRequest, error) {
 				return req, err
 			}
 			req.WriteConcern = w
+		case "timeoutMs":
+			ms, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
+			if err != nil || ms < 0 || ms > maxTimeoutMs {
+				return req, httpapi.Errorf(http.StatusBadRequest,
+					"timeoutMs must be an integer from 0 (no limit) to %d, got %s", maxTimeoutMs, raw)
+			}
+			req.Timeout, req.TimeoutSet = time.Duration(ms)*time.Millisecond, true
 		default:
-			return req, httpapi.Errorf(http.StatusBadRequest, "unknown field %q (known: message, writeConcern)", key)
+			return req, httpapi.Errorf(http.StatusBadRequest, "unknown field %q (known: message, writeConcern, timeoutMs)", key)
 		}
 	}
 	if err := expectDelim(dec, '}'); err != nil {
@@ -84,11 +97,20 @@ func ParseAppend(body io.Reader, lim Limits) (AppendRequest, error) {
 	return req, nil
 }
 
+// maxTimeoutMs is a day: longer waits are a client bug, not a plan.
+const maxTimeoutMs = 24 * 60 * 60 * 1000
+
 func parseWriteConcern(raw json.RawMessage, clusterSize int) (int, error) {
 	raw = bytes.TrimSpace(raw)
+	if string(raw) == `"majority"` {
+		if clusterSize == 0 {
+			return 0, httpapi.Errorf(http.StatusBadRequest, `writeConcern "majority" needs CLUSTER_SIZE to be set on the master`)
+		}
+		return clusterSize/2 + 1, nil
+	}
 	w, err := strconv.Atoi(string(raw))
 	if err != nil || w < 1 {
-		return 0, httpapi.Errorf(http.StatusBadRequest, "writeConcern must be an integer >= 1, got %s", raw)
+		return 0, httpapi.Errorf(http.StatusBadRequest, `writeConcern must be an integer >= 1 or "majority", got %s`, raw)
 	}
 	if clusterSize > 0 && w > clusterSize {
 		return 0, httpapi.Errorf(http.StatusBadRequest,

@@ -18,6 +18,13 @@ type Config struct {
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"`
+
+	Quorum             int           `envconfig:"QUORUM" default:"0"`
+	WriteTimeout       time.Duration `envconfig:"WRITE_TIMEOUT" default:"0"`
+	HeartbeatInterval  time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
+	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
+	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
+	ReplicationToken   string        `envconfig:"REPLICATION_TOKEN"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -37,6 +44,24 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", c.ShutdownTimeout)
 	case c.NodeName == "":
 		return c, fmt.Errorf("NODE_NAME: must not be empty")
+	case c.Quorum < 0:
+		return c, fmt.Errorf("QUORUM: must be 0 (the default) or a number of nodes, got %d", c.Quorum)
+	case c.ClusterSize > 0 && c.Quorum > c.ClusterSize:
+		return c, fmt.Errorf("QUORUM: %d is more than CLUSTER_SIZE %d; no write could ever be accepted", c.Quorum, c.ClusterSize)
+	case c.WriteTimeout < 0:
+		return c, fmt.Errorf("WRITE_TIMEOUT: must not be negative, got %s", c.WriteTimeout)
+	case c.HeartbeatInterval < 10*time.Millisecond:
+		return c, fmt.Errorf("HEARTBEAT_INTERVAL: must be at least 10ms, got %s", c.HeartbeatInterval)
+	case c.IdempotencyWindow <= 0:
+		return c, fmt.Errorf("IDEMPOTENCY_WINDOW: must be positive, got %s", c.IdempotencyWindow)
+	case c.IdempotencyMaxKeys < 1:
+		return c, fmt.Errorf("IDEMPOTENCY_MAX_KEYS: must be at least 1, got %d", c.IdempotencyMaxKeys)
+	}
+	if c.Quorum == 0 {
+		c.Quorum = 1
+		if c.ClusterSize > 0 {
+			c.Quorum = c.ClusterSize/2 + 1
+		}
 	}
 	return c, nil
 }

@@ -30,6 +30,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// HelloTimeout bounds the wait for a dialing peer's hello.
 	HelloTimeout time.Duration
+	// HeartbeatInterval is how often each secondary is sent a heartbeat,
+	// and the unit of the health thresholds.
+	HeartbeatInterval time.Duration
+	// Token, when set, must be presented as "Authorization: Bearer …" by
+	// every peer that dials /replicate.
+	Token string
 }
 
 func (o Options) withDefaults() Options {
@@ -51,6 +57,9 @@ func (o Options) withDefaults() Options {
 	if o.HelloTimeout == 0 {
 		o.HelloTimeout = 10 * time.Second
 	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = time.Second
+	}
 	return o
 }
 
@@ -62,8 +71,8 @@ func (o Options) maxFrameBytes() int64 {
 
 // Hub owns every replication session of the master.
 //
-// Lock order: mu before a session's mu; wcMu is a leaf, never held while
-// taking another lock.
+// Lock order: mu before a session's mu; stateMu is a leaf, never held
+// while taking another lock.
 type Hub struct {
 	log   *zap.Logger
 	store store.Store
@@ -77,9 +86,10 @@ type Hub struct {
 	observers map[*session]bool   // guarded by mu
 	known     []string            // guarded by mu; every secondary name ever seen, sorted
 
-	wcMu    sync.Mutex
-	tracker *Tracker            // guarded by wcMu
-	owners  map[string]*session // guarded by wcMu; the session whose acks count for a name
+	stateMu sync.Mutex
+	tracker *Tracker            // guarded by stateMu
+	health  *Health             // guarded by stateMu
+	owners  map[string]*session // guarded by stateMu; the session that speaks for a name
 }
 
 // NewHub returns a hub that streams st to the peers that dial it.
@@ -94,6 +104,7 @@ func NewHub(st store.Store, opts Options, log *zap.Logger) *Hub {
 		sessions:  map[string]*session{},
 		observers: map[*session]bool{},
 		tracker:   NewTracker(),
+		health:    NewHealth(opts.withDefaults().HeartbeatInterval),
 		owners:    map[string]*session{},
 	}
 }
@@ -127,8 +138,8 @@ func (h *Hub) Wait(id uint64, need int) *Wait {
 		return nil
 	}
 	w := NewWait(id, need)
-	h.wcMu.Lock()
-	defer h.wcMu.Unlock()
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
 	if h.tracker.Add(w) {
 		return nil
 	}
@@ -138,15 +149,15 @@ func (h *Hub) Wait(id uint64, need int) *Wait {
 // Cancel drops a wait whose client went away. The write stays in the log
 // and keeps replicating.
 func (h *Hub) Cancel(w *Wait) {
-	h.wcMu.Lock()
-	defer h.wcMu.Unlock()
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
 	h.tracker.Cancel(w)
 }
 
 // Holders counts the secondaries that hold id.
 func (h *Hub) Holders(id uint64) int {
-	h.wcMu.Lock()
-	defer h.wcMu.Unlock()
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
 	return h.tracker.Holders(id)
 }
 
@@ -154,13 +165,13 @@ func (h *Hub) Holders(id uint64) int {
 // Only the newest session of a name speaks for it: a replaced session's
 // late ack could claim ids that a restarted, emptied node no longer holds.
 func (h *Hub) hold(s *session, id uint64) {
-	h.wcMu.Lock()
+	h.stateMu.Lock()
 	if h.owners[s.name] != s {
-		h.wcMu.Unlock()
+		h.stateMu.Unlock()
 		return
 	}
 	done := h.tracker.Hold(s.name, id)
-	h.wcMu.Unlock()
+	h.stateMu.Unlock()
 	for _, w := range done {
 		close(w.Done)
 	}
@@ -169,9 +180,12 @@ func (h *Hub) hold(s *session, id uint64) {
 // SecondaryStatus is what /health says of one secondary.
 type SecondaryStatus struct {
 	Name      string `json:"name"`
+	Status    Status `json:"status"`
 	Connected bool   `json:"connected"`
 	AckedID   uint64 `json:"ackedId"`
 	Lag       uint64 `json:"lag"`
+	// LastSeen is when the secondary was last heard from (RFC 3339).
+	LastSeen string `json:"lastSeen,omitempty"`
 }
 
 // Secondaries reports every secondary ever seen, connected or not, by name.
@@ -183,14 +197,34 @@ func (h *Hub) Secondaries() []SecondaryStatus {
 		out = append(out, SecondaryStatus{Name: name, Connected: h.sessions[name] != nil})
 	}
 	h.mu.RUnlock()
-	h.wcMu.Lock()
-	defer h.wcMu.Unlock()
+	now := time.Now()
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
 	for i := range out {
-		acked, _ := h.tracker.Held(out[i].Name)
-		out[i].AckedID = acked
-		out[i].Lag = last - min(acked, last)
+		s := &out[i]
+		acked, _ := h.tracker.Held(s.Name)
+		s.AckedID, s.Lag, s.Status = acked, last-min(acked, last), h.health.Status(s.Name, now)
+		if seen := h.health.LastSeen(s.Name); !seen.IsZero() {
+			s.LastSeen = seen.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	return out
+}
+
+// HealthyNodes counts the nodes, master included, that are healthy now.
+func (h *Hub) HealthyNodes() int {
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
+	return 1 + h.health.CountHealthy(time.Now())
+}
+
+// seen records that s's peer was heard from.
+func (h *Hub) seen(s *session) {
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
+	if h.owners[s.name] == s {
+		h.health.Seen(s.name, time.Now())
+	}
 }
 
 // register makes s the session of its name. A secondary that reconnects
@@ -210,9 +244,10 @@ func (h *Hub) register(s *session) {
 		slices.Sort(h.known)
 	}
 	h.mu.Unlock()
-	h.wcMu.Lock()
+	h.stateMu.Lock()
 	h.owners[s.name] = s
-	h.wcMu.Unlock()
+	h.health.Seen(s.name, time.Now()) // its hello just arrived
+	h.stateMu.Unlock()
 	if old != nil {
 		h.log.Info("secondary reconnected; replacing its old session", zap.String("peer", s.name))
 		old.cancel(errReplaced)
@@ -226,5 +261,10 @@ func (h *Hub) unregister(s *session) {
 		delete(h.observers, s)
 	} else if h.sessions[s.name] == s {
 		delete(h.sessions, s.name)
+	}
+	h.stateMu.Lock()
+	defer h.stateMu.Unlock()
+	if h.owners[s.name] == s {
+		h.health.Disconnected(s.name)
 	}
 }

@@ -81,7 +81,17 @@ func (p *peer) sendRaw(s string) {
 	}
 }
 
+// read returns the next frame that is not a heartbeat.
 func (p *peer) read() (frame.Frame, error) {
+	for {
+		f, err := p.readAny()
+		if err != nil || f.Type != frame.TypeHeartbeat {
+			return f, err
+		}
+	}
+}
+
+func (p *peer) readAny() (frame.Frame, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, b, err := p.conn.Read(ctx)
@@ -257,6 +267,32 @@ func TestHubCloseTellsPeers(t *testing.T) {
 	_, err := p.read()
 	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("on close the peer got %v, want going-away", err)
+	}
+}
+
+func TestHubHeartbeatsAndHealth(t *testing.T) {
+	f := newFixture(t, Options{HeartbeatInterval: 20 * time.Millisecond})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	status := func() Status { return f.hub.Secondaries()[0].Status }
+	if status() != Healthy || f.hub.HealthyNodes() != 2 {
+		t.Fatalf("just connected: %s, %d healthy nodes", status(), f.hub.HealthyNodes())
+	}
+	// Heartbeats keep coming; not answering them makes the peer unhealthy.
+	for status() != Unhealthy {
+		hb, err := p.readAny()
+		if err != nil || hb.Type != frame.TypeHeartbeat {
+			t.Fatalf("waiting for heartbeats: %+v %v", hb, err)
+		}
+	}
+	if f.hub.HealthyNodes() != 1 {
+		t.Fatalf("%d healthy nodes with the only secondary silent", f.hub.HealthyNodes())
+	}
+	hb, _ := p.readAny()
+	p.send(hb) // answering makes it healthy again
+	for status() != Healthy {
+		hb, _ = p.readAny()
+		p.send(hb)
 	}
 }
 

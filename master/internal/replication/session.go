@@ -2,9 +2,12 @@ package replication
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/httpapi"
 )
 
 var (
@@ -55,10 +59,16 @@ func (s *session) poke() {
 // either side goes away.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.track() {
-		http.Error(w, `{"error":"master shutting down"}`, http.StatusServiceUnavailable)
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "master shutting down"))
 		return
 	}
 	defer h.wg.Done()
+	if !h.authorized(r) {
+		h.log.Warn("refused replication peer: wrong or missing token", zap.String("remote", r.RemoteAddr))
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,
+			"replication needs the master's REPLICATION_TOKEN as \"Authorization: Bearer <token>\""))
+		return
+	}
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		h.log.Warn("replication handshake failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
@@ -84,6 +94,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.run(start, hello); err != nil {
 		s.log.Info("replication session ended", zap.Uint64("ackedId", s.acked()), zap.Error(err))
 	}
+}
+
+// authorized checks the bearer token in constant time. Both sides are
+// hashed first so that not even the token's length leaks through timing.
+func (h *Hub) authorized(r *http.Request) bool {
+	if h.opts.Token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.opts.Token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // track counts a new session handler unless the hub is closing.
@@ -148,7 +172,8 @@ func (s *session) run(start Start, hello frame.Frame) error {
 			zap.String("peerLogId", hello.LogID), zap.Uint64("peerLastId", hello.LastID))
 	}
 	welcome := frame.Frame{Type: frame.TypeWelcome, Version: frame.Version, LogID: h.store.LogID(),
-		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes()}
+		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes(),
+		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds()}
 	if err := s.writeFrame(welcome); err != nil {
 		return err
 	}
@@ -205,21 +230,41 @@ func closeWithError(conn *websocket.Conn, err error) {
 	_ = conn.Close(websocket.StatusPolicyViolation, reason)
 }
 
+// sendLoop streams the log to the peer and sends a heartbeat every
+// interval, even while busy streaming, so a slow or paused peer shows.
 func (s *session) sendLoop() error {
 	h := s.hub
 	var entries []frame.Entry
 	var buf []byte
+	beat := time.NewTicker(h.opts.HeartbeatInterval)
+	defer beat.Stop()
+	var seq uint64
+	heartbeat := func() error {
+		seq++
+		return s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: seq})
+	}
 	for {
+		select {
+		case <-beat.C:
+			if err := heartbeat(); err != nil {
+				return fmt.Errorf("send heartbeat: %w", err)
+			}
+		default:
+		}
 		s.mu.Lock()
 		from, n := s.flow.Next(h.store.LastID(), h.opts.BatchEntries)
 		s.mu.Unlock()
 		if n == 0 {
 			select {
 			case <-s.wake:
-				continue
+			case <-beat.C:
+				if err := heartbeat(); err != nil {
+					return fmt.Errorf("send heartbeat: %w", err)
+				}
 			case <-s.ctx.Done():
 				return nil
 			}
+			continue
 		}
 		var err error
 		entries, err = h.store.Read(entries[:0], from, n, h.opts.BatchBytes)
@@ -252,6 +297,9 @@ func (s *session) readLoop() error {
 		if err != nil {
 			return &protocolError{msg: err.Error()}
 		}
+		if !s.observer {
+			s.hub.seen(s)
+		}
 		if err := s.handle(f); err != nil {
 			return err
 		}
@@ -280,6 +328,8 @@ func (s *session) handle(f frame.Frame) error {
 		s.mu.Unlock()
 		s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		s.poke()
+	case frame.TypeHeartbeat:
+		// Its arrival was the point: the peer is alive and reading.
 	case frame.TypeError:
 		return fmt.Errorf("peer reported: %s", f.Error)
 	default:

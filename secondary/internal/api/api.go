@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/shared/httpapi"
 	"github.com/replog/replog/shared/store"
 )
@@ -16,8 +17,14 @@ type Replication interface {
 	Connected() bool
 }
 
+// Node is what /health tells of the secondary besides its log.
+type Node struct {
+	Name   string
+	Faults faults.Settings
+}
+
 // Routes returns the secondary's router.
-func Routes(name string, st store.Store, repl Replication) http.Handler {
+func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
@@ -30,8 +37,8 @@ func Routes(name string, st store.Store, repl Replication) http.Handler {
 			master = "connected"
 		}
 		httpapi.WriteJSON(w, http.StatusOK, health{
-			Role: "secondary", Name: name, Status: "ok", Master: master,
-			LogID: st.LogID(), LastID: st.LastID(),
+			Role: "secondary", Name: node.Name, Status: "ok", Master: master,
+			LogID: st.LogID(), LastID: st.LastID(), Faults: node.Faults,
 		})
 	})
 	return r
@@ -44,6 +51,8 @@ type health struct {
 	Master string `json:"master"`
 	LogID  string `json:"logId"`
 	LastID uint64 `json:"lastId"`
+	// Faults shows injected faults, so nobody forgets they are on.
+	Faults faults.Settings `json:"faults"`
 }
 
 func readOnly(w http.ResponseWriter, r *http.Request) {

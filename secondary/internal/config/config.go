@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/replog/replog/secondary/internal/faults"
 )
 
 // Config is every setting of the secondary; .env.example documents each.
@@ -19,6 +21,11 @@ type Config struct {
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"`
+	// ReplicationToken is presented to the master when dialing.
+	ReplicationToken string `envconfig:"REPLICATION_TOKEN"`
+	// ReplicationDelay and FailRate inject faults (see package faults).
+	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
+	FailRate         float64      `envconfig:"FAIL_RATE" default:"0"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -30,6 +37,9 @@ func Load() (Config, error) {
 	u, err := url.Parse(c.MasterURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return c, fmt.Errorf("MASTER_URL: must be a ws:// or wss:// URL such as ws://localhost:8080/replicate, got %q", c.MasterURL)
+	}
+	if c.FailRate < 0 || c.FailRate > 1 {
+		return c, fmt.Errorf("FAIL_RATE: must be a probability from 0 to 1, got %v", c.FailRate)
 	}
 	if c.ShutdownTimeout < 0 {
 		return c, fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", c.ShutdownTimeout)

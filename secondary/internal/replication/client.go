@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/secondary/internal/apply"
+	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/store"
 )
@@ -26,6 +28,10 @@ type Options struct {
 	DialTimeout time.Duration
 	// WriteTimeout bounds each frame write.
 	WriteTimeout time.Duration
+	// Token, when set, is presented to the master as a bearer token.
+	Token string
+	// Faults are injected before appends are applied; nil injects none.
+	Faults *faults.Injector
 }
 
 func (o Options) withDefaults() Options {
@@ -40,6 +46,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.Faults == nil {
+		o.Faults = faults.New(faults.Delay{}, 0, 0)
 	}
 	return o
 }
@@ -105,7 +114,11 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, c.url, nil)
+	var dialOpts websocket.DialOptions
+	if c.opts.Token != "" {
+		dialOpts.HTTPHeader = http.Header{"Authorization": {"Bearer " + c.opts.Token}}
+	}
+	conn, _, err := websocket.Dial(dctx, c.url, &dialOpts)
 	if err != nil {
 		return false, fmt.Errorf("dial master %s: %w", c.url, err)
 	}
@@ -122,34 +135,34 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 		}
 	}()
 
-	applier, err := c.handshake(dctx, conn)
+	w, err := c.handshake(dctx, conn)
 	if err != nil {
 		return false, err
 	}
 	c.connected.Store(true)
-	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", applier.Last()))
-	return true, c.follow(conn, applier)
+	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", c.store.LastID()))
+	return true, c.follow(ctx, conn, time.Duration(w.HeartbeatMs)*time.Millisecond)
 }
 
 // handshake says hello from the last id held and reads the welcome; a
 // master with another log makes the secondary drop its copy.
-func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (*apply.Applier, error) {
+func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (frame.Frame, error) {
 	if err := c.write(conn, frame.Hello(c.name, frame.RoleSecondary, c.store.LogID(), c.store.LastID())); err != nil {
-		return nil, fmt.Errorf("send hello: %w", err)
+		return frame.Frame{}, fmt.Errorf("send hello: %w", err)
 	}
 	_, data, err := conn.Read(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read welcome: %w", err)
+		return frame.Frame{}, fmt.Errorf("read welcome: %w", err)
 	}
 	w, err := frame.Decode(data)
 	if err != nil {
-		return nil, err
+		return w, err
 	}
 	if w.Type == frame.TypeError {
-		return nil, fmt.Errorf("master refused: %s", w.Error)
+		return w, fmt.Errorf("master refused: %s", w.Error)
 	}
 	if w.Type != frame.TypeWelcome {
-		return nil, fmt.Errorf("expected welcome, got %s", w.Type)
+		return w, fmt.Errorf("expected welcome, got %s", w.Type)
 	}
 	if w.LogID != c.store.LogID() {
 		if c.store.LastID() > 0 {
@@ -158,17 +171,52 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (*apply.Ap
 				zap.String("masterLogId", w.LogID))
 		}
 		if err := c.store.Reset(w.LogID); err != nil {
-			return nil, fmt.Errorf("reset log for %s: %w", w.LogID, err)
+			return w, fmt.Errorf("reset log for %s: %w", w.LogID, err)
 		}
 	}
 	conn.SetReadLimit(w.MaxFrameBytes + 1024)
-	return apply.New(c.store.LastID(), apply.DefaultMaxPending), nil
+	return w, nil
 }
 
-// follow applies the master's frames until the connection ends.
-func (c *Client) follow(conn *websocket.Conn, applier *apply.Applier) error {
+// follow reads the master's frames until the connection ends. Heartbeats
+// are answered here, at once; appends go through an inbox to the applier
+// goroutine, so that a slow apply (an injected delay, a slow disk) never
+// delays a heartbeat answer. A master silent for four heartbeat intervals
+// is taken for dead and the connection dropped, so the caller redials.
+func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat time.Duration) error {
+	in := newInbox()
+	applyErr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		err := c.applyLoop(ctx, conn, in)
+		if err != nil {
+			conn.CloseNow() // ends the read below
+		}
+		applyErr <- err
+	}()
+	err := c.readLoop(conn, in, heartbeat)
+	cancel() // an injected delay need not run out for a dead connection
+	in.close()
+	if aerr := <-applyErr; aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Duration) error {
+	silence := time.Duration(UnhealthyAfter) * heartbeat
 	for {
-		_, data, err := conn.Read(context.Background()) // ends when the connection closes
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if silence > 0 {
+			ctx, cancel = context.WithTimeout(ctx, silence)
+		}
+		_, data, err := conn.Read(ctx)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, UnhealthyAfter)
+		}
 		if err != nil {
 			return fmt.Errorf("read from master: %w", err)
 		}
@@ -179,7 +227,9 @@ func (c *Client) follow(conn *websocket.Conn, applier *apply.Applier) error {
 		}
 		switch f.Type {
 		case frame.TypeAppend:
-			if err := c.apply(conn, applier, f.Entries); err != nil {
+			in.put(f.Entries)
+		case frame.TypeHeartbeat:
+			if err := c.write(conn, f); err != nil {
 				return err
 			}
 		case frame.TypeError:
@@ -190,9 +240,46 @@ func (c *Client) follow(conn *websocket.Conn, applier *apply.Applier) error {
 	}
 }
 
-// apply adds what the applier releases to the log, then acks everything
-// held — duplicates included, so the master always learns where we are.
+// UnhealthyAfter is how many heartbeat intervals of silence make the
+// secondary give up on a connection, as the master does for secondaries.
+const UnhealthyAfter = 4
+
+// applyLoop takes every frame waiting in the inbox at once, waits the
+// injected delay, applies them in order and acks once for the lot.
+func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox) error {
+	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
+	for {
+		frames, ok := in.take()
+		if !ok {
+			return nil
+		}
+		if d := c.opts.Faults.Delay(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
+		for _, entries := range frames {
+			if err := c.apply(conn, applier, entries); err != nil {
+				return err
+			}
+		}
+		if err := c.write(conn, frame.Ack(applier.Last())); err != nil {
+			return err
+		}
+	}
+}
+
+// apply adds what the applier releases to the log, or refuses the frame
+// when a failure is injected; either way a resend is asked for when the
+// log cannot go on without one.
 func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []frame.Entry) error {
+	if c.opts.Faults.Fail() {
+		return c.write(conn, frame.Nack(applier.Reject(), "injected failure (FAIL_RATE)"))
+	}
 	r := applier.Receive(entries)
 	for _, e := range r.Apply {
 		id, err := c.store.Append(e.Message)
@@ -205,11 +292,9 @@ func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []f
 	}
 	if r.Nack != 0 {
 		c.log.Debug("gap in the stream; asking for a resend", zap.Uint64("id", r.Nack))
-		if err := c.write(conn, frame.Nack(r.Nack, "gap before a received id")); err != nil {
-			return err
-		}
+		return c.write(conn, frame.Nack(r.Nack, "gap before a received id"))
 	}
-	return c.write(conn, frame.Ack(applier.Last()))
+	return nil
 }
 
 func (c *Client) write(conn *websocket.Conn, f frame.Frame) error {
