@@ -56,6 +56,8 @@ type node struct {
 	bin  string
 	env  []string
 	addr string // host:port of its HTTP API
+	// ready, when set, must pass after every start besides /health.
+	ready func() error
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -98,13 +100,33 @@ func startMaster(t *testing.T, env ...string) *node {
 	return n
 }
 
-// startSecondary starts a secondary named name that replicates master.
+// startSecondary starts a secondary named name that replicates master,
+// and waits until it is connected.
 func startSecondary(t *testing.T, name string, master *node, env ...string) *node {
+	n := startDetached(t, name, master, env...)
+	n.ready = connected(n)
+	checkFor(t, 20*time.Second, n.ready)
+	return n
+}
+
+// startDetached starts a secondary without waiting for it to connect.
+func startDetached(t *testing.T, name string, master *node, env ...string) *node {
 	n := &node{t: t, name: name, bin: bins.secondary, addr: freeAddr(t), logs: &syncBuffer{}}
 	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug",
 		"NODE_NAME=" + name, "MASTER_URL=ws://" + master.addr + "/replicate"}, env...)
 	n.start()
 	return n
+}
+
+// connected checks that a secondary says it is connected to its master.
+func connected(n *node) func() error {
+	return func() error {
+		h, err := getJSON[map[string]any](n.url() + "/health")
+		if err == nil && h["master"] != "connected" {
+			err = fmt.Errorf("%s: master is %v", n.name, h["master"])
+		}
+		return err
+	}
 }
 
 func (n *node) url() string { return "http://" + n.addr }
@@ -142,6 +164,9 @@ func (n *node) start() {
 		_, err := getJSON[map[string]any](n.url() + "/health")
 		return err
 	})
+	if n.ready != nil {
+		checkFor(n.t, 20*time.Second, n.ready)
+	}
 }
 
 func (n *node) signal(sig syscall.Signal) {

@@ -1,0 +1,316 @@
+package clustertest
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fast makes heartbeats frequent so health changes show within a test.
+const fast = "HEARTBEAT_INTERVAL=100ms"
+
+type masterHealth struct {
+	Status string `json:"status"`
+	LastID uint64 `json:"lastId"`
+	Quorum struct {
+		Required int `json:"required"`
+		Healthy  int `json:"healthy"`
+	} `json:"quorum"`
+	Secondaries []struct {
+		Name     string `json:"name"`
+		Status   string `json:"status"`
+		AckedID  uint64 `json:"ackedId"`
+		LastSeen string `json:"lastSeen"`
+	} `json:"secondaries"`
+}
+
+// statusOf polls until the master reports name in status want.
+func waitStatus(t *testing.T, m *node, name, want string) {
+	t.Helper()
+	checkFor(t, 10*time.Second, func() error {
+		h, err := getJSON[masterHealth](m.url() + "/health")
+		if err != nil {
+			return err
+		}
+		for _, s := range h.Secondaries {
+			if s.Name == name {
+				if s.Status != want {
+					return fmt.Errorf("%s is %s, want %s", name, s.Status, want)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not listed in %+v", name, h.Secondaries)
+	})
+}
+
+// TestPausedSecondary: a SIGSTOPped secondary keeps its TCP connection but
+// goes suspected, then unhealthy; after SIGCONT it is healthy and catches up.
+func TestPausedSecondary(t *testing.T) {
+	m := startMaster(t, fast)
+	s1 := startSecondary(t, "s1", m)
+	waitStatus(t, m, "s1", "healthy")
+	s1.signal(syscall.SIGSTOP)
+	waitStatus(t, m, "s1", "suspected")
+	waitStatus(t, m, "s1", "unhealthy")
+	for i := range 50 {
+		appendMsg(t, m, fmt.Sprintf("during-pause-%d", i), 1)
+	}
+	s1.signal(syscall.SIGCONT)
+	waitStatus(t, m, "s1", "healthy")
+	want, _ := logOf(m)
+	checkFor(t, 20*time.Second, func() error { return sameLog(s1, want) })
+}
+
+// TestSecondaryRedialsASilentMaster: a paused master is given up on after
+// four heartbeat intervals, and found again when it resumes.
+func TestSecondaryRedialsASilentMaster(t *testing.T) {
+	m := startMaster(t, fast)
+	s1 := startSecondary(t, "s1", m)
+	masterState := func(want string) func() error {
+		return func() error {
+			h, err := getJSON[map[string]any](s1.url() + "/health")
+			if err != nil {
+				return err
+			}
+			if h["master"] != want {
+				return fmt.Errorf("secondary says master is %v, want %s", h["master"], want)
+			}
+			return nil
+		}
+	}
+	checkFor(t, 10*time.Second, masterState("connected"))
+	m.signal(syscall.SIGSTOP)
+	checkFor(t, 10*time.Second, masterState("disconnected"))
+	m.signal(syscall.SIGCONT)
+	checkFor(t, 20*time.Second, masterState("connected"))
+	if r := appendMsg(t, m, "after", 2); r.Status != 201 {
+		t.Fatalf("append after the master resumed: %+v", r)
+	}
+}
+
+// TestQuorumReadOnly: without a quorum of healthy nodes appends are refused
+// with nothing appended; writes already waiting keep waiting; when nodes
+// come back writes are accepted again.
+func TestQuorumReadOnly(t *testing.T) {
+	m := startMaster(t, fast, "CLUSTER_SIZE=3") // quorum 2
+	s1 := startSecondary(t, "s1", m)
+	if r := appendMsg(t, m, "m1", 2); r.Status != 201 {
+		t.Fatalf("m1: %+v", r)
+	}
+	waiting := make(chan reply, 1)
+	go func() { waiting <- appendMsg(t, m, "m2-w3", 3) }()
+	checkFor(t, 10*time.Second, func() error { return sameLog(s1, entries("m1", "m2-w3")) })
+
+	s1.kill()
+	var h masterHealth
+	checkFor(t, 10*time.Second, func() error {
+		var err error
+		if h, err = getJSON[masterHealth](m.url() + "/health"); err == nil && h.Status != "read-only" {
+			err = fmt.Errorf("health %+v", h)
+		}
+		return err
+	})
+	if h.Quorum.Required != 2 || h.Quorum.Healthy != 1 {
+		t.Fatalf("quorum while read-only: %+v", h)
+	}
+	before, _ := logOf(m)
+	refused := appendMsg(t, m, "refused", 1)
+	if refused.Status != http.StatusServiceUnavailable || !refused.ReadOnly ||
+		refused.Error != "read-only: 1 of 3 nodes healthy, 2 needed" {
+		t.Fatalf("append while read-only: %+v", refused)
+	}
+	if err := sameLog(m, before); err != nil {
+		t.Fatalf("a refused append left a trace: %v", err)
+	}
+	if h2, _ := getJSON[masterHealth](m.url() + "/health"); h2.LastID != h.LastID {
+		t.Fatalf("lastId moved from %d to %d on a refused append", h.LastID, h2.LastID)
+	}
+	// Reads keep working; the waiting w=3 is not turned into an error.
+	select {
+	case r := <-waiting:
+		t.Fatalf("the waiting w=3 returned during read-only mode: %+v", r)
+	default:
+	}
+
+	s1.start()
+	startSecondary(t, "s2", m)
+	select {
+	case r := <-waiting:
+		if r.Status != 201 || r.ID != 2 {
+			t.Fatalf("the waiting w=3: %+v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting w=3 did not return once both secondaries held it")
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if r := appendMsg(t, m, "m3", 1); r.Status != 201 || r.ID != 3 {
+			return fmt.Errorf("append after recovery: %+v", r)
+		}
+		return nil
+	})
+}
+
+// TestMajority: "majority" is CLUSTER_SIZE/2+1, and refused without it.
+func TestMajority(t *testing.T) {
+	m := startMaster(t, "CLUSTER_SIZE=3", "QUORUM=1")
+	startSecondary(t, "s1", m)
+	r := post(t, m, `{"message":"x","writeConcern":"majority"}`)
+	if r.Status != 201 || r.Acks < 2 {
+		t.Fatalf("majority of 3: %+v", r)
+	}
+	m2 := startMaster(t)
+	if r := post(t, m2, `{"message":"x","writeConcern":"majority"}`); r.Status != 400 || !strings.Contains(r.Error, "CLUSTER_SIZE") {
+		t.Fatalf("majority without CLUSTER_SIZE: %+v", r)
+	}
+}
+
+// TestWriteTimeout: a write concern not met in time gets 504 with the id
+// and the acks; the message stays and keeps replicating.
+func TestWriteTimeout(t *testing.T) {
+	m := startMaster(t, "WRITE_TIMEOUT=200ms")
+	startSecondary(t, "s1", m)
+	r := post(t, m, `{"message":"slow","writeConcern":3,"timeoutMs":300}`)
+	if r.Status != 504 || r.ID != 1 || r.Acks != 2 || r.Error != "write concern not met in 300ms: held by 2 of 3 nodes" {
+		t.Fatalf("timeoutMs 300: %+v", r)
+	}
+	r = appendMsg(t, m, "default timeout", 3) // WRITE_TIMEOUT applies
+	if r.Status != 504 || r.ID != 2 || !strings.Contains(r.Error, "200ms") {
+		t.Fatalf("WRITE_TIMEOUT: %+v", r)
+	}
+	s2 := startSecondary(t, "s2", m)
+	checkFor(t, 10*time.Second, func() error { return sameLog(s2, entries("slow", "default timeout")) })
+	if r := post(t, m, `{"message":"fits","writeConcern":3,"timeoutMs":0}`); r.Status != 201 {
+		t.Fatalf("timeoutMs 0 (no limit) with three nodes: %+v", r)
+	}
+}
+
+// TestIdempotentAppends: one key, one log entry, whatever the retries.
+func TestIdempotentAppends(t *testing.T) {
+	m := startMaster(t)
+	startSecondary(t, "s1", m)
+	var wg sync.WaitGroup
+	replies := make([]reply, 3)
+	for i := range 2 {
+		wg.Go(func() { replies[i] = post(t, m, `{"message":"once"}`, "Idempotency-Key", "key-1") })
+	}
+	wg.Wait()
+	replies[2] = post(t, m, `{"message":"once","writeConcern":2}`, "Idempotency-Key", "key-1")
+	firsts := 0
+	for _, r := range replies {
+		if r.ID != 1 {
+			t.Fatalf("replies %+v: not one id", replies)
+		}
+		if r.Status == 201 && !r.Duplicate {
+			firsts++
+		} else if r.Status != 200 || !r.Duplicate {
+			t.Fatalf("a repeat answered %+v", r)
+		}
+	}
+	if firsts != 1 {
+		t.Fatalf("%d requests appended", firsts)
+	}
+	if r := post(t, m, `{"message":"another"}`, "Idempotency-Key", "key-1"); r.Status != 422 {
+		t.Fatalf("a key reused for another message: %+v", r)
+	}
+	if r := post(t, m, `{"message":"x"}`, "Idempotency-Key", "has space"); r.Status != 400 {
+		t.Fatalf("a bad key: %+v", r)
+	}
+	if err := sameLog(m, entries("once")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRetryAfterTimeoutNeverDuplicates: a client that times out and
+// retries with its key gets the same id, never a second entry.
+func TestRetryAfterTimeoutNeverDuplicates(t *testing.T) {
+	m := startMaster(t)
+	startSecondary(t, "s1", m)
+	body := `{"message":"important","writeConcern":3,"timeoutMs":150}`
+	first := post(t, m, body, "Idempotency-Key", "k")
+	retry := post(t, m, body, "Idempotency-Key", "k")
+	if first.Status != 504 || retry.Status != 504 || retry.ID != first.ID || !retry.Duplicate {
+		t.Fatalf("first %+v, retry %+v", first, retry)
+	}
+	startSecondary(t, "s2", m)
+	final := post(t, m, `{"message":"important","writeConcern":3,"timeoutMs":10000}`, "Idempotency-Key", "k")
+	if final.Status != 200 || final.ID != first.ID || final.Acks != 3 || !final.Duplicate {
+		t.Fatalf("retry once three nodes are up: %+v", final)
+	}
+	if err := sameLog(m, entries("important")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFaultInjectionConverges: with half of the appends refused by one
+// secondary and another slowed down, the log still converges in order,
+// without duplicates, and /health shows the faults.
+func TestFaultInjectionConverges(t *testing.T) {
+	m := startMaster(t, "CLUSTER_SIZE=3")
+	s1 := startSecondary(t, "s1", m, "FAIL_RATE=0.5")
+	s2 := startSecondary(t, "s2", m, "REPLICATION_DELAY=5ms-30ms")
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				if r := appendMsg(t, m, fmt.Sprintf("w%d-%d", w, i), 3); r.Status != 201 {
+					t.Errorf("append: %+v", r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	want, _ := logOf(m)
+	checkGapFree(t, want)
+	if len(want) != 100 {
+		t.Fatalf("master holds %d", len(want))
+	}
+	for _, s := range []*node{s1, s2} {
+		if err := sameLog(s, want); err != nil { // w=3: already there
+			t.Fatal(err)
+		}
+	}
+	h, _ := getJSON[map[string]any](s1.url() + "/health")
+	if f, _ := h["faults"].(map[string]any); f["failRate"] != 0.5 {
+		t.Fatalf("s1 health does not show FAIL_RATE: %v", h)
+	}
+	h, _ = getJSON[map[string]any](s2.url() + "/health")
+	if f, _ := h["faults"].(map[string]any); f["replicationDelay"] != "5ms-30ms" {
+		t.Fatalf("s2 health does not show REPLICATION_DELAY: %v", h)
+	}
+}
+
+// TestReplicationAuth: with a token set, only secondaries presenting it
+// replicate and count; others are refused with 401 before the upgrade.
+func TestReplicationAuth(t *testing.T) {
+	m := startMaster(t, "REPLICATION_TOKEN=s3cret")
+	startDetached(t, "intruder", m, "REPLICATION_TOKEN=wrong")
+	startDetached(t, "anonymous", m)
+	good := startSecondary(t, "s1", m, "REPLICATION_TOKEN=s3cret")
+	if r := appendMsg(t, m, "x", 2); r.Status != 201 {
+		t.Fatalf("w=2 with the good secondary: %+v", r)
+	}
+	if r := post(t, m, `{"message":"y","writeConcern":3,"timeoutMs":500}`); r.Status != 504 || r.Acks != 2 {
+		t.Fatalf("w=3 counted a secondary without the token: %+v", r)
+	}
+	h, _ := getJSON[masterHealth](m.url() + "/health")
+	if len(h.Secondaries) != 1 || h.Secondaries[0].Name != "s1" {
+		t.Fatalf("secondaries %+v", h.Secondaries)
+	}
+	checkFor(t, 5*time.Second, func() error { return sameLog(good, entries("x", "y")) })
+	resp, err := client.Get(m.url() + "/replicate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /replicate without a token: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(m.logs.String(), "wrong or missing token") {
+		t.Fatal("refused peers were not logged")
+	}
+}
