@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run clean
+.PHONY: build test vet tidy run clean e2e docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -25,6 +25,26 @@ tidy:
 # A master on :8080 and secondaries on :8081 and :8082, in the foreground.
 run: build
 	deploy/run-local.sh
+
+# The end-to-end suite against docker compose (skips without a Docker engine).
+e2e:
+	deploy/e2e.sh
+
+# Images and the compose stack. REPLOG_BUILDER=golang:1.26-bookworm uses the
+# official Go image (needs a registry); by default the offline builder.
+REPLOG_BUILDER ?= replog-builder:local
+export REPLOG_BUILDER
+
+docker-build:
+	@if [ "$(REPLOG_BUILDER)" = replog-builder:local ]; then deploy/offline-builder.sh; fi
+	deploy/compose.sh build
+
+docker-up: docker-build
+	deploy/compose.sh up -d
+	deploy/compose.sh ps
+
+docker-down:
+	deploy/compose.sh down
 
 clean:
 	rm -rf $(BIN)

@@ -28,6 +28,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "secondary:", err)
 		os.Exit(2)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		// A health check for images without a shell: exit 0 when /health answers 200.
+		if err := serve.Probe(cfg.HTTPAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "secondary:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	log, err := logging.New(cfg.NodeName, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "secondary:", err)

@@ -19,25 +19,42 @@ import (
 	"github.com/replog/replog/shared/frame"
 )
 
-// bins holds the binaries TestMain builds once for every test.
-var bins struct{ master, secondary string }
+// bins holds the binaries, built once (with the race detector) by the
+// first test that starts a node.
+var bins struct {
+	once              sync.Once
+	dir               string
+	master, secondary string
+	err               error
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "replog-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bins.master, bins.secondary = filepath.Join(dir, "master"), filepath.Join(dir, "secondary")
-	if err := build("..", bins.master); err == nil {
-		err = build("../../secondary", bins.secondary)
-	} else {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if bins.dir != "" {
+		os.RemoveAll(bins.dir)
+	}
 	os.Exit(code)
+}
+
+// binary returns the path of the master or secondary binary.
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	bins.once.Do(func() {
+		if bins.dir, bins.err = os.MkdirTemp("", "replog-bin-"); bins.err != nil {
+			return
+		}
+		bins.master, bins.secondary = filepath.Join(bins.dir, "master"), filepath.Join(bins.dir, "secondary")
+		if bins.err = build("..", bins.master); bins.err == nil {
+			bins.err = build("../../secondary", bins.secondary)
+		}
+	})
+	if bins.err != nil {
+		t.Fatal(bins.err)
+	}
+	if name == "master" {
+		return bins.master
+	}
+	return bins.secondary
 }
 
 func build(pkgDir, out string) error {
@@ -94,7 +111,7 @@ func freeAddr(t *testing.T) string {
 
 // startMaster starts a master on a free port; env adds settings.
 func startMaster(t *testing.T, env ...string) *node {
-	n := &node{t: t, name: "master", bin: bins.master, addr: freeAddr(t), logs: &syncBuffer{}}
+	n := &node{t: t, name: "master", bin: binary(t, "master"), addr: freeAddr(t), logs: &syncBuffer{}}
 	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug"}, env...)
 	n.start()
 	return n
@@ -111,7 +128,7 @@ func startSecondary(t *testing.T, name string, master *node, env ...string) *nod
 
 // startDetached starts a secondary without waiting for it to connect.
 func startDetached(t *testing.T, name string, master *node, env ...string) *node {
-	n := &node{t: t, name: name, bin: bins.secondary, addr: freeAddr(t), logs: &syncBuffer{}}
+	n := &node{t: t, name: name, bin: binary(t, "secondary"), addr: freeAddr(t), logs: &syncBuffer{}}
 	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug",
 		"NODE_NAME=" + name, "MASTER_URL=ws://" + master.addr + "/replicate"}, env...)
 	n.start()

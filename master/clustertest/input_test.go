@@ -103,24 +103,25 @@ func TestNewMessageRoute(t *testing.T) {
 // TestInvalidConfiguration: bad settings stop the binary at start with
 // status 2 and one line naming the variable.
 func TestInvalidConfiguration(t *testing.T) {
+	master, secondary := binary(t, "master"), binary(t, "secondary")
 	cases := []struct {
 		bin, env, names string
 	}{
-		{bins.master, "MAX_MESSAGE_BYTES=-5", "MAX_MESSAGE_BYTES"},
-		{bins.master, "CLUSTER_SIZE=-1", "CLUSTER_SIZE"},
-		{bins.master, "CLUSTER_SIZE=three", "CLUSTER_SIZE"},
-		{bins.master, "SHUTDOWN_TIMEOUT=soon", "SHUTDOWN_TIMEOUT"},
-		{bins.master, "LOG_LEVEL=loud", "LOG_LEVEL"},
-		{bins.master, "LOG_FORMAT=xml", "LOG_FORMAT"},
-		{bins.master, "QUORUM=-1", "QUORUM"},
-		{bins.master, "CLUSTER_SIZE=3\x00QUORUM=4", "QUORUM"},
-		{bins.master, "HEARTBEAT_INTERVAL=0s", "HEARTBEAT_INTERVAL"},
-		{bins.master, "WRITE_TIMEOUT=-1s", "WRITE_TIMEOUT"},
-		{bins.master, "IDEMPOTENCY_WINDOW=forever", "IDEMPOTENCY_WINDOW"},
-		{bins.secondary, "FAIL_RATE=1.5", "FAIL_RATE"},
-		{bins.secondary, "REPLICATION_DELAY=2s-1s", "REPLICATION_DELAY"},
-		{bins.secondary, "MASTER_URL=http://localhost:8080/replicate", "MASTER_URL"},
-		{bins.secondary, "MASTER_URL=localhost:8080", "MASTER_URL"},
+		{master, "MAX_MESSAGE_BYTES=-5", "MAX_MESSAGE_BYTES"},
+		{master, "CLUSTER_SIZE=-1", "CLUSTER_SIZE"},
+		{master, "CLUSTER_SIZE=three", "CLUSTER_SIZE"},
+		{master, "SHUTDOWN_TIMEOUT=soon", "SHUTDOWN_TIMEOUT"},
+		{master, "LOG_LEVEL=loud", "LOG_LEVEL"},
+		{master, "LOG_FORMAT=xml", "LOG_FORMAT"},
+		{master, "QUORUM=-1", "QUORUM"},
+		{master, "CLUSTER_SIZE=3\x00QUORUM=4", "QUORUM"},
+		{master, "HEARTBEAT_INTERVAL=0s", "HEARTBEAT_INTERVAL"},
+		{master, "WRITE_TIMEOUT=-1s", "WRITE_TIMEOUT"},
+		{master, "IDEMPOTENCY_WINDOW=forever", "IDEMPOTENCY_WINDOW"},
+		{secondary, "FAIL_RATE=1.5", "FAIL_RATE"},
+		{secondary, "REPLICATION_DELAY=2s-1s", "REPLICATION_DELAY"},
+		{secondary, "MASTER_URL=http://localhost:8080/replicate", "MASTER_URL"},
+		{secondary, "MASTER_URL=localhost:8080", "MASTER_URL"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {

@@ -55,3 +55,22 @@ func Run(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.Lo
 	}
 	return nil
 }
+
+// Probe checks a node's /health on the local host, for container health
+// checks in images that have no shell or curl: `master health`.
+func Probe(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %q: %w", addr, err)
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/health")
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("probe: /health answered %s", resp.Status)
+	}
+	return nil
+}

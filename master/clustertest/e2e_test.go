@@ -1,0 +1,346 @@
+//go:build e2e
+
+package clustertest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The end-to-end suite runs replog as docker compose runs it: images built
+// from deploy/Dockerfile, containers on a private network, faults made
+// with docker itself (kill, network disconnect, restart). Run it with
+// `make e2e`; it skips, saying why, where no Docker engine answers.
+
+// stack is one compose project: its own containers, network and volumes.
+type stack struct {
+	t       *testing.T
+	project string
+	env     []string
+	master  *node // only url() and name are used
+}
+
+// composeCmd is "docker compose" where the v2 plugin exists, else the
+// standalone docker-compose.
+var composeCmd = sync.OnceValue(func() []string {
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	return []string{"docker-compose"}
+})
+
+func requireDocker(t *testing.T) {
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Skipf("no Docker engine answers (docker info: %v); skipping the end-to-end suite", err)
+	}
+}
+
+var buildOnce = sync.OnceValue(func() error {
+	out, err := composeRun(nil, "replog-e2e-build", "build")
+	if err != nil {
+		return fmt.Errorf("compose build: %v\n%s", err, out)
+	}
+	return nil
+})
+
+func composeRun(env []string, project string, args ...string) (string, error) {
+	c := composeCmd()
+	cmd := exec.Command(c[0], append(append(c[1:], "-p", project), args...)...)
+	cmd.Dir = "../.."
+	cmd.Env = append(append(os.Environ(), "REPLOG_TAG=e2e"), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// newStack brings up a stack with the given number of secondaries and
+// always tears it down, printing every container's logs on failure.
+func newStack(t *testing.T, secondaries int, env ...string) *stack {
+	requireDocker(t)
+	if err := buildOnce(); err != nil {
+		t.Fatal(err)
+	}
+	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	s := &stack{
+		t:       t,
+		project: fmt.Sprintf("replog-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
+		env:     append([]string{"REPLOG_MASTER_PORT=" + port}, env...),
+	}
+	s.master = &node{t: t, name: "master", addr: "127.0.0.1:" + port}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := composeRun(s.env, s.project, "logs", "--no-color")
+			t.Logf("--- logs of every container ---\n%s", logs)
+		}
+		if out, err := composeRun(s.env, s.project, "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
+			t.Errorf("compose down: %v\n%s", err, out)
+		}
+	})
+	s.scale(secondaries)
+	return s
+}
+
+func (s *stack) compose(args ...string) string {
+	s.t.Helper()
+	out, err := composeRun(s.env, s.project, args...)
+	if err != nil {
+		s.t.Fatalf("compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// scale runs the stack with n secondaries and waits until the master sees
+// them all healthy.
+func (s *stack) scale(n int) {
+	s.t.Helper()
+	s.compose("up", "-d", "--no-build", "--scale", fmt.Sprintf("secondary=%d", n))
+	checkFor(s.t, 90*time.Second, func() error {
+		h, err := getJSON[masterHealth](s.master.url() + "/health")
+		if err != nil {
+			return err
+		}
+		healthy := 0
+		for _, sec := range h.Secondaries {
+			if sec.Status == "healthy" {
+				healthy++
+			}
+		}
+		if healthy < n {
+			return fmt.Errorf("%d of %d secondaries healthy: %+v", healthy, n, h.Secondaries)
+		}
+		return nil
+	})
+}
+
+// containers lists the secondaries' container ids, oldest replica first.
+func (s *stack) containers() []string {
+	s.t.Helper()
+	ids := strings.Fields(s.compose("ps", "-q", "secondary"))
+	out, err := exec.Command("docker", append([]string{"inspect", "-f", "{{.Created}} {{.Id}}"}, ids...)...).Output()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	sortStrings(lines)
+	for i, l := range lines {
+		lines[i] = l[strings.LastIndex(l, " ")+1:]
+	}
+	return lines
+}
+
+// secondary returns a node for a secondary container, through its
+// published port (which changes when a container restarts).
+func (s *stack) secondary(id string) *node {
+	s.t.Helper()
+	var addr string
+	checkFor(s.t, 30*time.Second, func() error {
+		out, err := exec.Command("docker", "port", id, "8081/tcp").Output()
+		if err != nil {
+			return fmt.Errorf("docker port %s: %v", id, err)
+		}
+		for _, l := range strings.Fields(string(out)) {
+			if strings.HasPrefix(l, "0.0.0.0:") {
+				_, port, _ := net.SplitHostPort(l)
+				addr = "127.0.0.1:" + port
+				return nil
+			}
+		}
+		return fmt.Errorf("no published port in %q", out)
+	})
+	return &node{t: s.t, name: id[:12], addr: addr}
+}
+
+func (s *stack) docker(args ...string) {
+	s.t.Helper()
+	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+		s.t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func sortStrings(a []string) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+// converge waits until every secondary holds exactly the master's log.
+func (s *stack) converge() []string {
+	s.t.Helper()
+	want, err := logOf(s.master)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	checkGapFree(s.t, want)
+	ids := s.containers()
+	for _, id := range ids {
+		sec := s.secondary(id)
+		checkFor(s.t, 60*time.Second, func() error { return sameLog(sec, want) })
+	}
+	return ids
+}
+
+func TestE2EAcceptance(t *testing.T) {
+	s := newStack(t, 1)
+	m := s.master
+	if r := appendMsg(t, m, "m1", 1); r.Status != 201 {
+		t.Fatalf("m1: %+v", r)
+	}
+	if r := appendMsg(t, m, "m2", 2); r.Status != 201 {
+		t.Fatalf("m2: %+v", r)
+	}
+	m3 := make(chan reply, 1)
+	go func() { m3 <- appendMsg(t, m, "m3", 3) }()
+	if r := appendMsg(t, m, "m4", 1); r.Status != 201 {
+		t.Fatalf("m4: %+v", r)
+	}
+	select {
+	case r := <-m3:
+		t.Fatalf("m3 (w=3) returned with one secondary: %+v", r)
+	default:
+	}
+	first := s.containers()[0]
+	s.scale(2)
+	var second string
+	for _, id := range s.containers() {
+		if id != first {
+			second = id
+		}
+	}
+	sec := s.secondary(second)
+	checkFor(t, 30*time.Second, func() error {
+		got, err := logOf(sec)
+		if err != nil {
+			return err
+		}
+		if len(got) != 4 {
+			return fmt.Errorf("second secondary holds %v", got)
+		}
+		return nil
+	})
+	select {
+	case r := <-m3:
+		if r.Status != 201 || r.Acks != 3 {
+			t.Fatalf("m3: %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("m3 did not return once the second secondary held it")
+	}
+	s.converge()
+}
+
+// stream appends w=1 messages until stop, counting them.
+func stream(t *testing.T, m *node, prefix string, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := appendMsg(t, m, fmt.Sprintf("%s-%d", prefix, i), 1); r.Status != 201 {
+				t.Errorf("append during the fault: %+v", r)
+				return
+			}
+		}
+	})
+	return &wg
+}
+
+func TestE2ENodeLoss(t *testing.T) {
+	s := newStack(t, 2)
+	stop := make(chan struct{})
+	wg := stream(t, s.master, "loss", stop)
+	victim := s.containers()[0]
+	s.docker("kill", victim)
+	checkFor(t, 30*time.Second, func() error {
+		h, err := getJSON[masterHealth](s.master.url() + "/health")
+		if err != nil {
+			return err
+		}
+		for _, sec := range h.Secondaries {
+			if strings.HasPrefix(victim, sec.Name) && sec.Status == "unhealthy" {
+				return nil
+			}
+		}
+		return fmt.Errorf("the killed secondary is not unhealthy: %+v", h.Secondaries)
+	})
+	s.docker("start", victim)
+	close(stop)
+	wg.Wait()
+	s.converge()
+}
+
+func TestE2EPartition(t *testing.T) {
+	s := newStack(t, 2)
+	network := s.project + "_cluster"
+	if !strings.Contains(s.networkNames(), network) {
+		network = s.project + "-cluster" // compose v2 may join with a dash
+	}
+	victim := s.containers()[0]
+	stop := make(chan struct{})
+	wg := stream(t, s.master, "part", stop)
+	s.docker("network", "disconnect", network, victim)
+	waitStatus(t, s.master, victim[:12], "unhealthy")
+	close(stop)
+	wg.Wait()
+	waiting := make(chan reply, 1)
+	go func() { waiting <- appendMsg(t, s.master, "during-partition-w3", 3) }()
+	select {
+	case r := <-waiting:
+		t.Fatalf("w=3 returned during the partition: %+v", r)
+	case <-time.After(time.Second): // no reply in a second is all this checks
+	}
+	s.docker("network", "connect", network, victim)
+	select {
+	case r := <-waiting:
+		if r.Status != 201 || r.Acks != 3 {
+			t.Fatalf("w=3 after healing: %+v", r)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("w=3 did not return after the partition healed")
+	}
+	s.converge()
+}
+
+func (s *stack) networkNames() string {
+	out, _ := exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
+	return string(out)
+}
+
+func TestE2EScale(t *testing.T) {
+	s := newStack(t, 4, "REPLOG_CLUSTER_SIZE=5")
+	for i := range 20 {
+		if r := appendMsg(t, s.master, fmt.Sprintf("scaled-%d", i), 5); r.Status != 201 || r.Acks != 5 {
+			t.Fatalf("w=5 with four secondaries: %+v", r)
+		}
+	}
+	if ids := s.converge(); len(ids) != 4 {
+		t.Fatalf("%d secondaries", len(ids))
+	}
+}
+
+func TestE2ERestartSecondaries(t *testing.T) {
+	s := newStack(t, 2)
+	for i := range 50 {
+		appendMsg(t, s.master, fmt.Sprintf("before-%d", i), 3)
+	}
+	s.compose("restart", "-t", "5", "secondary")
+	for i := range 50 {
+		if r := appendMsg(t, s.master, fmt.Sprintf("after-%d", i), 1); r.Status != 201 {
+			t.Fatalf("append while secondaries restart: %+v", r)
+		}
+	}
+	s.scale(2)
+	s.converge()
+}
