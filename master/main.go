@@ -49,7 +49,10 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	st := store.NewMemory(store.NewLogID())
+	st, err := openStore(cfg, log)
+	if err != nil {
+		return err
+	}
 	defer st.Close()
 	if cfg.ReplicationToken == "" {
 		log.Warn("REPLICATION_TOKEN is not set: any peer that reaches /replicate can join as a secondary")
@@ -72,4 +75,21 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),
 		zap.Duration("heartbeatInterval", cfg.HeartbeatInterval))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}
+
+// openStore opens the durable log in DATA_DIR, or an in-memory one.
+func openStore(cfg config.Config, log *zap.Logger) (store.Store, error) {
+	if cfg.DataDir == "" {
+		log.Info("the log is in memory (DATA_DIR is not set): a restart starts a new log")
+		return store.NewMemory(store.NewLogID()), nil
+	}
+	d, err := store.OpenDisk(cfg.DataDir, store.DiskOptions{
+		Fsync: cfg.Fsync, FsyncInterval: cfg.FsyncInterval,
+		NewLogID: store.NewLogID(), KeepKeys: cfg.IdempotencyMaxKeys,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	logging.Recovered(log, d.Dir(), string(cfg.Fsync), d.Recovery())
+	return d, nil
 }

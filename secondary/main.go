@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -52,7 +54,10 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	st := store.NewMemory("")
+	st, err := openStore(cfg, log)
+	if err != nil {
+		return err
+	}
 	defer st.Close()
 	inject := faults.New(cfg.ReplicationDelay, cfg.FailRate, rand.Uint64())
 	if s := inject.Settings(); s.FailRate > 0 || s.ReplicationDelay != "0" {
@@ -71,4 +76,30 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(api.Node{Name: cfg.NodeName, Faults: inject.Settings()}, st, client), log)
 	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}
+
+// openStore opens a durable log under DATA_DIR, or an in-memory one.
+// Under DATA_DIR each running secondary takes the first node-N directory
+// no other holds, so replicas sharing one volume (docker compose --scale)
+// each keep their own log, and a restarted one takes a log back. Which
+// one does not matter: every log there is a prefix of the master's, and
+// the secondary resumes from wherever its log ends.
+func openStore(cfg config.Config, log *zap.Logger) (store.Store, error) {
+	if cfg.DataDir == "" {
+		log.Info("the log is in memory (DATA_DIR is not set): a restart resyncs from the master")
+		return store.NewMemory(""), nil
+	}
+	for n := 1; n <= 1000; n++ {
+		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
+		d, err := store.OpenDisk(dir, store.DiskOptions{Fsync: cfg.Fsync, FsyncInterval: cfg.FsyncInterval})
+		if errors.Is(err, store.ErrLocked) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open log: %w", err)
+		}
+		logging.Recovered(log, d.Dir(), string(cfg.Fsync), d.Recovery())
+		return d, nil
+	}
+	return nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
 }

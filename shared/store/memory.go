@@ -29,9 +29,16 @@ var _ Store = (*Memory)(nil)
 func NewMemory(logID string) *Memory { return &Memory{logID: logID} }
 
 // Append implements Store.
-func (m *Memory) Append(msg string) (uint64, error) {
+func (m *Memory) Append(recs ...Record) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, r := range recs {
+		m.add(r.Message)
+	}
+	return uint64(len(m.index)), nil
+}
+
+func (m *Memory) add(msg string) {
 	last := len(m.chunks) - 1
 	if last < 0 || len(m.chunks[last])+len(msg) > cap(m.chunks[last]) {
 		m.chunks = append(m.chunks, make([]byte, 0, max(chunkSize, len(msg))))
@@ -40,8 +47,10 @@ func (m *Memory) Append(msg string) (uint64, error) {
 	c := m.chunks[last]
 	m.index = append(m.index, span{chunk: uint32(last), off: uint32(len(c)), n: uint32(len(msg))})
 	m.chunks[last] = append(c, msg...) // within capacity: readers' bytes do not move
-	return uint64(len(m.index)), nil
 }
+
+// Keys implements Store: nothing survives a restart of memory.
+func (m *Memory) Keys() []KeyRecord { return nil }
 
 // Read implements Store. The returned messages share memory with the log;
 // that is safe because appended bytes are never written again.

@@ -17,8 +17,10 @@ var ErrBadRange = errors.New("read range starts before id 1")
 // Store is the seam between replog's logic and where the log lives.
 // Implementations are safe for concurrent use.
 type Store interface {
-	// Append adds msg as the next entry and returns its id.
-	Append(msg string) (uint64, error)
+	// Append adds recs as the next entries, in order, and returns the id
+	// of the last. When it returns, the entries are as durable as the
+	// store promises (see FsyncPolicy) and visible to Read and LastID.
+	Append(recs ...Record) (last uint64, err error)
 	// Read appends to dst the entries from id from on: at most max of
 	// them, and no more once maxBytes of message text are collected
 	// (but always at least one entry when from exists).
@@ -31,6 +33,9 @@ type Store interface {
 	// Reset drops every entry and renames the log, for a secondary that
 	// must resync from a master whose log is not the one it holds.
 	Reset(logID string) error
+	// Keys lists the idempotency keys a durable store found when it
+	// opened, oldest first; an in-memory store has none.
+	Keys() []KeyRecord
 	// Close releases what the store holds.
 	Close() error
 }

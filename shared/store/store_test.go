@@ -13,6 +13,16 @@ import (
 // implementations is every Store; the suite below runs against each.
 var implementations = map[string]func(t *testing.T) Store{
 	"memory": func(t *testing.T) Store { return NewMemory("log-a") },
+	"disk": func(t *testing.T) Store {
+		// Small segments and a small tail cache, so that reads cross
+		// segments and go to the files.
+		d, err := OpenDisk(t.TempDir(), DiskOptions{NewLogID: "log-a", SegmentBytes: 4096, TailEntries: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	},
 }
 
 func TestStore(t *testing.T) {
@@ -29,7 +39,7 @@ func TestStore(t *testing.T) {
 
 func mustAppend(t *testing.T, s Store, msg string) uint64 {
 	t.Helper()
-	id, err := s.Append(msg)
+	id, err := s.Append(Record{Message: msg})
 	if err != nil {
 		t.Fatalf("append %q: %v", msg, err)
 	}

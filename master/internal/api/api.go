@@ -49,10 +49,15 @@ type Server struct {
 	keys   *idempotency.Table // guarded by keysMu
 }
 
-// New returns the master's API over st, replicated by hub.
+// New returns the master's API over st, replicated by hub. The
+// idempotency keys a durable st kept are remembered again.
 func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *Server {
-	return &Server{store: st, hub: hub, opts: opts, log: log,
-		keys: idempotency.NewTable(opts.IdempotencyWindow, opts.IdempotencyMaxKeys)}
+	keys := idempotency.NewTable(opts.IdempotencyWindow, opts.IdempotencyMaxKeys)
+	now := time.Now()
+	for _, k := range st.Keys() {
+		keys.Restore(k.Key, k.Digest, k.ID, k.Time, now)
+	}
+	return &Server{store: st, hub: hub, opts: opts, log: log, keys: keys}
 }
 
 // Routes returns the master's router.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/replog/replog/master/internal/idempotency"
 	"github.com/replog/replog/shared/httpapi"
+	"github.com/replog/replog/shared/store"
 )
 
 // maxKeyLen bounds an Idempotency-Key; keys are kept in memory.
@@ -23,14 +25,18 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rec *idempotency.Record
+	entry := store.Record{Message: req.Message}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if err := checkKey(key); err != nil {
 			httpapi.WriteError(w, err)
 			return
 		}
+		// The key goes into the log with the message, so that a restarted
+		// master with a durable log keeps deduplicating retries.
+		entry.Key, entry.Digest, entry.Time = key, idempotency.Digest(req.Message), time.Now()
 		var first bool
 		s.keysMu.Lock()
-		rec, first = s.keys.Begin(key, idempotency.Digest(req.Message), time.Now())
+		rec, first = s.keys.Begin(key, entry.Digest, entry.Time)
 		s.keysMu.Unlock()
 		if !first {
 			s.repeat(w, r, req, rec)
@@ -44,13 +50,15 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
-	id, err := s.store.Append(req.Message)
-	s.settle(rec, id, err)
+	id, err := s.store.Append(entry)
 	if err != nil {
+		err = storeError(err)
+		s.settle(rec, 0, err)
 		s.log.Error("append failed", zap.Error(err))
 		httpapi.WriteError(w, err)
 		return
 	}
+	s.settle(rec, id, nil)
 	s.hub.Notify()
 	s.awaitConcern(w, r, req, id, false)
 }
@@ -154,6 +162,15 @@ func (s *Server) clusterNodes() int {
 		return s.opts.ClusterSize
 	}
 	return 1 + len(s.hub.Secondaries())
+}
+
+// storeError says what a failed append means for the client: nothing was
+// stored, and whether waiting helps.
+func storeError(err error) error {
+	if errors.Is(err, store.ErrDiskFull) {
+		return httpapi.Errorf(http.StatusServiceUnavailable, "not stored: %v; retry once space is freed", err)
+	}
+	return httpapi.Errorf(http.StatusInternalServerError, "not stored: %v", err)
 }
 
 func checkKey(key string) error {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/replog/replog/shared/store"
 )
 
 // Config is every setting of the master; .env.example documents each.
@@ -25,6 +27,10 @@ type Config struct {
 	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
 	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
 	ReplicationToken   string        `envconfig:"REPLICATION_TOKEN"`
+
+	DataDir       string            `envconfig:"DATA_DIR"`
+	Fsync         store.FsyncPolicy `envconfig:"FSYNC" default:"always"`
+	FsyncInterval time.Duration     `envconfig:"FSYNC_INTERVAL" default:"100ms"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -54,6 +60,8 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("HEARTBEAT_INTERVAL: must be at least 10ms, got %s", c.HeartbeatInterval)
 	case c.IdempotencyWindow <= 0:
 		return c, fmt.Errorf("IDEMPOTENCY_WINDOW: must be positive, got %s", c.IdempotencyWindow)
+	case c.FsyncInterval <= 0:
+		return c, fmt.Errorf("FSYNC_INTERVAL: must be positive, got %s", c.FsyncInterval)
 	case c.IdempotencyMaxKeys < 1:
 		return c, fmt.Errorf("IDEMPOTENCY_MAX_KEYS: must be at least 1, got %d", c.IdempotencyMaxKeys)
 	}

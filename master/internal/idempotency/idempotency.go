@@ -63,6 +63,19 @@ func (t *Table) Begin(key string, digest uint64, now time.Time) (rec *Record, fi
 	return rec, true
 }
 
+// Restore remembers a key found in a durable log at start, with the id
+// its append got, if it is still within the window at now.
+func (t *Table) Restore(key string, digest, id uint64, at, now time.Time) {
+	if now.Sub(at) >= t.window {
+		return
+	}
+	rec, first := t.Begin(key, digest, at)
+	if first {
+		rec.ID = id
+		close(rec.Assigned)
+	}
+}
+
 // Forget drops rec's key, after its append failed.
 func (t *Table) Forget(rec *Record) {
 	if t.byKey[rec.Key] == rec {

@@ -56,3 +56,22 @@ func TestTableBoundsCount(t *testing.T) {
 		t.Fatalf("the order list keeps %d records for 3 keys", len(tab.order)-tab.head)
 	}
 }
+
+func TestTableRestore(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tab := NewTable(time.Minute, 100)
+	tab.Restore("old", 1, 5, now.Add(-2*time.Minute), now)
+	tab.Restore("recent", 2, 9, now.Add(-30*time.Second), now)
+	if _, first := tab.Begin("old", 1, now); !first {
+		t.Fatal("a key older than the window was restored")
+	}
+	rec, first := tab.Begin("recent", 2, now)
+	if first || rec.ID != 9 || rec.Digest != 2 {
+		t.Fatalf("restored key: first %v, %+v", first, rec)
+	}
+	select {
+	case <-rec.Assigned:
+	default:
+		t.Fatal("a restored record is not settled")
+	}
+}

@@ -38,7 +38,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 
 func (f *fixture) append(msgs ...string) {
 	for _, m := range msgs {
-		if _, err := f.store.Append(m); err != nil {
+		if _, err := f.store.Append(store.Record{Message: m}); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -299,7 +299,7 @@ func TestHubHeartbeatsAndHealth(t *testing.T) {
 func TestHubLargeBacklogInBatches(t *testing.T) {
 	f := newFixture(t, Options{BatchEntries: 100})
 	for i := range 1000 {
-		_, _ = f.store.Append(fmt.Sprintf("m%d", i))
+		_, _ = f.store.Append(store.Record{Message: fmt.Sprintf("m%d", i)})
 	}
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.expect(frame.TypeWelcome)

@@ -15,6 +15,7 @@ import (
 // Replication is what the API needs to know of the replication client.
 type Replication interface {
 	Connected() bool
+	StoreError() string
 }
 
 // Node is what /health tells of the secondary besides its log.
@@ -36,10 +37,14 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 		if repl.Connected() {
 			master = "connected"
 		}
-		httpapi.WriteJSON(w, http.StatusOK, health{
+		h := health{
 			Role: "secondary", Name: node.Name, Status: "ok", Master: master,
 			LogID: st.LogID(), LastID: st.LastID(), Faults: node.Faults,
-		})
+		}
+		if h.Error = repl.StoreError(); h.Error != "" {
+			h.Status = "error"
+		}
+		httpapi.WriteJSON(w, http.StatusOK, h)
 	})
 	return r
 }
@@ -51,6 +56,8 @@ type health struct {
 	Master string `json:"master"`
 	LogID  string `json:"logId"`
 	LastID uint64 `json:"lastId"`
+	// Error says why storing fails; status is then "error".
+	Error string `json:"error,omitempty"`
 	// Faults shows injected faults, so nobody forgets they are on.
 	Faults faults.Settings `json:"faults"`
 }

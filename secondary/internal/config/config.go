@@ -11,6 +11,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/store"
 )
 
 // Config is every setting of the secondary; .env.example documents each.
@@ -26,6 +27,10 @@ type Config struct {
 	// ReplicationDelay and FailRate inject faults (see package faults).
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
 	FailRate         float64      `envconfig:"FAIL_RATE" default:"0"`
+
+	DataDir       string            `envconfig:"DATA_DIR"`
+	Fsync         store.FsyncPolicy `envconfig:"FSYNC" default:"always"`
+	FsyncInterval time.Duration     `envconfig:"FSYNC_INTERVAL" default:"100ms"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -40,6 +45,9 @@ func Load() (Config, error) {
 	}
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return c, fmt.Errorf("FAIL_RATE: must be a probability from 0 to 1, got %v", c.FailRate)
+	}
+	if c.FsyncInterval <= 0 {
+		return c, fmt.Errorf("FSYNC_INTERVAL: must be positive, got %s", c.FsyncInterval)
 	}
 	if c.ShutdownTimeout < 0 {
 		return c, fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", c.ShutdownTimeout)

@@ -62,6 +62,16 @@ type Client struct {
 	log   *zap.Logger
 
 	connected atomic.Bool
+	storeErr  atomic.Pointer[string] // the last failure to store; nil after a success
+}
+
+// StoreError is the last failure to store what the master sent, or ""
+// once storing works again. While storing fails nothing new is acked.
+func (c *Client) StoreError() string {
+	if p := c.storeErr.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // NewClient returns a client that replicates the master at url into st.
@@ -281,13 +291,24 @@ func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []f
 		return c.write(conn, frame.Nack(applier.Reject(), "injected failure (FAIL_RATE)"))
 	}
 	r := applier.Receive(entries)
-	for _, e := range r.Apply {
-		id, err := c.store.Append(e.Message)
-		if err != nil {
-			return fmt.Errorf("append id %d: %w", e.ID, err)
+	if len(r.Apply) > 0 {
+		// One append for the frame: with a durable log, one fsync for all.
+		recs := make([]store.Record, len(r.Apply))
+		for i, e := range r.Apply {
+			recs[i] = store.Record{Message: e.Message}
 		}
-		if id != e.ID {
-			return fmt.Errorf("log out of step: id %d stored as %d", e.ID, id)
+		first, last := r.Apply[0].ID, r.Apply[len(r.Apply)-1].ID
+		id, err := c.store.Append(recs...)
+		if err != nil {
+			err = fmt.Errorf("store ids %d-%d: %w", first, last, err)
+			msg := err.Error()
+			c.storeErr.Store(&msg)
+			c.log.Error("cannot store what the master sent; acking nothing until it works", zap.Error(err))
+			return err
+		}
+		c.storeErr.Store(nil)
+		if id != last {
+			return fmt.Errorf("log out of step: id %d stored as %d", last, id)
 		}
 	}
 	if r.Nack != 0 {

@@ -165,7 +165,7 @@ func TestClientResumesAfterDisconnect(t *testing.T) {
 func TestClientDropsAnotherLog(t *testing.T) {
 	st := store.NewMemory("OLD")
 	for range 3 {
-		_, _ = st.Append("old")
+		_, _ = st.Append(store.Record{Message: "old"})
 	}
 	fm := startClient(t, st)
 	conn, hello := fm.accept()

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func openDisk(t *testing.T, dir string, opts DiskOptions) *Disk {
+	t.Helper()
+	d, err := OpenDisk(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func fill(t *testing.T, s Store, n int) {
+	t.Helper()
+	for i := range n {
+		mustAppend(t, s, fmt.Sprintf("message-%06d", i+1))
+	}
+}
+
+func checkLog(t *testing.T, s Store, n int) {
+	t.Helper()
+	if s.LastID() != uint64(n) {
+		t.Fatalf("LastID %d, want %d", s.LastID(), n)
+	}
+	all, err := s.Read(nil, 1, n+10, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != n {
+		t.Fatalf("read %d entries, want %d", len(all), n)
+	}
+	for i, e := range all {
+		if e.ID != uint64(i+1) || e.Message != fmt.Sprintf("message-%06d", i+1) {
+			t.Fatalf("entry %d = %+v", i, e)
+		}
+	}
+}
+
+func segments(t *testing.T, dir string) []string {
+	names, _ := filepath.Glob(filepath.Join(dir, "log", "*.seg"))
+	sort.Strings(names)
+	if len(names) == 0 {
+		t.Fatal("no segments")
+	}
+	return names
+}
+
+func TestDiskReopen(t *testing.T) {
+	for _, policy := range []FsyncPolicy{FsyncAlways, FsyncInterval, FsyncNever} {
+		t.Run(string(policy), func(t *testing.T) {
+			dir := t.TempDir()
+			opts := DiskOptions{NewLogID: "L", SegmentBytes: 1000, Fsync: policy, FsyncInterval: time.Millisecond}
+			d, err := OpenDisk(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, d, 300)
+			at := time.Unix(0, 99)
+			if _, err := d.Append(Record{Message: "message-000301", Key: "k", Digest: 7, Time: at}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d = openDisk(t, dir, DiskOptions{NewLogID: "other", SegmentBytes: 1000})
+			checkLog(t, d, 301)
+			if d.LogID() != "L" {
+				t.Fatalf("log id %q after reopen", d.LogID())
+			}
+			if k := d.Keys(); len(k) != 1 || k[0] != (KeyRecord{Key: "k", ID: 301, Digest: 7, Time: k[0].Time}) || !k[0].Time.Equal(at) {
+				t.Fatalf("keys after reopen: %+v", k)
+			}
+			if id := mustAppend(t, d, "message-000302"); id != 302 {
+				t.Fatalf("id after reopen %d", id)
+			}
+			if r := d.Recovery(); r.Records != 301 || r.Segments < 3 {
+				t.Fatalf("recovery %+v", r)
+			}
+		})
+	}
+}
+
+func TestDiskTornTail(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir, DiskOptions{NewLogID: "L", SegmentBytes: 1000})
+	fill(t, d, 100)
+	d.Close()
+	names := segments(t, dir)
+	lastSeg := names[len(names)-1]
+	full, _ := os.ReadFile(lastSeg)
+	recLen := headerSize + 9 + len("message-000100")
+	for cut := len(full) - recLen; cut < len(full); cut++ {
+		if err := os.WriteFile(lastSeg, full[:cut], 0o640); err != nil {
+			t.Fatal(err)
+		}
+		d, err := OpenDisk(dir, DiskOptions{SegmentBytes: 1000})
+		if err != nil {
+			t.Fatalf("cut at %d of %d: %v", cut, len(full), err)
+		}
+		if d.LastID() != 99 || d.Recovery().TornBytes != int64(cut-(len(full)-recLen)) {
+			t.Fatalf("cut at %d: LastID %d, torn %d", cut, d.LastID(), d.Recovery().TornBytes)
+		}
+		if id := mustAppend(t, d, "message-000100"); id != 100 {
+			t.Fatalf("after a torn tail the next id is %d", id)
+		}
+		checkLog(t, d, 100)
+		d.Close()
+		os.WriteFile(lastSeg, full, 0o640)
+	}
+	// A tail of zeros, as a file extended before its data landed leaves.
+	os.WriteFile(lastSeg, append(full[:len(full)-recLen], make([]byte, 3*recLen)...), 0o640)
+	d2 := openDisk(t, dir, DiskOptions{})
+	if d2.LastID() != 99 {
+		t.Fatalf("zero tail: LastID %d", d2.LastID())
+	}
+}
+
+func TestDiskRefusesCorruption(t *testing.T) {
+	for _, where := range []string{"first segment", "middle of the last segment"} {
+		t.Run(where, func(t *testing.T) {
+			dir := t.TempDir()
+			d := openDisk(t, dir, DiskOptions{NewLogID: "L", SegmentBytes: 1000})
+			fill(t, d, 100)
+			d.Close()
+			names := segments(t, dir)
+			name := names[0]
+			if where != "first segment" {
+				name = names[len(names)-1]
+			}
+			b, _ := os.ReadFile(name)
+			b[headerSize+12] ^= 0xff // inside the first record's body
+			os.WriteFile(name, b, 0o640)
+			_, err := OpenDisk(dir, DiskOptions{})
+			if err == nil || !strings.Contains(err.Error(), "corrupt log") {
+				t.Fatalf("opened a corrupt log: %v", err)
+			}
+		})
+	}
+}
+
+func TestDiskGroupCommit(t *testing.T) {
+	d := openDisk(t, t.TempDir(), DiskOptions{NewLogID: "L"})
+	var writes sync.Map
+	var n int64
+	var mu sync.Mutex
+	writeHook = func() error { mu.Lock(); n++; mu.Unlock(); return nil }
+	defer func() { writeHook = nil }()
+	var wg sync.WaitGroup
+	ids := make(chan uint64, 64*20)
+	for w := range 64 {
+		wg.Go(func() {
+			for i := range 20 {
+				id, err := d.Append(Record{Message: fmt.Sprintf("w%d-%d", w, i)})
+				if err != nil {
+					t.Error(err)
+				}
+				ids <- id
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	for id := range ids {
+		if _, dup := writes.LoadOrStore(id, true); dup {
+			t.Fatalf("id %d given twice", id)
+		}
+	}
+	if d.LastID() != 1280 {
+		t.Fatalf("LastID %d", d.LastID())
+	}
+	t.Logf("1280 appends from 64 writers took %d writes+fsyncs", n)
+	if n >= 1280 {
+		t.Fatalf("no group commit: %d fsyncs for 1280 appends", n)
+	}
+}
+
+func TestDiskFullFailsCleanlyAndRecovers(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir, DiskOptions{NewLogID: "L"})
+	fill(t, d, 10)
+	writeHook = func() error { return syscall.ENOSPC }
+	_, err := d.Append(Record{Message: "lost"})
+	writeHook = nil
+	if !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("append on a full disk: %v", err)
+	}
+	if d.LastID() != 10 {
+		t.Fatalf("a failed append moved LastID to %d", d.LastID())
+	}
+	if id := mustAppend(t, d, "message-000011"); id != 11 {
+		t.Fatalf("after space came back the id is %d", id)
+	}
+	d.Close()
+	checkLog(t, openDisk(t, dir, DiskOptions{}), 11)
+}
+
+func TestDiskResetMovesDataAside(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir, DiskOptions{})
+	if d.LogID() != "" {
+		t.Fatalf("a new secondary log has id %q", d.LogID())
+	}
+	if err := d.Reset("A"); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, d, 5)
+	if err := d.Reset("B"); err != nil {
+		t.Fatal(err)
+	}
+	if d.LastID() != 0 || d.LogID() != "B" {
+		t.Fatalf("after reset: %d %q", d.LastID(), d.LogID())
+	}
+	aside, _ := filepath.Glob(filepath.Join(dir, "log.A.*", "*.seg"))
+	if len(aside) == 0 {
+		t.Fatal("the old log was not moved aside")
+	}
+	fill(t, d, 3)
+	d.Close()
+	d2 := openDisk(t, dir, DiskOptions{})
+	checkLog(t, d2, 3)
+	if d2.LogID() != "B" {
+		t.Fatalf("log id %q", d2.LogID())
+	}
+}
+
+func TestDiskIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	openDisk(t, dir, DiskOptions{})
+	if _, err := OpenDisk(dir, DiskOptions{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a second open: %v", err)
+	}
+}
+
+func TestDiskLargeLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large log in -short mode")
+	}
+	dir := t.TempDir()
+	d := openDisk(t, dir, DiskOptions{NewLogID: "L", Fsync: FsyncNever, SegmentBytes: 4 << 20})
+	const n = 200000
+	batch := make([]Record, 1000)
+	for i := 0; i < n; i += len(batch) {
+		for j := range batch {
+			batch[j] = Record{Message: fmt.Sprintf("message-%06d", i+j+1)}
+		}
+		if _, err := d.Append(batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+	start := time.Now()
+	d = openDisk(t, dir, DiskOptions{})
+	t.Logf("reopened %d records in %s (%+v)", n, time.Since(start), d.Recovery())
+	checkLog(t, d, n)
+	for _, from := range []uint64{1, 63, 64, 65, 12345, n - 1, n} {
+		got, _ := d.Read(nil, from, 3, 1<<20)
+		if len(got) == 0 || got[0].ID != from || got[0].Message != fmt.Sprintf("message-%06d", from) {
+			t.Fatalf("Read(%d) = %v", from, got)
+		}
+	}
+}
