@@ -344,3 +344,62 @@ func TestE2ERestartSecondaries(t *testing.T) {
 	s.scale(2)
 	s.converge()
 }
+
+// appendAcked appends n messages with w=3 and returns them as acknowledged.
+func appendAcked(t *testing.T, m *node, prefix string, n int) map[string]uint64 {
+	acked := map[string]uint64{}
+	for i := range n {
+		msg := fmt.Sprintf("%s-%d", prefix, i)
+		if r := appendMsg(t, m, msg, 3); r.Status == 201 {
+			acked[msg] = r.ID
+		} else {
+			t.Fatalf("append %s: %+v", msg, r)
+		}
+	}
+	return acked
+}
+
+// checkAcked checks that every acknowledged message is in the master's
+// log with its id, then that the secondaries converge.
+func (s *stack) checkAcked(acked map[string]uint64) {
+	s.t.Helper()
+	checkFor(s.t, 60*time.Second, func() error {
+		log, err := logOf(s.master)
+		if err != nil {
+			return err
+		}
+		at := map[string]uint64{}
+		for _, e := range log {
+			at[e.Message] = e.ID
+		}
+		for msg, id := range acked {
+			if at[msg] != id {
+				return fmt.Errorf("acknowledged %s (id %d) is at %d", msg, id, at[msg])
+			}
+		}
+		return nil
+	})
+	s.converge()
+}
+
+func TestE2EWholeStackRestart(t *testing.T) {
+	s := newStack(t, 2)
+	acked := appendAcked(t, s.master, "before-restart", 100)
+	s.compose("restart", "-t", "10")
+	s.scale(2)
+	s.checkAcked(acked)
+	if r := appendMsg(t, s.master, "after-restart", 3); r.Status != 201 || r.ID != 101 {
+		t.Fatalf("append after the restart: %+v", r)
+	}
+}
+
+func TestE2EDownUpKeepsVolumes(t *testing.T) {
+	s := newStack(t, 2)
+	acked := appendAcked(t, s.master, "before-down", 100)
+	s.compose("down", "-t", "10") // keeps the named volumes
+	s.scale(2)
+	s.checkAcked(acked)
+	if r := appendMsg(t, s.master, "after-up", 3); r.Status != 201 || r.ID != 101 {
+		t.Fatalf("append after down/up: %+v", r)
+	}
+}
