@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run clean e2e docker-build docker-up docker-down
+.PHONY: build test vet tidy run clean e2e bench bench-micro docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -25,6 +25,15 @@ tidy:
 # A master on :8080 and secondaries on :8081 and :8082, in the foreground.
 run: build
 	deploy/run-local.sh
+
+# The load benchmark against a baseline (see docs/PERFORMANCE.md); BENCH_ARGS
+# passes options, e.g. BENCH_ARGS="-duration 3s -repeat 1 -catchup 0".
+bench: build
+	cd master && $(GO) run ./cmd/bench -bin ../$(BIN) $(BENCH_ARGS)
+
+# Micro-benchmarks of the hot paths.
+bench-micro:
+	$(GO) test -run XXX -bench . -benchmem ./shared/frame/ ./master/internal/replication/ ./master/internal/api/
 
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:
