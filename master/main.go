@@ -69,6 +69,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		WriteTimeout:       cfg.WriteTimeout,
 		IdempotencyWindow:  cfg.IdempotencyWindow,
 		IdempotencyMaxKeys: cfg.IdempotencyMaxKeys,
+		Pprof:              cfg.DebugPprof,
 	}, log)
 	srv := serve.NewServer(cfg.HTTPAddr, server.Routes(), log)
 	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),

@@ -73,7 +73,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	defer wg.Wait()
 	defer cancel() // stops the client if the server fails to start
 	wg.Go(func() { client.Run(ctx) })
-	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(api.Node{Name: cfg.NodeName, Faults: inject.Settings()}, st, client), log)
+	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(api.Node{Name: cfg.NodeName, Faults: inject.Settings(), Pprof: cfg.DebugPprof}, st, client), log)
 	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/idempotency"
@@ -36,6 +37,8 @@ type Options struct {
 	// many Idempotency-Keys are remembered.
 	IdempotencyWindow  time.Duration
 	IdempotencyMaxKeys int
+	// Pprof mounts /debug/pprof for profiling; off by default.
+	Pprof bool
 }
 
 // Server holds what the master's routes need.
@@ -70,6 +73,9 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/messages", httpapi.Messages(s.store))
 	r.Get("/health", s.health)
 	r.Get("/replicate", s.hub.ServeHTTP)
+	if s.opts.Pprof {
+		r.Mount("/debug", middleware.Profiler())
+	}
 	return r
 }
 

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/replog/replog/shared/httpapi"
 )
@@ -34,7 +36,137 @@ type Limits struct {
 // ParseAppend reads and validates an append body. Field names match
 // exactly, unlike encoding/json's default, so that a typo such as
 // "writeconcern" is an error instead of a silently ignored field.
+//
+// The body of almost every append is a plain object, which parseFast
+// reads without reflection or per-token allocations; anything else
+// (escapes, odd spacing of values, every error) takes the general path,
+// which also words the errors.
 func ParseAppend(body io.Reader, lim Limits) (AppendRequest, error) {
+	buf := bodyPool.Get().(*bytes.Buffer)
+	defer bodyPool.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return AppendRequest{}, badJSON(err)
+	}
+	if req, ok := parseFast(buf.Bytes(), lim); ok {
+		return req, nil
+	}
+	return parseGeneral(bytes.NewReader(buf.Bytes()), lim)
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// parseFast accepts only what parseGeneral would accept unchanged: an
+// object of known, distinct fields with a plain string message and plain
+// integers, valid as a whole. ok is false for anything else.
+func parseFast(b []byte, lim Limits) (req AppendRequest, ok bool) {
+	req.WriteConcern = 1
+	p := fastParser{b: b}
+	if !p.expect('{') {
+		return req, false
+	}
+	var seen [3]bool
+	for first := true; ; first = false {
+		if p.expect('}') {
+			if first || !seen[0] || p.skip() != len(p.b) {
+				return req, false
+			}
+			return req, req.Message != "" && len(req.Message) <= lim.MaxMessageBytes
+		}
+		if !first && !p.expect(',') {
+			return req, false
+		}
+		key, ok := p.plainString()
+		if !ok || !p.expect(':') {
+			return req, false
+		}
+		switch string(key) {
+		case "message":
+			v, ok := p.plainString()
+			if !ok || seen[0] {
+				return req, false
+			}
+			req.Message, seen[0] = string(v), true
+		case "writeConcern":
+			n, ok := p.integer()
+			if !ok || seen[1] || n < 1 || (lim.ClusterSize > 0 && n > lim.ClusterSize) {
+				return req, false
+			}
+			req.WriteConcern, seen[1] = n, true
+		case "timeoutMs":
+			n, ok := p.integer()
+			if !ok || seen[2] || n > maxTimeoutMs {
+				return req, false
+			}
+			req.Timeout, req.TimeoutSet, seen[2] = time.Duration(n)*time.Millisecond, true, true
+		default:
+			return req, false
+		}
+	}
+}
+
+// fastParser reads the plain subset of JSON that parseFast accepts.
+type fastParser struct {
+	b   []byte
+	pos int
+}
+
+func (p *fastParser) skip() int {
+	for p.pos < len(p.b) && (p.b[p.pos] == ' ' || p.b[p.pos] == '\t' || p.b[p.pos] == '\n' || p.b[p.pos] == '\r') {
+		p.pos++
+	}
+	return p.pos
+}
+
+func (p *fastParser) expect(c byte) bool {
+	if p.skip() < len(p.b) && p.b[p.pos] == c {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// plainString reads a string without escapes or control characters, in
+// valid UTF-8: the only strings whose bytes are their value.
+func (p *fastParser) plainString() ([]byte, bool) {
+	if !p.expect('"') {
+		return nil, false
+	}
+	start := p.pos
+	for p.pos < len(p.b) {
+		switch c := p.b[p.pos]; {
+		case c == '"':
+			s := p.b[start:p.pos]
+			p.pos++
+			return s, utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+		p.pos++
+	}
+	return nil, false
+}
+
+// integer reads a non-negative integer of at most nine digits.
+func (p *fastParser) integer() (int, bool) {
+	p.skip()
+	n, digits := 0, 0
+	for p.pos < len(p.b) && p.b[p.pos] >= '0' && p.b[p.pos] <= '9' && digits < 10 {
+		n = n*10 + int(p.b[p.pos]-'0')
+		p.pos++
+		digits++
+	}
+	if digits == 0 || digits > 9 || (digits > 1 && p.b[p.pos-digits] == '0') {
+		return 0, false
+	}
+	if p.pos < len(p.b) && (p.b[p.pos] == '.' || p.b[p.pos] == 'e' || p.b[p.pos] == 'E') {
+		return 0, false
+	}
+	return n, true
+}
+
+// parseGeneral is the exact, error-wording path of ParseAppend.
+func parseGeneral(body io.Reader, lim Limits) (AppendRequest, error) {
 	req := AppendRequest{WriteConcern: 1}
 	dec := json.NewDecoder(body)
 	if err := expectDelim(dec, '{'); err != nil {

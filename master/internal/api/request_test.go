@@ -51,3 +51,37 @@ func TestParseAppend(t *testing.T) {
 		t.Errorf("truncated body: %v", err)
 	}
 }
+
+// TestParseFastAgreesWithGeneral: whatever the fast path accepts, the
+// general path accepts with the same result.
+func TestParseFastAgreesWithGeneral(t *testing.T) {
+	lim := Limits{MaxMessageBytes: 20, ClusterSize: 3}
+	bodies := []string{
+		`{"message":"hi"}`, ` {"message" : "hi" , "writeConcern" : 3 , "timeoutMs" : 0 } `,
+		`{"writeConcern":2,"message":"é ☃"}`, `{"message":"hi","writeConcern":4}`,
+		`{"message":"hi","writeConcern":01}`, `{"message":"hi","timeoutMs":1e3}`,
+		`{"message":"a\"b"}`, `{"message":""}`, `{"message":"hi"}x`, `{"message":"hi",}`,
+		`{"message":"123456789012345678901"}`, `{"message":"hi","message":"ho"}`, `{}`,
+		`{"message":"hi","writeConcern":1000000000}`, `{"message":"\u00e9"}`, "{\"message\":\"\xff\"}",
+	}
+	for _, body := range bodies {
+		fast, ok := parseFast([]byte(body), lim)
+		general, err := parseGeneral(strings.NewReader(body), lim)
+		if ok && (err != nil || fast != general) {
+			t.Errorf("%s: fast %+v, general %+v %v", body, fast, general, err)
+		}
+	}
+}
+
+func FuzzParseAppend(f *testing.F) {
+	f.Add(`{"message":"hi","writeConcern":2,"timeoutMs":10}`)
+	f.Add(`{"message":"a\u0000b"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		lim := Limits{MaxMessageBytes: 64, ClusterSize: 5}
+		fast, ok := parseFast([]byte(body), lim)
+		general, err := parseGeneral(strings.NewReader(body), lim)
+		if ok && (err != nil || fast != general) {
+			t.Fatalf("%q: fast %+v, general %+v %v", body, fast, general, err)
+		}
+	})
+}

@@ -28,6 +28,7 @@ type Config struct {
 	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
 	ReplicationToken   string        `envconfig:"REPLICATION_TOKEN"`
 
+	DebugPprof    bool              `envconfig:"DEBUG_PPROF" default:"false"`
 	DataDir       string            `envconfig:"DATA_DIR"`
 	Fsync         store.FsyncPolicy `envconfig:"FSYNC" default:"always"`
 	FsyncInterval time.Duration     `envconfig:"FSYNC_INTERVAL" default:"100ms"`

@@ -2,19 +2,26 @@ package replication
 
 // Flow decides what the master sends one peer next. It is pure: the
 // session feeds it the log's last id, acks and nacks, and sends what it
-// says. Sending is pipelined: up to window ids may be sent and not yet
-// acked, so a round trip per frame never limits throughput.
+// says.
+//
+// Sending is pipelined: up to window ids, in up to maxFrames frames, may be
+// sent and not yet acked. The frame bound is what makes batches: while the
+// frames in flight wait for their ack, new appends gather and then leave
+// together in one frame, so under load a frame carries many messages (one
+// write, one ack) and when idle a message leaves at once.
 type Flow struct {
-	next     uint64 // first id not yet sent
-	acked    uint64 // every id up to acked is held by the peer
-	window   uint64
-	observer bool // observers never ack; the window does not apply
+	next      uint64 // first id not yet sent
+	acked     uint64 // every id up to acked is held by the peer
+	window    uint64
+	maxFrames int
+	inFlight  []uint64 // last id of each frame sent and not yet acked
+	observer  bool     // observers never ack; no bound applies
 }
 
 // NewFlow starts a flow that sends from id from, for a peer that holds
 // everything before it.
-func NewFlow(from, window uint64, observer bool) Flow {
-	return Flow{next: from, acked: from - 1, window: window, observer: observer}
+func NewFlow(from, window uint64, maxFrames int, observer bool) Flow {
+	return Flow{next: from, acked: from - 1, window: window, maxFrames: maxFrames, observer: observer}
 }
 
 // Next returns the first id to send and how many ids, at most max, may be
@@ -23,6 +30,9 @@ func NewFlow(from, window uint64, observer bool) Flow {
 func (f *Flow) Next(last uint64, max int) (from uint64, n int) {
 	end := last
 	if !f.observer {
+		if len(f.inFlight) >= f.maxFrames {
+			return f.next, 0
+		}
 		end = min(end, f.acked+f.window)
 	}
 	if f.next > end {
@@ -35,12 +45,15 @@ func (f *Flow) Next(last uint64, max int) (from uint64, n int) {
 // flow while the frame was being built, the record is stale and ignored:
 // the nack's resend takes precedence.
 func (f *Flow) Sent(from uint64, n int) {
-	if f.next == from {
-		f.next = from + uint64(n)
+	if f.next != from || n == 0 {
+		return
 	}
+	f.next = from + uint64(n)
 	if f.observer {
 		f.acked = f.next - 1
+		return
 	}
+	f.inFlight = append(f.inFlight, f.next-1)
 }
 
 // Ack records that the peer holds every id up to id. It reports whether
@@ -54,6 +67,11 @@ func (f *Flow) Ack(id uint64) (advanced, ok bool) {
 		return false, true
 	}
 	f.acked = id
+	done := 0
+	for done < len(f.inFlight) && f.inFlight[done] <= id {
+		done++
+	}
+	f.inFlight = append(f.inFlight[:0], f.inFlight[done:]...)
 	return true, true
 }
 
@@ -61,6 +79,9 @@ func (f *Flow) Ack(id uint64) (advanced, ok bool) {
 // cannot lack what it acked, so from never goes below acked+1.
 func (f *Flow) Nack(from uint64) {
 	f.next = min(f.next, max(from, f.acked+1))
+	// The frames in flight are answered by the nack; the resend must not
+	// wait for acks that will come only after it.
+	f.inFlight = f.inFlight[:0]
 }
 
 // Acked is the highest id the peer holds.

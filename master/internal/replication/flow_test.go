@@ -68,7 +68,7 @@ func TestFlow(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := NewFlow(c.from, c.window, c.observer)
+			f := NewFlow(c.from, c.window, 100, c.observer)
 			var from uint64
 			for i, s := range c.steps {
 				switch s.op {
@@ -93,8 +93,34 @@ func TestFlow(t *testing.T) {
 	}
 }
 
+func TestFlowBoundsFramesInFlight(t *testing.T) {
+	f := NewFlow(1, 1000, 2, false)
+	for i, want := range []struct {
+		from uint64
+		n    int
+	}{{1, 1}, {2, 1}} {
+		from, n := f.Next(uint64(i+1), 64)
+		if from != want.from || n != want.n {
+			t.Fatalf("frame %d: Next = %d, %d", i, from, n)
+		}
+		f.Sent(from, n)
+	}
+	if _, n := f.Next(10, 64); n != 0 {
+		t.Fatalf("a third frame went out with two unacked: %d ids", n)
+	}
+	f.Ack(1) // the first frame's ack makes room; what gathered leaves as one frame
+	if from, n := f.Next(10, 64); from != 3 || n != 8 {
+		t.Fatalf("after the ack Next = %d, %d; want 3, 8", from, n)
+	}
+	f.Sent(3, 8)
+	f.Nack(2) // a nack answers every frame in flight: the resend goes at once
+	if from, n := f.Next(10, 64); from != 2 || n != 9 {
+		t.Fatalf("after a nack Next = %d, %d; want 2, 9", from, n)
+	}
+}
+
 func TestFlowStaleSentAfterNack(t *testing.T) {
-	f := NewFlow(1, 100, false)
+	f := NewFlow(1, 100, 100, false)
 	from, n := f.Next(10, 64)
 	f.Nack(1) // arrives while the frame is being built: nothing moves yet
 	f.Sent(from, n)

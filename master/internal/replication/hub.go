@@ -19,6 +19,9 @@ import (
 type Options struct {
 	// Window is how many ids may be sent to a secondary and not yet acked.
 	Window uint64
+	// MaxFrames is how many frames may be sent to a secondary and not yet
+	// acked (see Flow).
+	MaxFrames int
 	// BatchEntries and BatchBytes bound one append frame.
 	BatchEntries int
 	BatchBytes   int
@@ -41,6 +44,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Window == 0 {
 		o.Window = 16384
+	}
+	if o.MaxFrames == 0 {
+		o.MaxFrames = 2
 	}
 	if o.BatchEntries == 0 {
 		o.BatchEntries = 1024

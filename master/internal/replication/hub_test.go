@@ -303,5 +303,26 @@ func TestHubLargeBacklogInBatches(t *testing.T) {
 	}
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.expect(frame.TypeWelcome)
-	p.expectIDs(1, 1000)
+	for next := uint64(1); next <= 1000; {
+		a := p.expect(frame.TypeAppend)
+		if a.Entries[0].ID != next || len(a.Entries) > 100 {
+			t.Fatalf("frame of %d from id %d, want at most 100 from %d", len(a.Entries), a.Entries[0].ID, next)
+		}
+		next += uint64(len(a.Entries))
+		p.send(frame.Ack(next - 1))
+	}
+}
+
+func TestHubBoundsFramesInFlight(t *testing.T) {
+	f := newFixture(t, Options{MaxFrames: 1})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	f.append("a")
+	p.expectIDs(1, 1)
+	f.append("b")
+	f.append("c") // both wait for the ack of the frame in flight ...
+	p.send(frame.Ack(1))
+	if a := p.expect(frame.TypeAppend); len(a.Entries) != 2 || a.Entries[0].ID != 2 {
+		t.Fatalf("after the ack: %+v, want ids 2 and 3 in one frame", a.Entries) // ... and leave together
+	}
 }

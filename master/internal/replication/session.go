@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -156,7 +157,7 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		ctx:      ctx,
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
-		flow:     NewFlow(start.From, h.opts.Window, observer),
+		flow:     NewFlow(start.From, h.opts.Window, h.opts.MaxFrames, observer),
 	}
 }
 
@@ -257,6 +258,9 @@ func (s *session) sendLoop() error {
 		if n == 0 {
 			select {
 			case <-s.wake:
+				// Let the appenders that woke us finish appending, so that
+				// what is ready together leaves in one frame.
+				runtime.Gosched()
 			case <-beat.C:
 				if err := heartbeat(); err != nil {
 					return fmt.Errorf("send heartbeat: %w", err)

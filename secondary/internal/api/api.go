@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/shared/httpapi"
@@ -22,6 +23,8 @@ type Replication interface {
 type Node struct {
 	Name   string
 	Faults faults.Settings
+	// Pprof mounts /debug/pprof for profiling; off by default.
+	Pprof bool
 }
 
 // Routes returns the secondary's router.
@@ -32,6 +35,9 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r.Get("/messages", httpapi.Messages(st))
 	r.Post("/messages", readOnly)
 	r.Post("/newMessage", readOnly)
+	if node.Pprof {
+		r.Mount("/debug", middleware.Profiler())
+	}
 	r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
 		master := "disconnected"
 		if repl.Connected() {

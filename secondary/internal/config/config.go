@@ -28,6 +28,7 @@ type Config struct {
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
 	FailRate         float64      `envconfig:"FAIL_RATE" default:"0"`
 
+	DebugPprof    bool              `envconfig:"DEBUG_PPROF" default:"false"`
 	DataDir       string            `envconfig:"DATA_DIR"`
 	Fsync         store.FsyncPolicy `envconfig:"FSYNC" default:"always"`
 	FsyncInterval time.Duration     `envconfig:"FSYNC_INTERVAL" default:"100ms"`
