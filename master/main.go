@@ -5,9 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 
@@ -20,32 +17,14 @@ import (
 )
 
 func main() {
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "master:", err)
-		os.Exit(2)
-	}
-	if len(os.Args) > 1 && os.Args[1] == "health" {
-		// A health check for images without a shell: exit 0 when /health answers 200.
-		if err := serve.Probe(cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "master:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	log, err := logging.New(cfg.NodeName, cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "master:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("master stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
-	}
-	_ = log.Sync()
+	serve.Main(serve.Binary[config.Config]{
+		Name: "master",
+		Load: config.Load,
+		Node: func(c config.Config) serve.Node {
+			return serve.Node{Name: c.NodeName, Addr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat}
+		},
+		Run: run,
+	})
 }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {

@@ -7,11 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"go.uber.org/zap"
 
@@ -25,32 +22,14 @@ import (
 )
 
 func main() {
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "secondary:", err)
-		os.Exit(2)
-	}
-	if len(os.Args) > 1 && os.Args[1] == "health" {
-		// A health check for images without a shell: exit 0 when /health answers 200.
-		if err := serve.Probe(cfg.HTTPAddr); err != nil {
-			fmt.Fprintln(os.Stderr, "secondary:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	log, err := logging.New(cfg.NodeName, cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "secondary:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("secondary stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
-	}
-	_ = log.Sync()
+	serve.Main(serve.Binary[config.Config]{
+		Name: "secondary",
+		Load: config.Load,
+		Node: func(c config.Config) serve.Node {
+			return serve.Node{Name: c.NodeName, Addr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat}
+		},
+		Run: run,
+	})
 }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {

@@ -1,0 +1,63 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/shared/logging"
+)
+
+// Binary describes a replog binary to Main.
+type Binary[C any] struct {
+	// Name prefixes start-up errors: "master", "secondary".
+	Name string
+	// Load reads the configuration from the environment.
+	Load func() (C, error)
+	// Node gives what Main needs of a configuration.
+	Node func(C) Node
+	// Run runs the node until ctx is done.
+	Run func(ctx context.Context, cfg C, log *zap.Logger) error
+}
+
+// Node is a configuration's name, HTTP_ADDR, LOG_LEVEL and LOG_FORMAT.
+type Node struct{ Name, Addr, LogLevel, LogFormat string }
+
+// Main runs a replog binary the same way for both: a bad configuration
+// exits 2 with one line naming the variable; "health" as the first
+// argument probes the running node's /health (for images without a
+// shell); otherwise the node runs until SIGINT or SIGTERM and exits 0, or
+// 1 when it fails.
+func Main[C any](b Binary[C]) {
+	cfg, err := b.Load()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", b.Name, err)
+		os.Exit(2)
+	}
+	node := b.Node(cfg)
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		if err := Probe(node.Addr); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", b.Name, err)
+			os.Exit(1)
+		}
+		return
+	}
+	log, err := logging.New(node.Name, node.LogLevel, node.LogFormat)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", b.Name, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = b.Run(ctx, cfg, log)
+	stop()
+	if err != nil {
+		log.Error(b.Name+" stopped", zap.Error(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+	_ = log.Sync()
+}
