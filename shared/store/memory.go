@@ -2,14 +2,16 @@ package store
 
 import (
 	"sync"
-	"unsafe"
+	"syscall"
 
 	"github.com/replog/replog/shared/frame"
 )
 
-// chunkSize is the size of the byte arenas that hold message text. Large
-// arenas instead of one string per message keep memory per message close
-// to its length and give the garbage collector almost no pointers to scan.
+// chunkSize is the size of the byte arenas that hold message text. The
+// arenas are mapped outside the Go heap: the log only grows, and in the
+// heap it would count toward the garbage collector's target, which lets
+// the heap grow to twice what is live. Outside, memory per message is its
+// length plus a small index entry.
 const chunkSize = 4 << 20
 
 // span locates one message in the arenas.
@@ -41,7 +43,7 @@ func (m *Memory) Append(recs ...Record) (uint64, error) {
 func (m *Memory) add(msg string) {
 	last := len(m.chunks) - 1
 	if last < 0 || len(m.chunks[last])+len(msg) > cap(m.chunks[last]) {
-		m.chunks = append(m.chunks, make([]byte, 0, max(chunkSize, len(msg))))
+		m.chunks = append(m.chunks, newChunk(max(chunkSize, len(msg))))
 		last++
 	}
 	c := m.chunks[last]
@@ -52,8 +54,8 @@ func (m *Memory) add(msg string) {
 // Keys implements Store: nothing survives a restart of memory.
 func (m *Memory) Keys() []KeyRecord { return nil }
 
-// Read implements Store. The returned messages share memory with the log;
-// that is safe because appended bytes are never written again.
+// Read implements Store. Messages are copied out, so the arenas can be
+// unmapped by Reset.
 func (m *Memory) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]frame.Entry, error) {
 	if from == 0 {
 		return dst, ErrBadRange
@@ -74,10 +76,24 @@ func (m *Memory) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]fr
 }
 
 func (m *Memory) message(s span) string {
-	if s.n == 0 {
-		return ""
+	return string(m.chunks[s.chunk][s.off : s.off+s.n])
+}
+
+// newChunk maps an arena of n bytes outside the Go heap, falling back to
+// the heap where mapping fails.
+func newChunk(n int) []byte {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return make([]byte, 0, n)
 	}
-	return unsafe.String(&m.chunks[s.chunk][s.off], s.n)
+	return b[:0]
+}
+
+// freeChunks unmaps arenas; heap ones are left to the collector.
+func freeChunks(chunks [][]byte) {
+	for _, c := range chunks {
+		_ = syscall.Munmap(c[:cap(c)]) // fails harmlessly for a heap fallback
+	}
 }
 
 // LastID implements Store.
@@ -98,9 +114,16 @@ func (m *Memory) LogID() string {
 func (m *Memory) Reset(logID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	freeChunks(m.chunks)
 	m.logID, m.index, m.chunks = logID, nil, nil
 	return nil
 }
 
-// Close implements Store.
-func (m *Memory) Close() error { return nil }
+// Close implements Store. The log is gone after it.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	freeChunks(m.chunks)
+	m.index, m.chunks = nil, nil
+	return nil
+}
