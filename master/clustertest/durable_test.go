@@ -96,17 +96,7 @@ func TestDurableSecondaryResumes(t *testing.T) {
 		appendMsg(t, m, fmt.Sprintf("a-%d", i), 2)
 	}
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			appendMsg(t, m, fmt.Sprintf("b-%d", i), 1)
-		}
-	})
+	wg := stream(t, m, "b", stop)
 	s1.kill()
 	close(stop)
 	wg.Wait()

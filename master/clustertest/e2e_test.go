@@ -238,25 +238,6 @@ func TestE2EAcceptance(t *testing.T) {
 	s.converge()
 }
 
-// stream appends w=1 messages until stop, counting them.
-func stream(t *testing.T, m *node, prefix string, stop <-chan struct{}) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if r := appendMsg(t, m, fmt.Sprintf("%s-%d", prefix, i), 1); r.Status != 201 {
-				t.Errorf("append during the fault: %+v", r)
-				return
-			}
-		}
-	})
-	return &wg
-}
-
 func TestE2ENodeLoss(t *testing.T) {
 	s := newStack(t, 2)
 	stop := make(chan struct{})

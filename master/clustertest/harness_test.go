@@ -345,3 +345,22 @@ func checkGapFree(t *testing.T, log []frame.Entry) {
 		seen[e.Message] = true
 	}
 }
+
+// stream appends w=1 messages until stop; every append must succeed.
+func stream(t *testing.T, m *node, prefix string, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := appendMsg(t, m, fmt.Sprintf("%s-%d", prefix, i), 1); r.Status != 201 {
+				t.Errorf("append during the fault: %+v", r)
+				return
+			}
+		}
+	})
+	return &wg
+}
