@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${BUILDER_TAG:-replog-builder:local}
 docker=${DOCKER:-docker}
-if [ -z "${REBUILD:-}" ] && $docker image inspect "$tag" >/dev/null 2>&1; then
+# The image is remade when the Go version or any dependency changed.
+deps=$( { go version; cat shared/go.sum master/go.sum secondary/go.sum; } | sha256sum | cut -c1-16)
+have=$($docker image inspect -f '{{ index .Config.Labels "replog.deps" }}' "$tag" 2>/dev/null || true)
+if [ -z "${REBUILD:-}" ] && [ "$have" = "$deps" ]; then
 	exit 0
 fi
 goroot=$(go env GOROOT)
@@ -34,5 +37,6 @@ $docker import \
 	--change "ENV HOME=/tmp" \
 	--change "ENV GOPROXY=off" \
 	--change "ENV GOTOOLCHAIN=local" \
+	--change "LABEL replog.deps=$deps" \
 	"$work/root.tar" "$tag" >/dev/null
 echo "offline-builder: $tag ready" >&2
