@@ -2,6 +2,9 @@ module github.com/replog/replog/shared
 
 go 1.26
 
-require go.uber.org/zap v1.28.0
+require (
+	go.uber.org/goleak v1.3.0
+	go.uber.org/zap v1.28.0
+)
 
 require go.uber.org/multierr v1.10.0 // indirect
