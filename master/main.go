@@ -20,10 +20,8 @@ func main() {
 	serve.Main(serve.Binary[config.Config]{
 		Name: "master",
 		Load: config.Load,
-		Node: func(c config.Config) serve.Node {
-			return serve.Node{Name: c.NodeName, Addr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat}
-		},
-		Run: run,
+		Node: func(c config.Config) serve.Node { return c.Node(c.HTTPAddr) },
+		Run:  run,
 	})
 }
 

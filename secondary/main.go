@@ -25,10 +25,8 @@ func main() {
 	serve.Main(serve.Binary[config.Config]{
 		Name: "secondary",
 		Load: config.Load,
-		Node: func(c config.Config) serve.Node {
-			return serve.Node{Name: c.NodeName, Addr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat}
-		},
-		Run: run,
+		Node: func(c config.Config) serve.Node { return c.Node(c.HTTPAddr) },
+		Run:  run,
 	})
 }
 

@@ -6,32 +6,22 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/replog/replog/secondary/internal/faults"
-	"github.com/replog/replog/shared/store"
+	"github.com/replog/replog/shared/serve"
 )
 
 // Config is every setting of the secondary; .env.example documents each.
 type Config struct {
-	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8081"`
-	MasterURL       string        `envconfig:"MASTER_URL" default:"ws://localhost:8080/replicate"`
-	NodeName        string        `envconfig:"NODE_NAME"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
-	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info"`
-	LogFormat       string        `envconfig:"LOG_FORMAT" default:"json"`
-	// ReplicationToken is presented to the master when dialing.
-	ReplicationToken string `envconfig:"REPLICATION_TOKEN"`
+	serve.Settings
+
+	HTTPAddr  string `envconfig:"HTTP_ADDR" default:":8081"`
+	MasterURL string `envconfig:"MASTER_URL" default:"ws://localhost:8080/replicate"`
 	// ReplicationDelay and FailRate inject faults (see package faults).
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
 	FailRate         float64      `envconfig:"FAIL_RATE" default:"0"`
-
-	DebugPprof    bool              `envconfig:"DEBUG_PPROF" default:"false"`
-	DataDir       string            `envconfig:"DATA_DIR"`
-	Fsync         store.FsyncPolicy `envconfig:"FSYNC" default:"always"`
-	FsyncInterval time.Duration     `envconfig:"FSYNC_INTERVAL" default:"100ms"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -47,11 +37,8 @@ func Load() (Config, error) {
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return c, fmt.Errorf("FAIL_RATE: must be a probability from 0 to 1, got %v", c.FailRate)
 	}
-	if c.FsyncInterval <= 0 {
-		return c, fmt.Errorf("FSYNC_INTERVAL: must be positive, got %s", c.FsyncInterval)
-	}
-	if c.ShutdownTimeout < 0 {
-		return c, fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", c.ShutdownTimeout)
+	if err := c.Settings.Validate(); err != nil {
+		return c, err
 	}
 	if c.NodeName == "" {
 		// In a container the hostname is the container's, so scaled
