@@ -97,8 +97,14 @@ func (c *Client) Run(ctx context.Context) {
 		}
 		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff)
 		attempt++
-		c.log.Warn("replication session ended; redialing", zap.String("peer", c.url),
-			zap.Duration("in", delay), zap.Error(err))
+		// One line when the session ends, then one a minute or so while
+		// the master stays out of reach, not one per redial.
+		level := zap.DebugLevel
+		if attempt == 1 || attempt%30 == 0 {
+			level = zap.WarnLevel
+		}
+		c.log.Log(level, "replication session ended; redialing", zap.String("peer", c.url),
+			zap.Int("attempt", attempt), zap.Duration("in", delay), zap.Error(err))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
