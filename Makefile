@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run clean e2e bench bench-micro docker-build docker-up docker-down
+.PHONY: build test vet tidy run clean e2e bench bench-micro postman docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -34,6 +34,10 @@ bench: build
 # Micro-benchmarks of the hot paths.
 bench-micro:
 	$(GO) test -run XXX -bench . -benchmem ./shared/frame/ ./master/internal/replication/ ./master/internal/api/
+
+# The Postman collection (docs/postman) run by newman against a fresh local cluster.
+postman: build
+	deploy/postman.sh
 
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:
