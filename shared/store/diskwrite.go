@@ -23,6 +23,9 @@ func (d *Disk) Append(recs ...Record) (uint64, error) {
 	if d.closed {
 		return 0, ErrClosed
 	}
+	if len(recs) == 0 {
+		return d.visible, nil
+	}
 	gen := d.gen
 	for _, r := range recs {
 		off := len(d.buf)

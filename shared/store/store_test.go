@@ -69,6 +69,9 @@ func testAppendRead(t *testing.T, s Store) {
 	if _, err := s.Read(nil, 0, 5, 1<<20); !errors.Is(err, ErrBadRange) {
 		t.Fatalf("read from 0: %v", err)
 	}
+	if last, err := s.Append(); err != nil || last != 10 {
+		t.Fatalf("an empty append = %d, %v; want the last id and no change", last, err)
+	}
 	if s.LogID() != "log-a" {
 		t.Fatalf("LogID = %q", s.LogID())
 	}
