@@ -46,25 +46,40 @@ func (c *faultClock) end()   { c.epoch.Add(1); c.active.Add(-1) }
 // stored is there exactly once with its id; nothing refused as read-only
 // is there; and a w=4 201 taken with no fault active was visible on every
 // secondary at once.
-func TestChaos(t *testing.T) {
+func TestChaos(t *testing.T) { runChaos(t, *chaosDuration, false) }
+
+// TestChaosDurable is TestChaos with every node on a durable log
+// (FSYNC=always) and the master killed and restarted too: no reply that
+// said "stored" may be lost across any of those crashes.
+func TestChaosDurable(t *testing.T) { runChaos(t, *chaosDuration*2/3, true) }
+
+func runChaos(t *testing.T, duration time.Duration, durable bool) {
 	seed := *chaosSeed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	t.Logf("chaos seed %d (rerun with -chaos.seed=%d), duration %s", seed, seed, *chaosDuration)
+	t.Logf("chaos seed %d (rerun with -chaos.seed=%d), duration %s", seed, seed, duration)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	m := startMaster(t, fast, "CLUSTER_SIZE=4") // quorum 3: two secondaries down is read-only
+	disk := func() []string { return nil }
+	if durable {
+		disk = func() []string { return []string{"DATA_DIR=" + t.TempDir(), "FSYNC=always"} }
+	}
+	m := startMaster(t, append(disk(), fast, "CLUSTER_SIZE=4")...) // quorum 3: two secondaries down is read-only
 	secs := []*node{
-		startSecondary(t, "s1", m),
-		startSecondary(t, "s2", m, "FAIL_RATE=0.2"),
-		startSecondary(t, "s3", m, "REPLICATION_DELAY=0-20ms"),
+		startSecondary(t, "s1", m, disk()...),
+		startSecondary(t, "s2", m, append(disk(), "FAIL_RATE=0.2")...),
+		startSecondary(t, "s3", m, append(disk(), "REPLICATION_DELAY=0-20ms")...),
 	}
 	var clock faultClock
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	frng := rand.New(rand.NewPCG(rng.Uint64(), 2))
-	wg.Go(func() { injectFaults(t, frng, secs, &clock, stop) })
+	master := (*node)(nil)
+	if durable {
+		master = m
+	}
+	wg.Go(func() { injectFaults(t, frng, master, secs, &clock, stop) })
 
 	var mu sync.Mutex
 	var outcomes []*outcome
@@ -85,7 +100,7 @@ func TestChaos(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(*chaosDuration) // the length of the experiment, not a wait for an event
+	time.Sleep(duration) // the length of the experiment, not a wait for an event
 	close(stop)
 	writers.Wait()
 	wg.Wait()
@@ -135,8 +150,9 @@ func TestChaos(t *testing.T) {
 
 // injectFaults kills and restarts, or pauses and resumes, one or two
 // random secondaries at a time until stop, then leaves every secondary
-// running.
-func injectFaults(t *testing.T, rng *rand.Rand, secs []*node, clock *faultClock, stop <-chan struct{}) {
+// running. Given a master (durable), it sometimes kills and restarts the
+// master instead.
+func injectFaults(t *testing.T, rng *rand.Rand, master *node, secs []*node, clock *faultClock, stop <-chan struct{}) {
 	pause := func(d time.Duration) bool {
 		select {
 		case <-stop:
@@ -146,6 +162,16 @@ func injectFaults(t *testing.T, rng *rand.Rand, secs []*node, clock *faultClock,
 		}
 	}
 	for pause(time.Duration(200+rng.IntN(600)) * time.Millisecond) {
+		if master != nil && rng.IntN(5) == 0 {
+			down := time.Duration(100+rng.IntN(400)) * time.Millisecond
+			t.Logf("fault: kill the master for %s", down)
+			clock.begin()
+			master.kill()
+			pause(down)
+			master.start()
+			clock.end()
+			continue
+		}
 		victims := rng.Perm(len(secs))[:1+rng.IntN(2)]
 		kill := make([]bool, len(victims))
 		down := time.Duration(100+rng.IntN(900)) * time.Millisecond
