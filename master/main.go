@@ -38,6 +38,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		MaxMessageBytes:   cfg.MaxMessageBytes,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Token:             cfg.ReplicationToken,
+		ForgetAfter:       cfg.ForgetAfter,
 	}, log.Named("replication"))
 	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
 	server := api.New(st, hub, api.Options{

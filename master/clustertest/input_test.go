@@ -120,6 +120,7 @@ func TestInvalidConfiguration(t *testing.T) {
 		{master, "IDEMPOTENCY_WINDOW=forever", "IDEMPOTENCY_WINDOW"},
 		{secondary, "FAIL_RATE=1.5", "FAIL_RATE"},
 		{master, "FSYNC=sometimes", "FSYNC"},
+		{master, "FORGET_SECONDARY_AFTER=0s", "FORGET_SECONDARY_AFTER"},
 		{secondary, "FSYNC_INTERVAL=0s", "FSYNC_INTERVAL"},
 		{secondary, "SHUTDOWN_TIMEOUT=-1s", "SHUTDOWN_TIMEOUT"},
 		{secondary, "REPLICATION_DELAY=2s-1s", "REPLICATION_DELAY"},

@@ -24,6 +24,7 @@ type Config struct {
 	HeartbeatInterval  time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
 	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
 	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
+	ForgetAfter        time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -55,6 +56,8 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("HEARTBEAT_INTERVAL: must be at least 10ms, got %s", c.HeartbeatInterval)
 	case c.IdempotencyWindow <= 0:
 		return c, fmt.Errorf("IDEMPOTENCY_WINDOW: must be positive, got %s", c.IdempotencyWindow)
+	case c.ForgetAfter <= 0:
+		return c, fmt.Errorf("FORGET_SECONDARY_AFTER: must be positive, got %s", c.ForgetAfter)
 	case c.IdempotencyMaxKeys < 1:
 		return c, fmt.Errorf("IDEMPOTENCY_MAX_KEYS: must be at least 1, got %d", c.IdempotencyMaxKeys)
 	}

@@ -89,3 +89,18 @@ func (h *Health) CountHealthy(now time.Time) int {
 	}
 	return n
 }
+
+// Gone lists the secondaries disconnected and silent for at least after:
+// an operator has long seen them missing, and they are to be forgotten.
+func (h *Health) Gone(now time.Time, after time.Duration) []string {
+	var out []string
+	for name, p := range h.peers {
+		if !p.connected && now.Sub(p.lastSeen) >= after {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Forget drops name.
+func (h *Health) Forget(name string) { delete(h.peers, name) }

@@ -47,3 +47,21 @@ func TestHealthCountsHealthy(t *testing.T) {
 		t.Fatalf("CountHealthy = %d, want 1", n)
 	}
 }
+
+func TestHealthGone(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	h := NewHealth(time.Second)
+	h.Seen("left", t0)
+	h.Disconnected("left")
+	h.Seen("silent-but-connected", t0)
+	h.Seen("left-recently", t0.Add(50*time.Minute))
+	h.Disconnected("left-recently")
+	gone := h.Gone(t0.Add(time.Hour), time.Hour)
+	if len(gone) != 1 || gone[0] != "left" {
+		t.Fatalf("Gone = %v, want [left]", gone)
+	}
+	h.Forget("left")
+	if h.Status("left", t0) != Unhealthy || len(h.Gone(t0.Add(2*time.Hour), time.Hour)) != 1 {
+		t.Fatal("a forgotten peer is still known")
+	}
+}

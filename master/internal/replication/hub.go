@@ -39,6 +39,9 @@ type Options struct {
 	// Token, when set, must be presented as "Authorization: Bearer …" by
 	// every peer that dials /replicate.
 	Token string
+	// ForgetAfter is how long a disconnected secondary stays listed (as
+	// unhealthy) before the master forgets it.
+	ForgetAfter time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -65,6 +68,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HeartbeatInterval == 0 {
 		o.HeartbeatInterval = time.Second
+	}
+	if o.ForgetAfter == 0 {
+		o.ForgetAfter = time.Hour
 	}
 	return o
 }
@@ -194,8 +200,10 @@ type SecondaryStatus struct {
 	LastSeen string `json:"lastSeen,omitempty"`
 }
 
-// Secondaries reports every secondary ever seen, connected or not, by name.
+// Secondaries reports every secondary seen within ForgetAfter, connected
+// or not, by name.
 func (h *Hub) Secondaries() []SecondaryStatus {
+	h.forgetGone()
 	last := h.store.LastID()
 	h.mu.RLock()
 	out := make([]SecondaryStatus, 0, len(h.known))
@@ -215,6 +223,32 @@ func (h *Hub) Secondaries() []SecondaryStatus {
 		}
 	}
 	return out
+}
+
+// forgetGone drops the secondaries disconnected for longer than
+// ForgetAfter, so that replicas replaced for good (a container recreated
+// under a new name) do not stay listed forever.
+func (h *Hub) forgetGone() {
+	h.stateMu.Lock()
+	gone := h.health.Gone(time.Now(), h.opts.ForgetAfter)
+	for _, name := range gone {
+		h.health.Forget(name)
+		h.tracker.Forget(name)
+		delete(h.owners, name)
+	}
+	h.stateMu.Unlock()
+	if len(gone) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.known = slices.DeleteFunc(h.known, func(name string) bool {
+		return h.sessions[name] == nil && slices.Contains(gone, name) // a reconnect in between keeps it
+	})
+	for _, name := range gone {
+		h.log.Info("forgot a secondary disconnected for longer than the retention", zap.String("peer", name),
+			zap.Duration("forgetAfter", h.opts.ForgetAfter))
+	}
 }
 
 // HealthyNodes counts the nodes, master included, that are healthy now.

@@ -326,3 +326,23 @@ func TestHubBoundsFramesInFlight(t *testing.T) {
 		t.Fatalf("after the ack: %+v, want ids 2 and 3 in one frame", a.Entries) // ... and leave together
 	}
 }
+
+func TestHubForgetsLongGoneSecondaries(t *testing.T) {
+	f := newFixture(t, Options{ForgetAfter: 20 * time.Millisecond})
+	p := f.dial(frame.Hello("gone", frame.RoleSecondary, "", 0))
+	p.expect(frame.TypeWelcome)
+	stay := f.dial(frame.Hello("stays", frame.RoleSecondary, "", 0))
+	stay.expect(frame.TypeWelcome)
+	p.conn.CloseNow()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := f.hub.Secondaries()
+		if len(st) == 1 && st[0].Name == "stays" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a secondary gone for longer than ForgetAfter is still listed: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+}

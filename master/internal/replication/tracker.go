@@ -88,6 +88,9 @@ func (t *Tracker) Hold(node string, id uint64) []*Wait {
 	return done
 }
 
+// Forget drops node, gone for good: it no longer counts for any id.
+func (t *Tracker) Forget(node string) { delete(t.held, node) }
+
 // Holders counts the secondaries that hold id.
 func (t *Tracker) Holders(id uint64) int {
 	n := 0
