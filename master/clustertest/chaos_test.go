@@ -87,17 +87,13 @@ func runChaos(t *testing.T, duration time.Duration, durable bool) {
 	for w := range 4 {
 		wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
 		writers.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			untilStopped(stop, func(i int) bool {
 				o := write(t, m, secs, wrng, fmt.Sprintf("w%d-%d", w, i), &clock)
 				mu.Lock()
 				outcomes = append(outcomes, o)
 				mu.Unlock()
-			}
+				return true
+			})
 		})
 	}
 	time.Sleep(duration) // the length of the experiment, not a wait for an event

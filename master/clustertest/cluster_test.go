@@ -39,13 +39,8 @@ func TestAcceptance(t *testing.T) {
 	s2 := startSecondary(t, "s2", m)
 	want := entries("m1", "m2", "m3", "m4")
 	checkFor(t, 10*time.Second, func() error { return sameLog(s2, want) })
-	select {
-	case r := <-m3:
-		if r.Status != 201 || r.ID != 3 || r.Acks != 3 {
-			t.Fatalf("m3: %+v", r)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("m3 did not return after the second secondary caught up")
+	if r := awaitReply(t, m3, 10*time.Second, 3); r.ID != 3 {
+		t.Fatalf("m3: %+v", r)
 	}
 	if err := sameLog(s1, want); err != nil {
 		t.Fatal(err)

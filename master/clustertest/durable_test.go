@@ -28,19 +28,15 @@ func TestMasterCrashLosesNothingAcknowledged(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			untilStopped(stop, func(i int) bool {
 				msg := fmt.Sprintf("w%d-%d", w, i)
 				if r, err := postRaw(m, []byte(`{"message":"`+msg+`"}`), ""); err == nil && r.Status == 201 {
 					mu.Lock()
 					acked[msg] = r.ID
 					mu.Unlock()
 				}
-			}
+				return true
+			})
 		})
 	}
 	checkFor(t, 20*time.Second, func() error {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +130,7 @@ func (s *stack) containers() []string {
 		s.t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	sortStrings(lines)
+	slices.Sort(lines)
 	for i, l := range lines {
 		lines[i] = l[strings.LastIndex(l, " ")+1:]
 	}
@@ -162,14 +163,6 @@ func (s *stack) docker(args ...string) {
 	s.t.Helper()
 	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
 		s.t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func sortStrings(a []string) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
 	}
 }
 
@@ -227,14 +220,7 @@ func TestE2EAcceptance(t *testing.T) {
 		}
 		return nil
 	})
-	select {
-	case r := <-m3:
-		if r.Status != 201 || r.Acks != 3 {
-			t.Fatalf("m3: %+v", r)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("m3 did not return once the second secondary held it")
-	}
+	awaitReply(t, m3, 30*time.Second, 3)
 	s.converge()
 }
 
@@ -283,14 +269,7 @@ func TestE2EPartition(t *testing.T) {
 	case <-time.After(time.Second): // no reply in a second is all this checks
 	}
 	s.docker("network", "connect", network, victim)
-	select {
-	case r := <-waiting:
-		if r.Status != 201 || r.Acks != 3 {
-			t.Fatalf("w=3 after healing: %+v", r)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("w=3 did not return after the partition healed")
-	}
+	awaitReply(t, waiting, 60*time.Second, 3)
 	s.converge()
 }
 

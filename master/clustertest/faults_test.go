@@ -139,13 +139,8 @@ func TestQuorumReadOnly(t *testing.T) {
 
 	s1.start()
 	startSecondary(t, "s2", m)
-	select {
-	case r := <-waiting:
-		if r.Status != 201 || r.ID != 2 {
-			t.Fatalf("the waiting w=3: %+v", r)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the waiting w=3 did not return once both secondaries held it")
+	if r := awaitReply(t, waiting, 20*time.Second, 3); r.ID != 2 {
+		t.Fatalf("the waiting w=3: %+v", r)
 	}
 	checkFor(t, 10*time.Second, func() error {
 		if r := appendMsg(t, m, "m3", 1); r.Status != 201 || r.ID != 3 {

@@ -350,17 +350,44 @@ func checkGapFree(t *testing.T, log []frame.Entry) {
 func stream(t *testing.T, m *node, prefix string, stop <-chan struct{}) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
+		untilStopped(stop, func(i int) bool {
 			if r := appendMsg(t, m, fmt.Sprintf("%s-%d", prefix, i), 1); r.Status != 201 {
 				t.Errorf("append during the fault: %+v", r)
-				return
+				return false
 			}
-		}
+			return true
+		})
 	})
 	return &wg
+}
+
+// untilStopped calls f with 0, 1, 2, … until stop is closed or f returns
+// false: the loop of every writer that runs through a fault.
+func untilStopped(stop <-chan struct{}, f func(i int) bool) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if !f(i) {
+			return
+		}
+	}
+}
+
+// awaitReply waits up to d for the reply of an append that was waiting
+// for its write concern, and checks it was a 201 with at least acks acks.
+func awaitReply(t *testing.T, waiting <-chan reply, d time.Duration, acks int) reply {
+	t.Helper()
+	select {
+	case r := <-waiting:
+		if r.Status != 201 || r.Acks < acks {
+			t.Fatalf("the waiting append answered %+v, want 201 with %d acks", r, acks)
+		}
+		return r
+	case <-time.After(d):
+		t.Fatalf("the waiting append did not return within %s", d)
+		return reply{}
+	}
 }
