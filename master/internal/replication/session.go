@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -258,9 +257,6 @@ func (s *session) sendLoop() error {
 		if n == 0 {
 			select {
 			case <-s.wake:
-				// Let the appenders that woke us finish appending, so that
-				// what is ready together leaves in one frame.
-				runtime.Gosched()
 			case <-beat.C:
 				if err := heartbeat(); err != nil {
 					return fmt.Errorf("send heartbeat: %w", err)
