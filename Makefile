@@ -9,8 +9,12 @@ build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
 	cd secondary && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/secondary .
 
+# gotestsum runs go test and ends with every skipped test and its reason,
+# which go test alone hides for passing packages.
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
+
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GOTESTSUM) --format pkgname -- -race -count=1 $(PKGS)
 
 vet:
 	gofmt -l master secondary shared | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
@@ -43,17 +47,14 @@ postman: build
 e2e:
 	deploy/e2e.sh
 
-# Images and the compose stack. REPLOG_BUILDER=golang:1.26-bookworm uses the
-# official Go image (needs a registry); by default the offline builder.
-REPLOG_BUILDER ?= replog-builder:local
-export REPLOG_BUILDER
-
+# Images and the compose stack. deploy/builder.sh picks the builder: the
+# offline one (made here when missing or stale) unless REPLOG_BUILDER names
+# another, e.g. REPLOG_BUILDER=golang:1.26-bookworm (needs a registry).
 docker-build:
-	@if [ "$(REPLOG_BUILDER)" = replog-builder:local ]; then deploy/offline-builder.sh; fi
-	deploy/compose.sh build
+	b=$$(deploy/builder.sh) && REPLOG_BUILDER=$$b deploy/compose.sh build
 
-docker-up: docker-build
-	deploy/compose.sh up -d
+docker-up:
+	b=$$(deploy/builder.sh) && REPLOG_BUILDER=$$b deploy/compose.sh up -d --build
 	deploy/compose.sh ps
 
 docker-down:
