@@ -73,13 +73,13 @@ func runChaos(t *testing.T, duration time.Duration, durable bool) {
 	}
 	var clock faultClock
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	frng := rand.New(rand.NewPCG(rng.Uint64(), 2))
 	master := (*node)(nil)
 	if durable {
 		master = m
 	}
-	wg.Go(func() { injectFaults(t, frng, master, secs, &clock, stop) })
+	faultErr := make(chan error, 1)
+	go func() { faultErr <- injectFaults(t, frng, master, secs, &clock, stop) }()
 
 	var mu sync.Mutex
 	var outcomes []*outcome
@@ -99,7 +99,9 @@ func runChaos(t *testing.T, duration time.Duration, durable bool) {
 	time.Sleep(duration) // the length of the experiment, not a wait for an event
 	close(stop)
 	writers.Wait()
-	wg.Wait()
+	if err := <-faultErr; err != nil {
+		t.Fatalf("fault loop: %v", err)
+	}
 
 	// Heal: every secondary running, connected and caught up.
 	for _, s := range secs {
@@ -147,8 +149,9 @@ func runChaos(t *testing.T, duration time.Duration, durable bool) {
 // injectFaults kills and restarts, or pauses and resumes, one or two
 // random secondaries at a time until stop, then leaves every secondary
 // running. Given a master (durable), it sometimes kills and restarts the
-// master instead.
-func injectFaults(t *testing.T, rng *rand.Rand, master *node, secs []*node, clock *faultClock, stop <-chan struct{}) {
+// master instead. It runs off the test's goroutine, so it returns what
+// went wrong (a node that would not stop or start) instead of failing.
+func injectFaults(t *testing.T, rng *rand.Rand, master *node, secs []*node, clock *faultClock, stop <-chan struct{}) error {
 	pause := func(d time.Duration) bool {
 		select {
 		case <-stop:
@@ -162,9 +165,13 @@ func injectFaults(t *testing.T, rng *rand.Rand, master *node, secs []*node, cloc
 			down := time.Duration(100+rng.IntN(400)) * time.Millisecond
 			t.Logf("fault: kill the master for %s", down)
 			clock.begin()
-			master.kill()
+			if err := master.tryKill(); err != nil {
+				return err
+			}
 			pause(down)
-			master.start()
+			if err := master.tryStart(); err != nil {
+				return err
+			}
 			clock.end()
 			continue
 		}
@@ -176,7 +183,9 @@ func injectFaults(t *testing.T, rng *rand.Rand, master *node, secs []*node, cloc
 			s := secs[v]
 			if kill[i] = rng.IntN(2) == 0; kill[i] {
 				t.Logf("fault: kill %s for %s", s.name, down)
-				s.kill()
+				if err := s.tryKill(); err != nil {
+					return err
+				}
 			} else {
 				t.Logf("fault: pause %s for %s", s.name, down)
 				s.signal(syscall.SIGSTOP)
@@ -184,14 +193,15 @@ func injectFaults(t *testing.T, rng *rand.Rand, master *node, secs []*node, cloc
 		}
 		pause(down)
 		for i, v := range victims {
-			if kill[i] {
-				secs[v].start()
-			} else {
+			if !kill[i] {
 				secs[v].signal(syscall.SIGCONT)
+			} else if err := secs[v].tryStart(); err != nil {
+				return err
 			}
 		}
 		clock.end()
 	}
+	return nil
 }
 
 var chaosClient = &http.Client{Timeout: 30 * time.Second}

@@ -150,13 +150,22 @@ func (n *node) url() string { return "http://" + n.addr }
 
 func (n *node) start() {
 	n.t.Helper()
+	if err := n.tryStart(); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// tryStart starts the process and waits until it answers (and is ready,
+// where that is set). It only returns errors, so that a goroutine other
+// than the test's may call it.
+func (n *node) tryStart() error {
 	n.mu.Lock()
 	cmd := exec.Command(n.bin)
 	cmd.Env = append(os.Environ(), n.env...)
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
 	if err := cmd.Start(); err != nil {
 		n.mu.Unlock()
-		n.t.Fatalf("start %s: %v", n.name, err)
+		return fmt.Errorf("start %s: %w", n.name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -172,7 +181,7 @@ func (n *node) start() {
 			n.t.Logf("--- logs of %s ---\n%s", n.name, n.logs.String())
 		}
 	})
-	checkFor(n.t, 20*time.Second, func() error {
+	err := poll(20*time.Second, func() error {
 		select {
 		case <-done:
 			return fmt.Errorf("%s exited at start:\n%s", n.name, n.logs.String())
@@ -181,9 +190,10 @@ func (n *node) start() {
 		_, err := getJSON[map[string]any](n.url() + "/health")
 		return err
 	})
-	if n.ready != nil {
-		checkFor(n.t, 20*time.Second, n.ready)
+	if err == nil && n.ready != nil {
+		err = poll(20*time.Second, n.ready)
 	}
+	return err
 }
 
 func (n *node) signal(sig syscall.Signal) {
@@ -194,8 +204,16 @@ func (n *node) signal(sig syscall.Signal) {
 
 // kill SIGKILLs the process and waits for it to be gone.
 func (n *node) kill() {
+	n.t.Helper()
+	if err := n.tryKill(); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// tryKill is kill for goroutines other than the test's.
+func (n *node) tryKill() error {
 	n.signal(syscall.SIGKILL)
-	n.wait(10 * time.Second)
+	return n.tryWait(10 * time.Second)
 }
 
 // stop SIGTERMs the process and returns its exit code.
@@ -207,25 +225,44 @@ func (n *node) stop() int {
 
 func (n *node) wait(d time.Duration) {
 	n.t.Helper()
-	select {
-	case <-n.done:
-	case <-time.After(d):
-		n.t.Fatalf("%s did not exit within %s", n.name, d)
+	if err := n.tryWait(d); err != nil {
+		n.t.Fatal(err)
 	}
 }
 
-// checkFor polls f until it returns nil or timeout passes.
+func (n *node) tryWait(d time.Duration) error {
+	n.mu.Lock()
+	done := n.done
+	n.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("%s did not exit within %s", n.name, d)
+	}
+}
+
+// checkFor polls f until it returns nil, failing the test if timeout
+// passes first.
 func checkFor(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
+	if err := poll(timeout, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// poll calls f until it returns nil or timeout passes, and then returns
+// what f last said.
+func poll(timeout time.Duration, f func() error) error {
 	deadline := time.Now().Add(timeout)
 	wait := 5 * time.Millisecond
 	for {
 		err := f()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", timeout, err)
+			return fmt.Errorf("still failing after %s: %w", timeout, err)
 		}
 		time.Sleep(wait) // polling interval, not a wait for an event
 		wait = min(2*wait, 100*time.Millisecond)
@@ -246,6 +283,27 @@ func getJSON[T any](url string) (T, error) {
 		return v, fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
 	}
 	return v, json.NewDecoder(resp.Body).Decode(&v)
+}
+
+// mustGet is getJSON on the test's goroutine: an error fails the test.
+func mustGet[T any](t *testing.T, url string) T {
+	t.Helper()
+	v, err := getJSON[T](url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// logIDOf reads a node's log id from its /health, failing the test when
+// there is none.
+func logIDOf(t *testing.T, n *node) string {
+	t.Helper()
+	id, _ := mustGet[map[string]any](t, n.url()+"/health")["logId"].(string)
+	if id == "" {
+		t.Fatalf("%s's /health shows no logId", n.name)
+	}
+	return id
 }
 
 // reply is an append's outcome as the client saw it.
@@ -293,6 +351,16 @@ func appendMsg(t *testing.T, n *node, msg string, w int) reply {
 	t.Helper()
 	b, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": w})
 	return post(t, n, string(b))
+}
+
+// mustLogOf is logOf on the test's goroutine: an error fails the test.
+func mustLogOf(t *testing.T, n *node) []frame.Entry {
+	t.Helper()
+	l, err := logOf(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 type messagesReply struct {
@@ -373,6 +441,19 @@ func untilStopped(stop <-chan struct{}, f func(i int) bool) {
 		if !f(i) {
 			return
 		}
+	}
+}
+
+// stillWaiting checks that an append waiting for its write concern does
+// not return for a while. Call it only once whatever could wrongly answer
+// it has happened (a secondary holds the message): watching before then
+// would pass however wrong the master is.
+func stillWaiting(t *testing.T, waiting <-chan reply, what string) {
+	t.Helper()
+	select {
+	case r := <-waiting:
+		t.Fatalf("%s returned: %+v", what, r)
+	case <-time.After(300 * time.Millisecond): // a bounded watch, not a wait for an event
 	}
 }
 

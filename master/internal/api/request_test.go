@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/replog/replog/shared/httpapi"
 )
@@ -63,6 +64,18 @@ func TestParseFastAgreesWithGeneral(t *testing.T) {
 		`{"message":"a\"b"}`, `{"message":""}`, `{"message":"hi"}x`, `{"message":"hi",}`,
 		`{"message":"123456789012345678901"}`, `{"message":"hi","message":"ho"}`, `{}`,
 		`{"message":"hi","writeConcern":1000000000}`, `{"message":"\u00e9"}`, "{\"message\":\"\xff\"}",
+	}
+	// Plain bodies, the common case, must take the fast path.
+	plain := map[string]AppendRequest{
+		`{"message":"hi"}`: {Message: "hi", WriteConcern: 1},
+		` {"message" : "hi" , "writeConcern" : 3 , "timeoutMs" : 0 } `: {Message: "hi", WriteConcern: 3, TimeoutSet: true},
+		`{"writeConcern":2,"message":"é ☃"}`:                           {Message: "é ☃", WriteConcern: 2},
+		`{"message":"hi","timeoutMs":250}`:                             {Message: "hi", WriteConcern: 1, Timeout: 250 * time.Millisecond, TimeoutSet: true},
+	}
+	for body, want := range plain {
+		if fast, ok := parseFast([]byte(body), lim); !ok || fast != want {
+			t.Errorf("%s: fast path %+v (taken %v), want %+v", body, fast, ok, want)
+		}
 	}
 	for _, body := range bodies {
 		fast, ok := parseFast([]byte(body), lim)

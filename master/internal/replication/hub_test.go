@@ -113,6 +113,22 @@ func (p *peer) expect(typ frame.Type) frame.Frame {
 	return f
 }
 
+// expectClosed reads frames, heartbeats included, until the master closes
+// the connection, and fails if it is still open after d.
+func (p *peer) expectClosed(d time.Duration) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		if _, _, err := p.conn.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				p.t.Fatalf("the connection is still open after %s", d)
+			}
+			return
+		}
+	}
+}
+
 // expectIDs reads append frames until it has seen ids from..to in order.
 func (p *peer) expectIDs(from, to uint64) {
 	p.t.Helper()
@@ -244,11 +260,7 @@ func TestHubReconnectReplacesSession(t *testing.T) {
 	// The node restarted empty: its new hello says it holds nothing.
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.expect(frame.TypeWelcome)
-	for {
-		if _, err := old.read(); err != nil {
-			break // the old session was closed
-		}
-	}
+	old.expectClosed(5 * time.Second)
 	if f.hub.Holders(1) != 0 {
 		t.Fatal("the restarted secondary still counts as holding id 1")
 	}
@@ -279,20 +291,31 @@ func TestHubHeartbeatsAndHealth(t *testing.T) {
 		t.Fatalf("just connected: %s, %d healthy nodes", status(), f.hub.HealthyNodes())
 	}
 	// Heartbeats keep coming; not answering them makes the peer unhealthy.
-	for status() != Unhealthy {
-		hb, err := p.readAny()
-		if err != nil || hb.Type != frame.TypeHeartbeat {
-			t.Fatalf("waiting for heartbeats: %+v %v", hb, err)
-		}
-	}
+	p.heartbeatsUntil(5*time.Second, func() bool { return status() == Unhealthy }, false)
 	if f.hub.HealthyNodes() != 1 {
 		t.Fatalf("%d healthy nodes with the only secondary silent", f.hub.HealthyNodes())
 	}
-	hb, _ := p.readAny()
-	p.send(hb) // answering makes it healthy again
-	for status() != Healthy {
-		hb, _ = p.readAny()
-		p.send(hb)
+	// Answering them makes it healthy again.
+	p.heartbeatsUntil(5*time.Second, func() bool { return status() == Healthy }, true)
+}
+
+// heartbeatsUntil reads heartbeats, echoing each when answer is set, until
+// done reports true; it fails if that takes longer than d or anything but
+// a heartbeat arrives.
+func (p *peer) heartbeatsUntil(d time.Duration, done func() bool, answer bool) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for !done() {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("not there after %s of heartbeats", d)
+		}
+		hb, err := p.readAny()
+		if err != nil || hb.Type != frame.TypeHeartbeat {
+			p.t.Fatalf("waiting for heartbeats: %+v %v", hb, err)
+		}
+		if answer {
+			p.send(hb)
+		}
 	}
 }
 

@@ -100,6 +100,9 @@ func TestApplierMessagesStayWithTheirIDs(t *testing.T) {
 	a := New(0, 100)
 	a.Receive(entries(3))
 	r := a.Receive(entries(1, 2))
+	if len(r.Apply) != 3 {
+		t.Fatalf("applied %v, want ids 1..3", r.Apply)
+	}
 	for _, e := range r.Apply {
 		if e.Message != fmt.Sprintf("m%d", e.ID) {
 			t.Fatalf("entry %d carries %q", e.ID, e.Message)

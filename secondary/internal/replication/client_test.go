@@ -188,16 +188,31 @@ func TestClientRedialsAfterRefusal(t *testing.T) {
 	conn, _ := fm.accept()
 	fm.send(conn, frame.Error("go away"))
 	conn.CloseNow()
-	conn, _ = fm.accept()
+	conn, hello := fm.accept()
+	if hello.Name != "s1" || hello.LastID != 0 {
+		t.Fatalf("hello after the refusal %+v", hello)
+	}
 	fm.send(conn, welcome("L", 1))
+	fm.send(conn, appendOf(1))
+	if ack := fm.read(conn, frame.TypeAck); ack.ID != 1 {
+		t.Fatalf("ack %d on the new session, want 1", ack.ID)
+	}
 }
 
 func TestBackoffIsCappedAndJittered(t *testing.T) {
 	lo, hi := 100*time.Millisecond, 2*time.Second
 	for attempt := range 40 {
-		d := backoff(attempt, lo, hi)
-		if d < lo/2 || d > hi {
-			t.Fatalf("attempt %d: backoff %s outside [%s, %s]", attempt, d, lo/2, hi)
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			d := backoff(attempt, lo, hi)
+			if d < lo/2 || d > hi {
+				t.Fatalf("attempt %d: backoff %s outside [%s, %s]", attempt, d, lo/2, hi)
+			}
+			seen[d] = true
+		}
+		// 20 draws from at least 50ms of nanoseconds: equal ones mean no jitter.
+		if len(seen) < 15 {
+			t.Fatalf("attempt %d: 20 backoffs took only %d values: not jittered", attempt, len(seen))
 		}
 	}
 }
