@@ -24,6 +24,15 @@ import (
 // other version with a clear close reason instead of guessing.
 const Version = 1
 
+// Silence thresholds of the heartbeat, in heartbeat intervals: a peer not
+// heard from for SuspectAfter intervals is suspected, and after
+// UnhealthyAfter it is unhealthy (the master stops counting it toward the
+// quorum; a secondary gives up on the connection and redials).
+const (
+	SuspectAfter   = 2
+	UnhealthyAfter = 4
+)
+
 // Type names a frame kind on the wire.
 type Type string
 
@@ -96,7 +105,7 @@ var ErrMalformed = errors.New("malformed frame")
 func Decode(data []byte) (Frame, error) {
 	var f Frame
 	if err := json.Unmarshal(data, &f); err != nil {
-		return Frame{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Frame{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if err := f.Validate(); err != nil {
 		return Frame{}, err

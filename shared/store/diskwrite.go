@@ -112,7 +112,7 @@ func (d *Disk) fail(seg *segment, start int64, err error) {
 		_ = seg.f.Truncate(start) // best effort; recovery cuts a torn tail too
 	}
 	if errors.Is(err, syscall.ENOSPC) {
-		err = fmt.Errorf("%w: %v", ErrDiskFull, err)
+		err = fmt.Errorf("%w: %w", ErrDiskFull, err)
 	}
 	d.gen++
 	d.failure = fmt.Errorf("write log: %w", err)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,14 +20,14 @@ const maxKeyLen = 255
 func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 	req, err := s.parse(w, r)
 	if err != nil {
-		httpapi.WriteError(w, err)
+		writeError(w, err, nil)
 		return
 	}
 	var rec *idempotency.Record
 	entry := store.Record{Message: req.Message}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if err := checkKey(key); err != nil {
-			httpapi.WriteError(w, err)
+			writeError(w, err, nil)
 			return
 		}
 		// The key goes into the log with the message, so that a restarted
@@ -47,15 +46,15 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 	// leave a message behind.
 	if err := s.checkQuorum(); err != nil {
 		s.settle(rec, 0, err)
-		httpapi.WriteError(w, err)
+		writeError(w, err, nil)
 		return
 	}
 	id, err := s.store.Append(entry)
 	if err != nil {
-		err = storeError(err)
+		err = fmt.Errorf("%w: %w", errNotStored, err)
 		s.settle(rec, 0, err)
 		s.log.Error("append failed", zap.Error(err))
-		httpapi.WriteError(w, err)
+		writeError(w, err, nil)
 		return
 	}
 	s.settle(rec, id, nil)
@@ -68,8 +67,8 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 // of this request holds for it.
 func (s *Server) repeat(w http.ResponseWriter, r *http.Request, req AppendRequest, rec *idempotency.Record) {
 	if rec.Digest != idempotency.Digest(req.Message) {
-		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnprocessableEntity,
-			"Idempotency-Key %q was already used for another message", rec.Key))
+		writeError(w, httpapi.Errorf(http.StatusUnprocessableEntity,
+			"Idempotency-Key %q was already used for another message", rec.Key), nil)
 		return
 	}
 	select {
@@ -78,7 +77,7 @@ func (s *Server) repeat(w http.ResponseWriter, r *http.Request, req AppendReques
 		return
 	}
 	if rec.Err != nil {
-		httpapi.WriteError(w, rec.Err)
+		writeError(w, rec.Err, nil)
 		return
 	}
 	s.awaitConcern(w, r, req, rec.ID, true)
@@ -100,42 +99,28 @@ func (s *Server) settle(rec *idempotency.Record, id uint64, err error) {
 	close(rec.Assigned)
 }
 
-// awaitConcern waits until req's write concern holds for id, the timeout
-// passes (504: the message stays and keeps replicating), or the client
-// leaves.
+// awaitConcern waits until req's write concern holds for id and answers
+// 201 (200 for a repeat); or 504 once the timeout passes (the message stays
+// and keeps replicating); or nothing, when the client left.
 func (s *Server) awaitConcern(w http.ResponseWriter, r *http.Request, req AppendRequest, id uint64, duplicate bool) {
 	timeout := s.opts.WriteTimeout
 	if req.TimeoutSet {
 		timeout = req.Timeout
 	}
-	if wait := s.hub.Wait(id, req.WriteConcern-1); wait != nil {
-		var expired <-chan time.Time
-		if timeout > 0 {
-			t := time.NewTimer(timeout)
-			defer t.Stop()
-			expired = t.C
+	acks, err := s.hub.Await(r.Context(), id, req.WriteConcern, timeout)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client is gone; the message stays and keeps replicating
 		}
-		select {
-		case <-wait.Done:
-		case <-expired:
-			s.hub.Cancel(wait)
-			if acks := 1 + s.hub.Holders(id); acks < req.WriteConcern {
-				fields := map[string]any{"id": id, "acks": acks}
-				if duplicate {
-					fields["duplicate"] = true
-				}
-				httpapi.WriteError(w, &httpapi.Error{Status: http.StatusGatewayTimeout, Fields: fields,
-					Msg: fmt.Sprintf("write concern not met in %s: held by %d of %d nodes", timeout, acks, req.WriteConcern)})
-				return
-			}
-		case <-r.Context().Done():
-			// The client is gone; the message stays and keeps replicating.
-			s.hub.Cancel(wait)
-			return
+		fields := map[string]any{"id": id, "acks": acks}
+		if duplicate {
+			fields["duplicate"] = true
 		}
+		writeError(w, err, fields)
+		return
 	}
 	status, b := http.StatusCreated, append([]byte(`{"id":`), strconv.FormatUint(id, 10)...)
-	b = append(append(b, `,"acks":`...), strconv.Itoa(1+s.hub.Holders(id))...)
+	b = append(append(b, `,"acks":`...), strconv.Itoa(acks)...)
 	if duplicate {
 		status, b = http.StatusOK, append(b, `,"duplicate":true`...)
 	}
@@ -162,15 +147,6 @@ func (s *Server) clusterNodes() int {
 		return s.opts.ClusterSize
 	}
 	return 1 + len(s.hub.Secondaries())
-}
-
-// storeError says what a failed append means for the client: nothing was
-// stored, and whether waiting helps.
-func storeError(err error) error {
-	if errors.Is(err, store.ErrDiskFull) {
-		return httpapi.Errorf(http.StatusServiceUnavailable, "not stored: %v; retry once space is freed", err)
-	}
-	return httpapi.Errorf(http.StatusInternalServerError, "not stored: %v", err)
 }
 
 func checkKey(key string) error {

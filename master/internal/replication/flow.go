@@ -1,8 +1,8 @@
 package replication
 
 // Flow decides what the master sends one peer next. It is pure: the
-// session feeds it the log's last id, acks and nacks, and sends what it
-// says.
+// session's loop, its only caller, feeds it the log's last id, acks and
+// nacks, and sends what it says.
 //
 // Sending is pipelined: up to window ids, in up to maxFrames frames, may be
 // sent and not yet acked. The frame bound is what makes batches: while the
@@ -41,14 +41,14 @@ func (f *Flow) Next(last uint64, max int) (from uint64, n int) {
 	return f.next, int(min(end-f.next+1, uint64(max)))
 }
 
-// Sent records that ids from..from+n-1 went out. If a nack moved the
-// flow while the frame was being built, the record is stale and ignored:
-// the nack's resend takes precedence.
-func (f *Flow) Sent(from uint64, n int) {
-	if f.next != from || n == 0 {
+// Sent records that the n ids from where Next said went out. The
+// session's loop is the flow's only caller, so nothing can move the flow
+// between its Next and its Sent.
+func (f *Flow) Sent(n int) {
+	if n == 0 {
 		return
 	}
-	f.next = from + uint64(n)
+	f.next += uint64(n)
 	if f.observer {
 		f.acked = f.next - 1
 		return

@@ -1,6 +1,11 @@
 package replication
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/replog/replog/shared/frame"
+)
 
 // Status is how the master judges a secondary from its heartbeat answers.
 type Status string
@@ -14,10 +19,11 @@ const (
 	Unhealthy Status = "unhealthy"
 )
 
-// Silence thresholds, in heartbeat intervals.
+// Silence thresholds, in heartbeat intervals: the protocol's, which the
+// secondaries judge the master by too.
 const (
-	SuspectAfter   = 2
-	UnhealthyAfter = 4
+	SuspectAfter   = frame.SuspectAfter
+	UnhealthyAfter = frame.UnhealthyAfter
 )
 
 // Health judges secondaries by when they were last heard from. It is pure:
@@ -100,6 +106,16 @@ func (h *Health) Gone(now time.Time, after time.Duration) []string {
 		}
 	}
 	return out
+}
+
+// Names lists every secondary known, sorted.
+func (h *Health) Names() []string {
+	names := make([]string, 0, len(h.peers))
+	for name := range h.peers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Forget drops name.

@@ -1,12 +1,22 @@
 // Package replication is the master's side of replog's replication: one
-// session per connected peer that streams the log to it, and the tracker
-// that turns the secondaries' acks into satisfied write concerns.
+// session per connected peer that streams the log to it, and the
+// membership that turns the secondaries' acks into satisfied write
+// concerns.
+//
+// Who owns what: each session's loop goroutine owns that session's Flow
+// (what to send next); the session's reader goroutine only decodes frames
+// and hands acks and nacks to the loop. The Hub's one mutex guards the
+// Membership (owners, positions, health, waiting writes) and the set of
+// sessions. No lock is held across I/O, and none is held while another is
+// taken: the store's last id is read before the hub's lock.
 package replication
 
 import (
 	"context"
-	"slices"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,229 +92,238 @@ func (o Options) maxFrameBytes() int64 {
 }
 
 // Hub owns every replication session of the master.
-//
-// Lock order: mu before a session's mu; stateMu is a leaf, never held
-// while taking another lock.
 type Hub struct {
 	log   *zap.Logger
 	store store.Store
 	opts  Options
+	now   func() time.Time
 	ctx   context.Context // cancelled by Close; every session derives from it
 	stop  context.CancelCauseFunc
-	wg    sync.WaitGroup // every session handler
+	wg    sync.WaitGroup // every session handler, and the forget loop
 
-	mu        sync.RWMutex
-	sessions  map[string]*session // guarded by mu; connected secondaries by name
-	observers map[*session]bool   // guarded by mu
-	known     []string            // guarded by mu; every secondary name ever seen, sorted
+	mu       sync.Mutex
+	closed   bool                   // guarded by mu; set by Close, after which no handler starts
+	members  *Membership            // guarded by mu
+	sessions map[SessionID]*session // guarded by mu; every session, observers included
+	lastID   SessionID              // guarded by mu; the newest session's id
 
-	stateMu sync.Mutex
-	tracker *Tracker            // guarded by stateMu
-	health  *Health             // guarded by stateMu
-	owners  map[string]*session // guarded by stateMu; the session that speaks for a name
+	// peers is a copy of sessions for Notify, which runs on every append
+	// and so reads it without the lock; it is replaced under mu.
+	peers atomic.Pointer[[]*session]
 }
 
-// NewHub returns a hub that streams st to the peers that dial it.
+// NewHub returns a hub that streams st to the peers that dial it. Close
+// stops it.
 func NewHub(st store.Store, opts Options, log *zap.Logger) *Hub {
+	opts = opts.withDefaults()
 	ctx, stop := context.WithCancelCause(context.Background())
-	return &Hub{
-		log:       log,
-		store:     st,
-		opts:      opts.withDefaults(),
-		ctx:       ctx,
-		stop:      stop,
-		sessions:  map[string]*session{},
-		observers: map[*session]bool{},
-		tracker:   NewTracker(),
-		health:    NewHealth(opts.withDefaults().HeartbeatInterval),
-		owners:    map[string]*session{},
+	h := &Hub{
+		log:      log,
+		store:    st,
+		opts:     opts,
+		now:      time.Now,
+		ctx:      ctx,
+		stop:     stop,
+		members:  NewMembership(opts.HeartbeatInterval, opts.ForgetAfter),
+		sessions: map[SessionID]*session{},
 	}
+	h.peers.Store(new([]*session))
+	h.wg.Go(h.forgetLoop)
+	return h
 }
 
 // Close ends every session, telling each peer the master is going away,
 // and waits for them.
 func (h *Hub) Close() {
 	h.mu.Lock() // so that no handler is counted after the wait starts
-	h.stop(errShuttingDown)
+	h.closed = true
 	h.mu.Unlock()
+	h.stop(errShuttingDown)
 	h.wg.Wait()
 }
 
 // Notify tells every session that the log grew. It never blocks: a
 // session that is already awake or busy will see the new entries anyway.
 func (h *Hub) Notify() {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, s := range h.sessions {
-		s.poke()
-	}
-	for s := range h.observers {
+	for _, s := range *h.peers.Load() {
 		s.poke()
 	}
 }
 
-// Wait registers a write of id that needs need secondaries. The returned
-// wait's Done is closed once they hold it; nil means it already is.
-func (h *Hub) Wait(id uint64, need int) *Wait {
-	if need <= 0 {
-		return nil
-	}
-	w := NewWait(id, need)
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	if h.tracker.Add(w) {
-		return nil
-	}
-	return w
+// ErrConcernTimeout is wrapped by the error Await returns when the write
+// concern was not met in time. The write stays in the log and keeps
+// replicating.
+var ErrConcernTimeout = errors.New("write concern not met in time")
+
+// ConcernError says how far a write got when its wait timed out.
+type ConcernError struct {
+	Acks, Need int
+	Timeout    time.Duration
 }
 
-// Cancel drops a wait whose client went away. The write stays in the log
-// and keeps replicating.
-func (h *Hub) Cancel(w *Wait) {
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	h.tracker.Cancel(w)
+func (e *ConcernError) Error() string {
+	return fmt.Sprintf("write concern not met in %s: held by %d of %d nodes", e.Timeout, e.Acks, e.Need)
 }
 
-// Holders counts the secondaries that hold id.
-func (h *Hub) Holders(id uint64) int {
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	return h.tracker.Holders(id)
-}
+// Is makes errors.Is(err, ErrConcernTimeout) true.
+func (e *ConcernError) Is(target error) bool { return target == ErrConcernTimeout }
 
-// hold records a secondary's position and wakes the writes it satisfies.
-// Only the newest session of a name speaks for it: a replaced session's
-// late ack could claim ids that a restarted, emptied node no longer holds.
-func (h *Hub) hold(s *session, id uint64) {
-	h.stateMu.Lock()
-	if h.owners[s.name] != s {
-		h.stateMu.Unlock()
-		return
+// Await waits until need nodes, master included, hold id, and returns how
+// many do. It gives up when timeout passes (0: no limit), with a
+// *ConcernError, or when ctx ends, with ctx's cause; a write that was met
+// at that very moment still counts as met.
+func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Duration) (acks int, err error) {
+	w := NewWait(id, need-1)
+	h.mu.Lock()
+	if need <= 1 || h.members.Add(w) {
+		acks = h.members.Acks(id)
+		h.mu.Unlock()
+		return acks, nil
 	}
-	done := h.tracker.Hold(s.name, id)
-	h.stateMu.Unlock()
-	for _, w := range done {
-		close(w.Done)
+	h.mu.Unlock()
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
 	}
-}
-
-// SecondaryStatus is what /health says of one secondary.
-type SecondaryStatus struct {
-	Name      string `json:"name"`
-	Status    Status `json:"status"`
-	Connected bool   `json:"connected"`
-	AckedID   uint64 `json:"ackedId"`
-	Lag       uint64 `json:"lag"`
-	// LastSeen is when the secondary was last heard from (RFC 3339).
-	LastSeen string `json:"lastSeen,omitempty"`
-}
-
-// Secondaries reports every secondary seen within ForgetAfter, connected
-// or not, by name.
-func (h *Hub) Secondaries() []SecondaryStatus {
-	h.forgetGone()
-	last := h.store.LastID()
-	h.mu.RLock()
-	out := make([]SecondaryStatus, 0, len(h.known))
-	for _, name := range h.known {
-		out = append(out, SecondaryStatus{Name: name, Connected: h.sessions[name] != nil})
-	}
-	h.mu.RUnlock()
-	now := time.Now()
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	for i := range out {
-		s := &out[i]
-		acked, _ := h.tracker.Held(s.Name)
-		s.AckedID, s.Lag, s.Status = acked, last-min(acked, last), h.health.Status(s.Name, now)
-		if seen := h.health.LastSeen(s.Name); !seen.IsZero() {
-			s.LastSeen = seen.UTC().Format(time.RFC3339Nano)
-		}
-	}
-	return out
-}
-
-// forgetGone drops the secondaries disconnected for longer than
-// ForgetAfter, so that replicas replaced for good (a container recreated
-// under a new name) do not stay listed forever.
-func (h *Hub) forgetGone() {
-	h.stateMu.Lock()
-	gone := h.health.Gone(time.Now(), h.opts.ForgetAfter)
-	for _, name := range gone {
-		h.health.Forget(name)
-		h.tracker.Forget(name)
-		delete(h.owners, name)
-	}
-	h.stateMu.Unlock()
-	if len(gone) == 0 {
-		return
+	select {
+	case <-w.Done:
+	case <-expired:
+		err = &ConcernError{Need: need, Timeout: timeout}
+	case <-ctx.Done():
+		err = context.Cause(ctx)
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.known = slices.DeleteFunc(h.known, func(name string) bool {
-		return h.sessions[name] == nil && slices.Contains(gone, name) // a reconnect in between keeps it
-	})
-	for _, name := range gone {
-		h.log.Info("forgot a secondary disconnected for longer than the retention", zap.String("peer", name),
-			zap.Duration("forgetAfter", h.opts.ForgetAfter))
+	h.members.Cancel(w)
+	acks = h.members.Acks(id)
+	h.mu.Unlock()
+	if acks >= need {
+		return acks, nil
 	}
+	if ce, ok := err.(*ConcernError); ok {
+		ce.Acks = acks
+	}
+	return acks, err
+}
+
+// Secondaries reports every secondary still listed, connected or not, by
+// name.
+func (h *Hub) Secondaries() []SecondaryStatus {
+	last := h.store.LastID() // before the lock: the store has locks of its own
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.members.Status(h.now(), last)
 }
 
 // HealthyNodes counts the nodes, master included, that are healthy now.
 func (h *Hub) HealthyNodes() int {
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	return 1 + h.health.CountHealthy(time.Now())
-}
-
-// seen records that s's peer was heard from.
-func (h *Hub) seen(s *session) {
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	if h.owners[s.name] == s {
-		h.health.Seen(s.name, time.Now())
-	}
-}
-
-// register makes s the session of its name. A secondary that reconnects
-// replaces its old session: the old one is told to close, and from this
-// moment its acks no longer count (see hold), so it may take its time.
-func (h *Hub) register(s *session) {
 	h.mu.Lock()
-	if s.observer {
-		h.observers[s] = true
-		h.mu.Unlock()
-		return
+	defer h.mu.Unlock()
+	return h.members.HealthyNodes(h.now())
+}
+
+// Waiting counts the appends waiting for their write concern.
+func (h *Hub) Waiting() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.members.Waiting()
+}
+
+// forgetLoop forgets long-gone secondaries on a ticker, so that the read
+// paths (GET /health) only read.
+func (h *Hub) forgetLoop() {
+	t := time.NewTicker(min(max(h.opts.ForgetAfter/4, time.Millisecond), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			h.mu.Lock()
+			gone := h.members.Forget(h.now())
+			h.mu.Unlock()
+			h.logForgotten(gone)
+		case <-h.ctx.Done():
+			return
+		}
 	}
-	old := h.sessions[s.name]
-	h.sessions[s.name] = s
-	if !slices.Contains(h.known, s.name) {
-		h.known = append(h.known, s.name)
-		slices.Sort(h.known)
+}
+
+func (h *Hub) logForgotten(names []string) {
+	for _, name := range names {
+		h.log.Info("forgot a secondary disconnected for longer than FORGET_SECONDARY_AFTER",
+			zap.String("peer", name), zap.Duration("forgetAfter", h.opts.ForgetAfter))
 	}
+}
+
+// join adds a session for a peer whose stream starts at start. A
+// secondary that reconnects replaces its old session: the old one is told
+// to close, and from this moment its acks no longer count, so it may take
+// its time.
+func (h *Hub) join(s *session, start Start) {
+	h.mu.Lock()
+	h.lastID++
+	s.id = h.lastID
+	h.sessions[s.id] = s
+	var old *session
+	var done []*Wait
+	var gone []string
+	if !s.observer {
+		now := h.now()
+		gone = h.members.Forget(now)
+		var replaced SessionID
+		replaced, done = h.members.Register(s.name, s.id, start.From-1, now)
+		old = h.sessions[replaced]
+	}
+	h.publish()
 	h.mu.Unlock()
-	h.stateMu.Lock()
-	h.owners[s.name] = s
-	h.health.Seen(s.name, time.Now()) // its hello just arrived
-	h.stateMu.Unlock()
+	h.logForgotten(gone)
+	release(done)
 	if old != nil {
 		h.log.Info("secondary reconnected; replacing its old session", zap.String("peer", s.name))
 		old.cancel(errReplaced)
 	}
 }
 
-func (h *Hub) unregister(s *session) {
+// leave removes a session that ended.
+func (h *Hub) leave(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.observer {
-		delete(h.observers, s)
-	} else if h.sessions[s.name] == s {
-		delete(h.sessions, s.name)
+	delete(h.sessions, s.id)
+	if !s.observer {
+		h.members.Disconnect(s.name, s.id)
 	}
-	h.stateMu.Lock()
-	defer h.stateMu.Unlock()
-	if h.owners[s.name] == s {
-		h.health.Disconnected(s.name)
+	h.publish()
+}
+
+// publish replaces the copy of the sessions that Notify reads. Called
+// with mu held.
+func (h *Hub) publish() {
+	peers := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		peers = append(peers, s)
+	}
+	h.peers.Store(&peers)
+}
+
+// seen records that s's peer was heard from.
+func (h *Hub) seen(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.members.Seen(s.name, s.id, h.now())
+}
+
+// hold records that s's peer holds every id up to id and wakes the writes
+// that satisfies.
+func (h *Hub) hold(s *session, id uint64) {
+	h.mu.Lock()
+	done := h.members.Hold(s.name, s.id, id)
+	h.mu.Unlock()
+	release(done)
+}
+
+// release tells satisfied writes; outside the lock, as it wakes others.
+func release(done []*Wait) {
+	for _, w := range done {
+		close(w.Done)
 	}
 }

@@ -2,20 +2,14 @@ package replication
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/shared/frame"
-	"github.com/replog/replog/shared/httpapi"
 )
 
 var (
@@ -33,19 +27,42 @@ func protocolErrorf(format string, args ...any) error {
 	return &protocolError{msg: fmt.Sprintf(format, args...)}
 }
 
-// session streams the log to one peer.
+// session streams the log to one peer. Two goroutines serve it: the loop
+// (run), which owns the flow and is the only one to write frames, and the
+// reader, which decodes the peer's frames and hands acks and nacks to the
+// loop over control.
 type session struct {
 	hub      *Hub
+	id       SessionID // set by the hub when it joins
 	conn     *websocket.Conn
 	log      *zap.Logger
 	name     string
 	observer bool
 	ctx      context.Context // cancelled to end the session; its cause says why
 	cancel   context.CancelCauseFunc
-	wake     chan struct{} // capacity 1: "look at the log again"
+	wake     chan struct{}    // capacity 1: "look at the log again"
+	control  chan frame.Frame // acks and nacks, reader → loop
+}
 
-	mu   sync.Mutex
-	flow Flow // guarded by mu
+// ready is always ready: the loop selects on it instead of wake when it
+// has more to send, so that one select serves the busy and the idle loop.
+var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *session {
+	ctx, cancel := context.WithCancelCause(h.ctx)
+	return &session{
+		hub:      h,
+		conn:     conn,
+		log:      h.log.With(zap.String("peer", hello.Name), zap.String("role", string(hello.Role))),
+		name:     hello.Name,
+		observer: hello.Role == frame.RoleObserver,
+		ctx:      ctx,
+		cancel:   cancel,
+		wake:     make(chan struct{}, 1),
+		// Acks are cumulative and few (one per frame and heartbeat), so a
+		// small buffer keeps the reader from waiting on the loop.
+		control: make(chan frame.Frame, 64),
+	}
 }
 
 func (s *session) poke() {
@@ -55,118 +72,11 @@ func (s *session) poke() {
 	}
 }
 
-// ServeHTTP accepts a peer on /replicate and streams the log to it until
-// either side goes away.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.track() {
-		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "master shutting down"))
-		return
-	}
-	defer h.wg.Done()
-	if !h.authorized(r) {
-		h.log.Warn("refused replication peer: wrong or missing token", zap.String("remote", r.RemoteAddr))
-		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,
-			"replication needs the master's REPLICATION_TOKEN as \"Authorization: Bearer <token>\""))
-		return
-	}
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		h.log.Warn("replication handshake failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
-		return // Accept has answered the request
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(64 << 10) // peers send only small frames
-	hello, err := h.readHello(conn)
-	if err != nil {
-		h.log.Warn("refused replication peer", zap.String("remote", r.RemoteAddr), zap.Error(err))
-		closeWithError(conn, err)
-		return
-	}
-	start, err := Decide(h.store.LogID(), h.store.LastID(), hello)
-	if err != nil {
-		h.log.Error("refused secondary", zap.String("peer", hello.Name), zap.Error(err))
-		closeWithError(conn, &protocolError{msg: err.Error()})
-		return
-	}
-	s := h.newSession(conn, hello, start)
-	h.register(s)
-	defer h.unregister(s)
-	if err := s.run(start, hello); err != nil {
-		s.log.Info("replication session ended", zap.Uint64("ackedId", s.acked()), zap.Error(err))
-	}
-}
-
-// authorized checks the bearer token in constant time. Both sides are
-// hashed first so that not even the token's length leaks through timing.
-func (h *Hub) authorized(r *http.Request) bool {
-	if h.opts.Token == "" {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.opts.Token))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
-// track counts a new session handler unless the hub is closing.
-func (h *Hub) track() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ctx.Err() != nil {
-		return false
-	}
-	h.wg.Add(1)
-	return true
-}
-
-func (h *Hub) readHello(conn *websocket.Conn) (frame.Frame, error) {
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.HelloTimeout)
-	defer cancel()
-	_, data, err := conn.Read(ctx)
-	if err != nil {
-		return frame.Frame{}, fmt.Errorf("read hello: %w", err)
-	}
-	f, err := frame.Decode(data)
-	if err != nil {
-		return frame.Frame{}, &protocolError{msg: err.Error()}
-	}
-	if f.Type != frame.TypeHello {
-		return frame.Frame{}, protocolErrorf("first frame must be hello, got %s", f.Type)
-	}
-	if f.Version != frame.Version {
-		return frame.Frame{}, protocolErrorf("protocol version %d not supported; this master speaks %d", f.Version, frame.Version)
-	}
-	if f.Role == "" {
-		f.Role = frame.RoleSecondary
-	}
-	return f, nil
-}
-
-func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *session {
-	ctx, cancel := context.WithCancelCause(h.ctx)
-	observer := hello.Role == frame.RoleObserver
-	return &session{
-		hub:      h,
-		conn:     conn,
-		log:      h.log.With(zap.String("peer", hello.Name), zap.String("role", string(hello.Role))),
-		name:     hello.Name,
-		observer: observer,
-		ctx:      ctx,
-		cancel:   cancel,
-		wake:     make(chan struct{}, 1),
-		flow:     NewFlow(start.From, h.opts.Window, h.opts.MaxFrames, observer),
-	}
-}
-
-// run greets the peer, then reads its frames in one goroutine while this
-// one sends the log, until either fails or the session is cancelled.
-func (s *session) run(start Start, hello frame.Frame) error {
+// run greets the peer, then streams the log to it until either side fails
+// or the session is cancelled. It returns the highest id the peer acked
+// and why the session ended.
+func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) {
 	h := s.hub
-	if !s.observer {
-		h.hold(s, start.From-1)
-	}
 	if start.Resync {
 		s.log.Warn("secondary holds another log; it will drop it and resync from id 1",
 			zap.String("peerLogId", hello.LogID), zap.Uint64("peerLastId", hello.LastID))
@@ -175,7 +85,7 @@ func (s *session) run(start Start, hello frame.Frame) error {
 		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes(),
 		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds()}
 	if err := s.writeFrame(welcome); err != nil {
-		return err
+		return start.From - 1, err
 	}
 	s.log.Info("replication peer connected", zap.Uint64("from", start.From), zap.Uint64("lastId", welcome.LastID))
 
@@ -185,7 +95,8 @@ func (s *session) run(start Start, hello frame.Frame) error {
 		s.cancel(err)
 		readErr <- err
 	}()
-	err := s.sendLoop()
+	flow := NewFlow(start.From, h.opts.Window, h.opts.MaxFrames, s.observer)
+	err = s.loop(&flow)
 	s.cancel(err)
 	cause := context.Cause(s.ctx)
 	s.close(cause)
@@ -195,7 +106,116 @@ func (s *session) run(start Start, hello frame.Frame) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		err = cause
 	}
-	return err
+	return flow.Acked(), err
+}
+
+// loop is the session's owner: it alone asks the flow what to send, sends
+// it, takes the peer's acks and nacks, and sends a heartbeat every
+// interval, even while busy, so that a slow or paused peer shows. It
+// returns nil once the session is cancelled, which it notices between any
+// two frames, however far behind the peer is.
+func (s *session) loop(flow *Flow) error {
+	h := s.hub
+	beat := time.NewTicker(h.opts.HeartbeatInterval)
+	defer beat.Stop()
+	var (
+		entries []frame.Entry
+		buf     []byte
+		beats   uint64
+	)
+	for {
+		last := h.store.LastID()
+		from, n := flow.Next(last, h.opts.BatchEntries)
+		wake := s.wake
+		if n > 0 {
+			wake = ready
+		}
+		select {
+		case <-s.ctx.Done():
+			return nil
+		case <-beat.C:
+			beats++
+			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats}); err != nil {
+				return fmt.Errorf("send heartbeat: %w", err)
+			}
+		case f := <-s.control:
+			if err := s.handle(flow, f); err != nil {
+				return err
+			}
+		case <-wake:
+			if n == 0 {
+				continue // poked: look at the log again
+			}
+			var err error
+			if entries, err = h.store.Read(entries[:0], from, n, h.opts.BatchBytes); err != nil {
+				return fmt.Errorf("read log from id %d: %w", from, err)
+			}
+			flow.Sent(len(entries))
+			buf = frame.AppendEntries(buf[:0], entries)
+			if err := s.write(buf); err != nil {
+				return fmt.Errorf("send ids %d-%d: %w", from, from+uint64(len(entries))-1, err)
+			}
+		}
+	}
+}
+
+// handle applies an ack or a nack to the flow; only the loop calls it.
+func (s *session) handle(flow *Flow, f frame.Frame) error {
+	if f.Type == frame.TypeNack {
+		flow.Nack(f.From)
+		s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
+		return nil
+	}
+	advanced, ok := flow.Ack(f.ID)
+	if !ok {
+		return protocolErrorf("ack for id %d, which was never sent", f.ID)
+	}
+	if advanced {
+		s.hub.hold(s, f.ID)
+	}
+	return nil
+}
+
+// readLoop decodes the peer's frames until the connection closes, hands
+// acks and nacks to the loop, and tells the hub the peer is alive.
+func (s *session) readLoop() error {
+	for {
+		typ, data, err := s.conn.Read(context.Background()) // ends when the connection closes
+		if err != nil {
+			if websocket.CloseStatus(err) != -1 {
+				return fmt.Errorf("peer closed: %w", err)
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		if typ != websocket.MessageText {
+			return protocolErrorf("frames must be JSON text")
+		}
+		f, err := frame.Decode(data)
+		if err != nil {
+			return &protocolError{msg: err.Error()}
+		}
+		if !s.observer {
+			s.hub.seen(s)
+		}
+		switch f.Type {
+		case frame.TypeAck:
+			if s.observer {
+				continue // observers never count
+			}
+		case frame.TypeNack:
+		case frame.TypeHeartbeat:
+			continue // its arrival was the point: the peer is alive and reading
+		case frame.TypeError:
+			return fmt.Errorf("peer reported: %s", f.Error)
+		default:
+			return protocolErrorf("unexpected %s frame from a peer", f.Type)
+		}
+		select {
+		case s.control <- f:
+		case <-s.ctx.Done():
+			return nil
+		}
+	}
 }
 
 // close ends the connection with a close frame that tells the peer why.
@@ -230,120 +250,6 @@ func closeWithError(conn *websocket.Conn, err error) {
 	_ = conn.Close(websocket.StatusPolicyViolation, reason)
 }
 
-// sendLoop streams the log to the peer and sends a heartbeat every
-// interval, even while busy streaming, so a slow or paused peer shows.
-func (s *session) sendLoop() error {
-	h := s.hub
-	var entries []frame.Entry
-	var buf []byte
-	beat := time.NewTicker(h.opts.HeartbeatInterval)
-	defer beat.Stop()
-	var seq uint64
-	heartbeat := func() error {
-		seq++
-		return s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: seq})
-	}
-	for {
-		select {
-		case <-beat.C:
-			if err := heartbeat(); err != nil {
-				return fmt.Errorf("send heartbeat: %w", err)
-			}
-		default:
-		}
-		s.mu.Lock()
-		from, n := s.flow.Next(h.store.LastID(), h.opts.BatchEntries)
-		s.mu.Unlock()
-		if n == 0 {
-			select {
-			case <-s.wake:
-			case <-beat.C:
-				if err := heartbeat(); err != nil {
-					return fmt.Errorf("send heartbeat: %w", err)
-				}
-			case <-s.ctx.Done():
-				return nil
-			}
-			continue
-		}
-		var err error
-		entries, err = h.store.Read(entries[:0], from, n, h.opts.BatchBytes)
-		if err != nil {
-			return fmt.Errorf("read log from id %d: %w", from, err)
-		}
-		s.mu.Lock()
-		s.flow.Sent(from, len(entries))
-		s.mu.Unlock()
-		buf = frame.AppendEntries(buf[:0], entries)
-		if err := s.write(buf); err != nil {
-			return fmt.Errorf("send ids %d-%d: %w", from, from+uint64(len(entries))-1, err)
-		}
-	}
-}
-
-func (s *session) readLoop() error {
-	for {
-		typ, data, err := s.conn.Read(context.Background()) // ends when the connection closes
-		if err != nil {
-			if websocket.CloseStatus(err) != -1 {
-				return fmt.Errorf("peer closed: %w", err)
-			}
-			return fmt.Errorf("read: %w", err)
-		}
-		if typ != websocket.MessageText {
-			return protocolErrorf("frames must be JSON text")
-		}
-		f, err := frame.Decode(data)
-		if err != nil {
-			return &protocolError{msg: err.Error()}
-		}
-		if !s.observer {
-			s.hub.seen(s)
-		}
-		if err := s.handle(f); err != nil {
-			return err
-		}
-	}
-}
-
-func (s *session) handle(f frame.Frame) error {
-	switch f.Type {
-	case frame.TypeAck:
-		if s.observer {
-			return nil
-		}
-		s.mu.Lock()
-		advanced, ok := s.flow.Ack(f.ID)
-		s.mu.Unlock()
-		if !ok {
-			return protocolErrorf("ack for id %d, which was never sent", f.ID)
-		}
-		if advanced {
-			s.hub.hold(s, f.ID)
-			s.poke() // the window may have room again
-		}
-	case frame.TypeNack:
-		s.mu.Lock()
-		s.flow.Nack(f.From)
-		s.mu.Unlock()
-		s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
-		s.poke()
-	case frame.TypeHeartbeat:
-		// Its arrival was the point: the peer is alive and reading.
-	case frame.TypeError:
-		return fmt.Errorf("peer reported: %s", f.Error)
-	default:
-		return protocolErrorf("unexpected %s frame from a peer", f.Type)
-	}
-	return nil
-}
-
-func (s *session) acked() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.flow.Acked()
-}
-
 func (s *session) writeFrame(f frame.Frame) error {
 	b, err := frame.Encode(f)
 	if err != nil {
@@ -353,7 +259,8 @@ func (s *session) writeFrame(f frame.Frame) error {
 }
 
 // write bounds each frame with its own timeout rather than the session's
-// context, whose cancellation would tear the connection down mid-frame.
+// context, whose cancellation would tear the connection down mid-frame;
+// the loop looks at the context between frames instead.
 func (s *session) write(b []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.hub.opts.WriteTimeout)
 	defer cancel()

@@ -221,7 +221,7 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat tim
 }
 
 func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Duration) error {
-	silence := time.Duration(UnhealthyAfter) * heartbeat
+	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
 	for {
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if silence > 0 {
@@ -231,7 +231,7 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 		timedOut := ctx.Err() != nil
 		cancel()
 		if timedOut {
-			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, UnhealthyAfter)
+			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, frame.UnhealthyAfter)
 		}
 		if err != nil {
 			return fmt.Errorf("read from master: %w", err)
@@ -255,10 +255,6 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 		}
 	}
 }
-
-// UnhealthyAfter is how many heartbeat intervals of silence make the
-// secondary give up on a connection, as the master does for secondaries.
-const UnhealthyAfter = 4
 
 // applyLoop takes every frame waiting in the inbox at once, waits the
 // injected delay, applies them in order and acks once for the lot.

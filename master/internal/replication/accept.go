@@ -1,0 +1,105 @@
+package replication
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/httpapi"
+)
+
+// ServeHTTP accepts a peer on /replicate: it checks the token, upgrades,
+// reads the hello, decides where the stream starts, and runs the session
+// until either side goes away.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.track() {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "master shutting down"))
+		return
+	}
+	defer h.wg.Done()
+	if !h.authorized(r) {
+		h.log.Warn("refused replication peer: wrong or missing token", zap.String("remote", r.RemoteAddr))
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,
+			"replication needs the master's REPLICATION_TOKEN as \"Authorization: Bearer <token>\""))
+		return
+	}
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		h.log.Warn("replication handshake failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
+		return // Accept has answered the request
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(64 << 10) // peers send only small frames
+	hello, err := h.readHello(conn)
+	if err != nil {
+		h.log.Warn("refused replication peer", zap.String("remote", r.RemoteAddr), zap.Error(err))
+		closeWithError(conn, err)
+		return
+	}
+	start, err := Decide(h.store.LogID(), h.store.LastID(), hello)
+	if err != nil {
+		h.log.Error("refused secondary", zap.String("peer", hello.Name), zap.Error(err))
+		closeWithError(conn, &protocolError{msg: err.Error()})
+		return
+	}
+	s := h.newSession(conn, hello, start)
+	h.join(s, start)
+	defer h.leave(s)
+	acked, err := s.run(start, hello)
+	s.log.Info("replication session ended", zap.Uint64("ackedId", acked), zap.Error(err))
+}
+
+// authorized checks the bearer token in constant time. Both sides are
+// hashed first so that not even the token's length leaks through timing.
+func (h *Hub) authorized(r *http.Request) bool {
+	if h.opts.Token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(h.opts.Token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// track counts a new session handler unless the hub is closing.
+func (h *Hub) track() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) readHello(conn *websocket.Conn) (frame.Frame, error) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.HelloTimeout)
+	defer cancel()
+	_, data, err := conn.Read(ctx)
+	if err != nil {
+		return frame.Frame{}, fmt.Errorf("read hello: %w", err)
+	}
+	f, err := frame.Decode(data)
+	if err != nil {
+		return frame.Frame{}, &protocolError{msg: err.Error()}
+	}
+	if f.Type != frame.TypeHello {
+		return frame.Frame{}, protocolErrorf("first frame must be hello, got %s", f.Type)
+	}
+	if f.Version != frame.Version {
+		return frame.Frame{}, protocolErrorf("protocol version %d not supported; this master speaks %d", f.Version, frame.Version)
+	}
+	if f.Role == "" {
+		f.Role = frame.RoleSecondary
+	}
+	return f, nil
+}

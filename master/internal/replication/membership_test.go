@@ -1,0 +1,207 @@
+package replication
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestMembership runs each rule of Membership as a script of steps at
+// given times (a heartbeat every second, forgotten after a minute), then
+// checks what Status says.
+func TestMembership(t *testing.T) {
+	const iv, forget = time.Second, time.Minute
+	type step struct {
+		at   time.Duration
+		op   string // register, seen, hold, disconnect, forget
+		name string
+		sess SessionID
+		id   uint64   // register: held; hold: held
+		want []string // register: "replaced N"; forget: the names forgotten
+	}
+	type want struct {
+		name      string
+		status    Status
+		connected bool
+		acked     uint64
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		at    time.Duration
+		want  []want
+	}{
+		{
+			name:  "a new secondary is healthy and holds what its hello says",
+			steps: []step{{op: "register", name: "s1", sess: 1, id: 7}},
+			want:  []want{{"s1", Healthy, true, 7}},
+		},
+		{
+			name: "only the newest session of a name counts its acks",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
+				{op: "hold", name: "s1", sess: 1, id: 5},
+			},
+			want: []want{{"s1", Healthy, true, 0}},
+		},
+		{
+			name: "a restarted, emptied secondary no longer holds what it held",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "hold", name: "s1", sess: 1, id: 5},
+				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
+			},
+			want: []want{{"s1", Healthy, true, 0}},
+		},
+		{
+			name: "a replaced session's frames say nothing of the node's health",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
+				{at: 3 * iv, op: "seen", name: "s1", sess: 1},
+			},
+			at:   4 * iv,
+			want: []want{{"s1", Unhealthy, true, 0}},
+		},
+		{
+			name: "a replaced session ending leaves its successor connected",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
+				{op: "disconnect", name: "s1", sess: 1},
+			},
+			want: []want{{"s1", Healthy, true, 0}},
+		},
+		{
+			name: "silence makes a secondary suspected, then unhealthy",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s2", sess: 2},
+				{at: 2 * iv, op: "seen", name: "s2", sess: 2},
+			},
+			at:   2 * iv,
+			want: []want{{"s1", Suspected, true, 0}, {"s2", Healthy, true, 0}},
+		},
+		{
+			name: "a disconnected secondary stays listed, unhealthy, with what it held",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "hold", name: "s1", sess: 1, id: 3},
+				{op: "disconnect", name: "s1", sess: 1},
+				{at: forget - time.Nanosecond, op: "forget"},
+			},
+			at:   forget - time.Nanosecond,
+			want: []want{{"s1", Unhealthy, false, 3}},
+		},
+		{
+			name: "a secondary disconnected and silent for forgetAfter is forgotten",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s2", sess: 2},
+				{op: "disconnect", name: "s1", sess: 1},
+				{at: forget, op: "forget", want: []string{"s1"}},
+			},
+			at:   forget,
+			want: []want{{"s2", Unhealthy, true, 0}},
+		},
+		{
+			name: "a connected secondary is never forgotten, however silent",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{at: 10 * forget, op: "forget"},
+			},
+			at:   10 * forget,
+			want: []want{{"s1", Unhealthy, true, 0}},
+		},
+		{
+			name: "forgetting counts from the last time it was heard from",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{at: forget / 2, op: "seen", name: "s1", sess: 1},
+				{at: forget / 2, op: "disconnect", name: "s1", sess: 1},
+				{at: forget, op: "forget"},
+			},
+			at:   forget,
+			want: []want{{"s1", Unhealthy, false, 0}},
+		},
+		{
+			name: "a forgotten name that comes back starts over",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "hold", name: "s1", sess: 1, id: 9},
+				{op: "disconnect", name: "s1", sess: 1},
+				{at: forget, op: "forget", want: []string{"s1"}},
+				{at: forget, op: "register", name: "s1", sess: 2, id: 2},
+			},
+			at:   forget,
+			want: []want{{"s1", Healthy, true, 2}},
+		},
+	}
+	t0 := time.Unix(1000, 0)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewMembership(iv, forget)
+			for i, s := range c.steps {
+				now := t0.Add(s.at)
+				var got []string
+				switch s.op {
+				case "register":
+					if replaced, _ := m.Register(s.name, s.sess, s.id, now); replaced != 0 {
+						got = []string{fmt.Sprintf("replaced %d", replaced)}
+					}
+				case "seen":
+					m.Seen(s.name, s.sess, now)
+				case "hold":
+					m.Hold(s.name, s.sess, s.id)
+				case "disconnect":
+					m.Disconnect(s.name, s.sess)
+				case "forget":
+					got = m.Forget(now)
+				}
+				if !slices.Equal(got, s.want) {
+					t.Fatalf("step %d (%s %s): got %v, want %v", i, s.op, s.name, got, s.want)
+				}
+			}
+			var got []want
+			for _, s := range m.Status(t0.Add(c.at), 100) {
+				got = append(got, want{s.Name, s.Status, s.Connected, s.AckedID})
+				if s.Lag != 100-s.AckedID {
+					t.Errorf("%s: lag %d with acked %d of 100", s.Name, s.Lag, s.AckedID)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("Status = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestMembershipWaits: positions satisfy waits whether they come from an
+// ack or from a hello, and only the owner's do.
+func TestMembershipWaits(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := NewMembership(time.Second, time.Minute)
+	w2 := NewWait(4, 2)
+	w1 := NewWait(4, 1)
+	if m.Add(w2) || m.Add(w1) {
+		t.Fatal("a wait was satisfied with no secondary")
+	}
+	if _, done := m.Register("s1", 1, 5, now); !slices.Equal(done, []*Wait{w1}) {
+		t.Fatalf("a hello holding id 5 satisfied %v, want the w=2 wait", done)
+	}
+	m.Register("s2", 2, 0, now)
+	if done := m.Hold("s2", 9, 4); done != nil {
+		t.Fatalf("an ack of a session that does not speak for s2 satisfied %v", done)
+	}
+	if done := m.Hold("s2", 2, 4); !slices.Equal(done, []*Wait{w2}) {
+		t.Fatalf("s2's ack satisfied %v, want the w=3 wait", done)
+	}
+	if m.Acks(4) != 3 || m.Acks(6) != 1 || m.Waiting() != 0 {
+		t.Fatalf("acks of 4: %d, of 6: %d; waiting %d", m.Acks(4), m.Acks(6), m.Waiting())
+	}
+	if m.HealthyNodes(now) != 3 || m.HealthyNodes(now.Add(4*time.Second)) != 1 {
+		t.Fatalf("healthy nodes %d now, %d after four silent intervals", m.HealthyNodes(now), m.HealthyNodes(now.Add(4*time.Second)))
+	}
+}
