@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,16 +49,18 @@ func Dial(t testing.TB, url string, hello frame.Frame) *Peer {
 // Master accepts the connections a secondary under test dials, and hands
 // each to the test as a Peer.
 type Master struct {
-	t     testing.TB
-	URL   string // ws://… to give the secondary
-	conns chan *websocket.Conn
+	t       testing.TB
+	URL     string // ws://… to give the secondary
+	conns   chan *websocket.Conn
+	release chan struct{}
+	once    sync.Once
 }
 
 // Listen starts a master that accepts connections until the test ends.
 // Each connection stays open until the test closes it or ends.
 func Listen(t testing.TB) *Master {
-	m := &Master{t: t, conns: make(chan *websocket.Conn)}
-	release := make(chan struct{})
+	m := &Master{t: t, conns: make(chan *websocket.Conn), release: make(chan struct{})}
+	release := m.release
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := websocket.Accept(w, r, nil)
 		if err != nil {
@@ -72,11 +75,15 @@ func Listen(t testing.TB) *Master {
 	}))
 	m.URL = "ws" + strings.TrimPrefix(srv.URL, "http")
 	t.Cleanup(func() {
-		close(release)
+		m.Close()
 		srv.Close()
 	})
 	return m
 }
+
+// Close drops every connection, at once (a secondary that is stopping is
+// not kept waiting for a close handshake nobody answers).
+func (m *Master) Close() { m.once.Do(func() { close(m.release) }) }
 
 // Accept waits for the secondary to connect and returns the connection
 // and its hello.
