@@ -98,7 +98,7 @@ func TestDurableSecondaryResumes(t *testing.T) {
 
 	// With the master paused, the secondary shows what its own log holds.
 	m.signal(syscall.SIGSTOP)
-	s1.ready = nil
+	s1.Ready = nil
 	s1.start()
 	h, err := getJSON[map[string]any](s1.url() + "/health")
 	m.signal(syscall.SIGCONT)

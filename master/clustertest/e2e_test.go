@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/master/internal/proc"
 )
 
 // The end-to-end suite runs replog as docker compose runs it: images built
@@ -81,7 +83,7 @@ func newStack(t *testing.T, secondaries int, env ...string) *stack {
 		project: fmt.Sprintf("replog-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
 		env:     append([]string{"REPLOG_MASTER_PORT=" + port}, env...),
 	}
-	s.master = &node{t: t, name: "master", addr: "127.0.0.1:" + port}
+	s.master = &node{t: t, name: "master", Node: &proc.Node{Name: "master", Addr: "127.0.0.1:" + port}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := composeRun(s.env, s.project, "logs", "--no-color")
@@ -162,7 +164,7 @@ func (s *stack) secondary(id string) *node {
 		}
 		return fmt.Errorf("no published port in %q", out)
 	})
-	return &node{t: s.t, name: id[:12], addr: addr}
+	return &node{t: s.t, name: id[:12], Node: &proc.Node{Name: id[:12], Addr: addr}}
 }
 
 func (s *stack) docker(args ...string) {

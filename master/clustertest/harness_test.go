@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replog/replog/master/internal/proc"
 	"github.com/replog/replog/shared/frame"
 )
 
@@ -66,20 +66,24 @@ func build(pkgDir, out string) error {
 	return nil
 }
 
-// node is one running replog process.
+// node is one running replog process, tied to a test: every start is
+// killed when the test ends, which fails if the node reported a data race
+// and prints the node's logs if the test failed.
 type node struct {
+	*proc.Node
 	t    *testing.T
 	name string
-	bin  string
-	env  []string
-	addr string // host:port of its HTTP API
-	// ready, when set, must pass after every start besides /health.
-	ready func() error
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process exited
 	logs *syncBuffer
+}
+
+func newNode(t *testing.T, name, bin string, env ...string) *node {
+	addr, err := proc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	return &node{t: t, name: name, logs: logs, Node: &proc.Node{Name: name, Bin: bin, Addr: addr, Logs: logs,
+		Env: append([]string{"HTTP_ADDR=" + addr, "LOG_FORMAT=console", "LOG_LEVEL=debug"}, env...)}}
 }
 
 type syncBuffer struct {
@@ -101,18 +105,16 @@ func (s *syncBuffer) String() string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // startMaster starts a master on a free port; env adds settings.
 func startMaster(t *testing.T, env ...string) *node {
-	n := &node{t: t, name: "master", bin: binary(t, "master"), addr: freeAddr(t), logs: &syncBuffer{}}
-	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug"}, env...)
+	n := newNode(t, "master", binary(t, "master"), env...)
 	n.start()
 	return n
 }
@@ -121,16 +123,15 @@ func startMaster(t *testing.T, env ...string) *node {
 // and waits until it is connected.
 func startSecondary(t *testing.T, name string, master *node, env ...string) *node {
 	n := startDetached(t, name, master, env...)
-	n.ready = connected(n)
-	checkFor(t, 20*time.Second, n.ready)
+	n.Ready = connected(n)
+	checkFor(t, 20*time.Second, n.Ready)
 	return n
 }
 
 // startDetached starts a secondary without waiting for it to connect.
 func startDetached(t *testing.T, name string, master *node, env ...string) *node {
-	n := &node{t: t, name: name, bin: binary(t, "secondary"), addr: freeAddr(t), logs: &syncBuffer{}}
-	n.env = append([]string{"HTTP_ADDR=" + n.addr, "LOG_FORMAT=console", "LOG_LEVEL=debug",
-		"NODE_NAME=" + name, "MASTER_URL=ws://" + master.addr + "/replicate"}, env...)
+	n := newNode(t, name, binary(t, "secondary"),
+		append([]string{"NODE_NAME=" + name, "MASTER_URL=ws://" + master.Addr + "/replicate"}, env...)...)
 	n.start()
 	return n
 }
@@ -146,7 +147,7 @@ func connected(n *node) func() error {
 	}
 }
 
-func (n *node) url() string { return "http://" + n.addr }
+func (n *node) url() string { return n.URL() }
 
 func (n *node) start() {
 	n.t.Helper()
@@ -155,24 +156,16 @@ func (n *node) start() {
 	}
 }
 
-// tryStart starts the process and waits until it answers (and is ready,
-// where that is set). It only returns errors, so that a goroutine other
-// than the test's may call it.
+// tryStart is start for goroutines other than the test's: it only returns
+// errors.
 func (n *node) tryStart() error {
-	n.mu.Lock()
-	cmd := exec.Command(n.bin)
-	cmd.Env = append(os.Environ(), n.env...)
-	cmd.Stdout, cmd.Stderr = n.logs, n.logs
-	if err := cmd.Start(); err != nil {
-		n.mu.Unlock()
-		return fmt.Errorf("start %s: %w", n.name, err)
+	err := n.Start()
+	done := n.Done()
+	if done == nil {
+		return err // it never ran
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	n.cmd, n.done = cmd, done
-	n.mu.Unlock()
 	n.t.Cleanup(func() {
-		n.signal(syscall.SIGKILL)
+		n.Signal(syscall.SIGKILL)
 		<-done
 		if strings.Contains(n.logs.String(), "WARNING: DATA RACE") {
 			n.t.Errorf("%s reported a data race", n.name)
@@ -181,64 +174,36 @@ func (n *node) tryStart() error {
 			n.t.Logf("--- logs of %s ---\n%s", n.name, n.logs.String())
 		}
 	})
-	err := poll(20*time.Second, func() error {
-		select {
-		case <-done:
-			return fmt.Errorf("%s exited at start:\n%s", n.name, n.logs.String())
-		default:
-		}
-		_, err := getJSON[map[string]any](n.url() + "/health")
-		return err
-	})
-	if err == nil && n.ready != nil {
-		err = poll(20*time.Second, n.ready)
-	}
 	return err
 }
 
-func (n *node) signal(sig syscall.Signal) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	_ = n.cmd.Process.Signal(sig)
-}
+func (n *node) signal(sig syscall.Signal) { n.Signal(sig) }
 
 // kill SIGKILLs the process and waits for it to be gone.
 func (n *node) kill() {
 	n.t.Helper()
-	if err := n.tryKill(); err != nil {
+	if err := n.Kill(); err != nil {
 		n.t.Fatal(err)
 	}
 }
 
 // tryKill is kill for goroutines other than the test's.
-func (n *node) tryKill() error {
-	n.signal(syscall.SIGKILL)
-	return n.tryWait(10 * time.Second)
-}
+func (n *node) tryKill() error { return n.Kill() }
 
 // stop SIGTERMs the process and returns its exit code.
 func (n *node) stop() int {
-	n.signal(syscall.SIGTERM)
-	n.wait(30 * time.Second)
-	return n.cmd.ProcessState.ExitCode()
+	n.t.Helper()
+	code, err := n.Stop(30 * time.Second)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return code
 }
 
 func (n *node) wait(d time.Duration) {
 	n.t.Helper()
-	if err := n.tryWait(d); err != nil {
+	if err := n.Wait(d); err != nil {
 		n.t.Fatal(err)
-	}
-}
-
-func (n *node) tryWait(d time.Duration) error {
-	n.mu.Lock()
-	done := n.done
-	n.mu.Unlock()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(d):
-		return fmt.Errorf("%s did not exit within %s", n.name, d)
 	}
 }
 
@@ -246,26 +211,8 @@ func (n *node) tryWait(d time.Duration) error {
 // passes first.
 func checkFor(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	if err := poll(timeout, f); err != nil {
+	if err := proc.Poll(timeout, f); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// poll calls f until it returns nil or timeout passes, and then returns
-// what f last said.
-func poll(timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 5 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still failing after %s: %w", timeout, err)
-		}
-		time.Sleep(wait) // polling interval, not a wait for an event
-		wait = min(2*wait, 100*time.Millisecond)
 	}
 }
 
@@ -273,16 +220,7 @@ var client = &http.Client{Timeout: 60 * time.Second}
 
 func getJSON[T any](url string) (T, error) {
 	var v T
-	resp, err := client.Get(url)
-	if err != nil {
-		return v, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return v, fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
-	}
-	return v, json.NewDecoder(resp.Body).Decode(&v)
+	return v, proc.GetJSON(url, &v)
 }
 
 // mustGet is getJSON on the test's goroutine: an error fails the test.

@@ -10,11 +10,17 @@ import (
 )
 
 // serveBaseline is the ceiling replog is compared with: decode the same
-// body, append under a mutex, answer 201 with the id.
+// body, append under a mutex, answer 201 with the id. GET /health answers
+// {} so that it starts like a replog node.
 func serveBaseline(addr string) error {
 	var mu sync.Mutex
 	var log []string
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/health" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("{}"))
+			return
+		}
 		var req struct {
 			Message      string `json:"message"`
 			WriteConcern int    `json:"writeConcern"`
@@ -35,6 +41,6 @@ func serveBaseline(addr string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(ln.Addr().String()) // the parent reads where to send load
+	fmt.Println(ln.Addr().String())
 	return http.Serve(ln, h)
 }

@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/replog/replog/master/internal/proc"
 )
 
 func run(ctx context.Context, o options) error {
@@ -24,22 +22,22 @@ func run(ctx context.Context, o options) error {
 		time.Now().Format("2006-01-02 15:04"), runtimeCPUs(), o.size, o.duration, o.warmup, o.repeat)
 	target := o.target
 	if target == "" {
-		c, err := startCluster(ctx, o, 2)
+		c, err := startCluster(o, 2)
 		if err != nil {
 			return err
 		}
 		defer c.stop()
-		target = c.master.url
+		target = c.master.URL()
 		fmt.Printf("cluster: master and 2 secondaries on loopback (%s)\n", strings.Join(o.env, " "))
 	}
 	var base string
 	if o.baseline {
-		b, err := startBaseline(ctx)
+		b, err := startBaseline()
 		if err != nil {
 			return err
 		}
-		defer b.kill()
-		base = b.url
+		defer b.Kill()
+		base = b.URL()
 	}
 	if err := table(ctx, o, target, base); err != nil {
 		return err
@@ -118,21 +116,21 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 // catchup fills a fresh master with o.catchup messages, reports its memory
 // per message, then times a secondary that joins late.
 func catchup(ctx context.Context, o options) error {
-	c, err := startCluster(ctx, o, 0)
+	c, err := startCluster(o, 0)
 	if err != nil {
 		return err
 	}
 	defer c.stop()
-	before := rss(c.master.cmd.Process.Pid)
+	before := rss(c.master.Pid())
 	start := time.Now()
-	if err := fill(ctx, c.master.url+"/messages", o.catchup, o.size); err != nil {
+	if err := fill(ctx, c.master.URL()+"/messages", o.catchup, o.size); err != nil {
 		return err
 	}
 	fillTook := time.Since(start)
-	after := rss(c.master.cmd.Process.Pid)
+	after := rss(c.master.Pid())
 	fmt.Printf("\nfilled the master with %d messages in %s; master RSS %d MiB → %d MiB: %.0f bytes per held message\n",
 		o.catchup, fillTook.Round(time.Millisecond), before>>20, after>>20, float64(after-before)/float64(o.catchup))
-	s, err := c.addSecondary(ctx, "late")
+	s, err := c.addSecondary("late")
 	if err != nil {
 		return err
 	}
@@ -141,7 +139,7 @@ func catchup(ctx context.Context, o options) error {
 		var h struct {
 			LastID int `json:"lastId"`
 		}
-		if err := getJSON(s.url+"/health", &h); err == nil && h.LastID >= o.catchup {
+		if err := proc.GetJSON(s.URL()+"/health", &h); err == nil && h.LastID >= o.catchup {
 			break
 		}
 		if ctx.Err() != nil {
@@ -150,7 +148,7 @@ func catchup(ctx context.Context, o options) error {
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 	took := time.Since(start)
-	sr := rss(s.cmd.Process.Pid)
+	sr := rss(s.Pid())
 	fmt.Printf("catch-up: a late secondary received %d messages in %s: %.0f messages/s; its RSS %d MiB: %.0f bytes per held message\n",
 		o.catchup, took.Round(time.Millisecond), float64(o.catchup)/took.Seconds(), sr>>20, float64(sr)/float64(o.catchup))
 	return nil
@@ -215,42 +213,31 @@ func runtimeCPUs() int {
 	return n
 }
 
-// proc is a started node.
-type proc struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
-}
-
 type cluster struct {
 	o      options
-	master *proc
-	nodes  []*proc
+	master *proc.Node
+	nodes  []*proc.Node
 	dirs   []string
 }
 
 func (c *cluster) stop() {
-	for _, p := range c.nodes {
-		p.kill()
+	for _, n := range c.nodes {
+		_ = n.Kill()
 	}
 	for _, d := range c.dirs {
 		os.RemoveAll(d)
 	}
 }
 
-func startCluster(ctx context.Context, o options, secondaries int) (*cluster, error) {
+func startCluster(o options, secondaries int) (*cluster, error) {
 	c := &cluster{o: o}
-	m, err := c.start(ctx, "master", nil)
+	m, err := c.start("master", "master", nil)
 	if err != nil {
 		return nil, err
 	}
 	c.master = m
 	for i := range secondaries {
-		if _, err := c.addSecondary(ctx, fmt.Sprintf("s%d", i+1)); err != nil {
+		if _, err := c.addSecondary(fmt.Sprintf("s%d", i+1)); err != nil {
 			c.stop()
 			return nil, err
 		}
@@ -258,18 +245,19 @@ func startCluster(ctx context.Context, o options, secondaries int) (*cluster, er
 	return c, nil
 }
 
-func (c *cluster) addSecondary(ctx context.Context, name string) (*proc, error) {
-	host := strings.TrimPrefix(c.master.url, "http://")
-	return c.start(ctx, "secondary", []string{"NODE_NAME=" + name, "MASTER_URL=ws://" + host + "/replicate"})
+func (c *cluster) addSecondary(name string) (*proc.Node, error) {
+	return c.start(name, "secondary", []string{"NODE_NAME=" + name, "MASTER_URL=ws://" + c.master.Addr + "/replicate"})
 }
 
-func (c *cluster) start(ctx context.Context, bin string, env []string) (*proc, error) {
-	addr, err := freeAddr()
+// start starts a node of binary bin and waits until it is ready: a
+// secondary once it is connected.
+func (c *cluster) start(name, bin string, env []string) (*proc.Node, error) {
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(c.o.bin, bin))
-	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "LOG_LEVEL=warn", "LOG_FORMAT=console")
+	n := &proc.Node{Name: name, Bin: filepath.Join(c.o.bin, bin), Addr: addr, Logs: os.Stderr,
+		Env: []string{"HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "LOG_FORMAT=console"}}
 	for _, e := range c.o.env {
 		if e == "DATA_DIR=auto" {
 			dir, err := os.MkdirTemp("", "replog-bench-")
@@ -279,65 +267,40 @@ func (c *cluster) start(ctx context.Context, bin string, env []string) (*proc, e
 			c.dirs = append(c.dirs, dir)
 			e = "DATA_DIR=" + dir
 		}
-		cmd.Env = append(cmd.Env, e)
+		n.Env = append(n.Env, e)
 	}
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &proc{cmd: cmd, url: "http://" + addr}
-	c.nodes = append(c.nodes, p)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var h map[string]any
-		err := getJSON(p.url+"/health", &h)
-		if err == nil && (bin == "master" || h["master"] == "connected") {
-			return p, nil
+	n.Env = append(n.Env, env...)
+	if bin == "secondary" {
+		n.Ready = func() error {
+			var h map[string]any
+			if err := proc.GetJSON(n.URL()+"/health", &h); err != nil || h["master"] != "connected" {
+				return fmt.Errorf("%s not connected: %v %v", name, err, h)
+			}
+			return nil
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s did not become ready: %v %v", bin, err, h)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
 	}
+	c.nodes = append(c.nodes, n)
+	if err := n.Start(); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
-func startBaseline(ctx context.Context) (*proc, error) {
+// startBaseline runs this program's baseline server as a process of its
+// own, like the nodes it is compared with.
+func startBaseline() (*proc.Node, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "baseline")
-	out, err := cmd.StdoutPipe()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start baseline: %w", err)
+	n := &proc.Node{Name: "baseline", Bin: self, Args: []string{"baseline", "-addr", addr}, Addr: addr, Logs: io.Discard}
+	if err := n.Start(); err != nil {
+		_ = n.Kill()
+		return nil, err
 	}
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("baseline address: %w", err)
-	}
-	return &proc{cmd: cmd, url: "http://" + strings.TrimSpace(addr)}, nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func getJSON(url string, v any) error {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(v)
+	return n, nil
 }

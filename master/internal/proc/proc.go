@@ -1,0 +1,167 @@
+// Package proc runs replog's binaries as child processes on loopback
+// ports, for the cluster tests and the benchmark alike: start one, wait
+// until it answers, signal it, kill it, wait for it.
+package proc
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// StartTimeout bounds the wait for a started node to answer (and be
+// ready).
+const StartTimeout = 20 * time.Second
+
+// Node is one replog process. Set the fields, then Start it; it can be
+// killed and started again on the same address.
+type Node struct {
+	Name string
+	Bin  string   // path of the binary
+	Args []string // its arguments
+	Env  []string // added to this process's environment
+	Addr string   // host:port of its HTTP API
+	Logs io.Writer
+	// Ready, when set, must pass after every start besides /health
+	// answering.
+	Ready func() error
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process exited
+}
+
+// URL is the node's HTTP API.
+func (n *Node) URL() string { return "http://" + n.Addr }
+
+// Start starts the process and waits until its /health answers and Ready
+// passes. On an error the process may still run: Kill it.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	cmd := exec.Command(n.Bin, n.Args...)
+	cmd.Env = append(os.Environ(), n.Env...)
+	cmd.Stdout, cmd.Stderr = n.Logs, n.Logs
+	if err := cmd.Start(); err != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+	err := Poll(StartTimeout, func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited at start", n.Name)
+		default:
+		}
+		var h map[string]any
+		return GetJSON(n.URL()+"/health", &h)
+	})
+	if err == nil && n.Ready != nil {
+		err = Poll(StartTimeout, n.Ready)
+	}
+	return err
+}
+
+// Done is closed when the process last started has exited.
+func (n *Node) Done() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.done
+}
+
+// Pid is the process id of the process last started.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd.Process.Pid
+}
+
+// Signal sends sig to the process; one that has exited ignores it.
+func (n *Node) Signal(sig syscall.Signal) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		_ = n.cmd.Process.Signal(sig)
+	}
+}
+
+// Kill SIGKILLs the process and waits for it to be gone.
+func (n *Node) Kill() error {
+	n.Signal(syscall.SIGKILL)
+	return n.Wait(10 * time.Second)
+}
+
+// Stop SIGTERMs the process, waits up to d for it to exit, and returns
+// its exit code.
+func (n *Node) Stop(d time.Duration) (int, error) {
+	n.Signal(syscall.SIGTERM)
+	if err := n.Wait(d); err != nil {
+		return -1, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd.ProcessState.ExitCode(), nil
+}
+
+// Wait waits up to d for the process to exit.
+func (n *Node) Wait(d time.Duration) error {
+	select {
+	case <-n.Done():
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("%s did not exit within %s", n.Name, d)
+	}
+}
+
+// FreeAddr returns a loopback host:port that is free at the moment.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Poll calls f until it returns nil or timeout passes, and then returns
+// what f last said.
+func Poll(timeout time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still failing after %s: %w", timeout, err)
+		}
+		time.Sleep(wait) // polling interval, not a wait for an event
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+var client = &http.Client{Timeout: 60 * time.Second}
+
+// GetJSON GETs url and decodes a 200 reply's JSON body into v.
+func GetJSON(url string, v any) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
