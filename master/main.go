@@ -11,19 +11,11 @@ import (
 	"github.com/replog/replog/master/internal/api"
 	"github.com/replog/replog/master/internal/config"
 	"github.com/replog/replog/master/internal/replication"
-	"github.com/replog/replog/shared/logging"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
 )
 
-func main() {
-	serve.Main(serve.Binary[config.Config]{
-		Name: "master",
-		Load: config.Load,
-		Node: func(c config.Config) serve.Node { return c.Node(c.HTTPAddr) },
-		Run:  run,
-	})
-}
+func main() { serve.Main("master", config.Load, run) }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	st, err := openStore(cfg, log)
@@ -62,13 +54,12 @@ func openStore(cfg config.Config, log *zap.Logger) (store.Store, error) {
 		log.Info("the log is in memory (DATA_DIR is not set): a restart starts a new log")
 		return store.NewMemory(store.NewLogID()), nil
 	}
-	d, err := store.OpenDisk(cfg.DataDir, store.DiskOptions{
-		Fsync: cfg.Fsync, FsyncInterval: cfg.FsyncInterval,
-		NewLogID: store.NewLogID(), KeepKeys: cfg.IdempotencyMaxKeys,
-	})
+	opts := cfg.DiskSettings.Options()
+	opts.NewLogID, opts.KeepKeys = store.NewLogID(), cfg.IdempotencyMaxKeys
+	d, err := store.OpenDisk(cfg.DataDir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	logging.Recovered(log, d.Dir(), string(cfg.Fsync), d.Recovery())
+	store.LogOpened(log, d)
 	return d, nil
 }

@@ -16,19 +16,11 @@ import (
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/secondary/internal/replication"
-	"github.com/replog/replog/shared/logging"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
 )
 
-func main() {
-	serve.Main(serve.Binary[config.Config]{
-		Name: "secondary",
-		Load: config.Load,
-		Node: func(c config.Config) serve.Node { return c.Node(c.HTTPAddr) },
-		Run:  run,
-	})
-}
+func main() { serve.Main("secondary", config.Load, run) }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	st, err := openStore(cfg, log)
@@ -68,14 +60,14 @@ func openStore(cfg config.Config, log *zap.Logger) (store.Store, error) {
 	}
 	for n := 1; n <= 1000; n++ {
 		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
-		d, err := store.OpenDisk(dir, store.DiskOptions{Fsync: cfg.Fsync, FsyncInterval: cfg.FsyncInterval})
+		d, err := store.OpenDisk(dir, cfg.DiskSettings.Options())
 		if errors.Is(err, store.ErrLocked) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open log: %w", err)
 		}
-		logging.Recovered(log, d.Dir(), string(cfg.Fsync), d.Recovery())
+		store.LogOpened(log, d)
 		return d, nil
 	}
 	return nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)

@@ -7,8 +7,6 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/replog/replog/shared/store"
 )
 
 // New returns a logger at level ("debug", "info", "warn", "error") in
@@ -37,15 +35,4 @@ func New(node, level, format string) (*zap.Logger, error) {
 		return nil, fmt.Errorf("build logger: %w", err)
 	}
 	return log.With(zap.String("node", node)), nil
-}
-
-// Recovered logs what opening a durable log found, with a warning for a
-// torn tail that was cut off.
-func Recovered(log *zap.Logger, dir, fsync string, r store.Recovery) {
-	log.Info("log opened", zap.String("dir", dir), zap.String("fsync", fsync),
-		zap.Uint64("lastId", r.Records), zap.Int("segments", r.Segments), zap.Duration("recoveryTook", r.Took))
-	if r.TornBytes > 0 {
-		log.Warn("cut a torn record off the end of the log (a write the crash interrupted; it was never acknowledged)",
-			zap.Int64("bytes", r.TornBytes))
-	}
 }

@@ -12,17 +12,9 @@ import (
 	"github.com/replog/replog/shared/logging"
 )
 
-// Binary describes a replog binary to Main.
-type Binary[C any] struct {
-	// Name prefixes start-up errors: "master", "secondary".
-	Name string
-	// Load reads the configuration from the environment.
-	Load func() (C, error)
-	// Node gives what Main needs of a configuration.
-	Node func(C) Node
-	// Run runs the node until ctx is done.
-	Run func(ctx context.Context, cfg C, log *zap.Logger) error
-}
+// Config is what Main needs of a binary's configuration: every one
+// embeds Settings, which provides it.
+type Config interface{ Node() Node }
 
 // Node is a configuration's name, HTTP_ADDR, LOG_LEVEL and LOG_FORMAT.
 type Node struct{ Name, Addr, LogLevel, LogFormat string }
@@ -32,30 +24,33 @@ type Node struct{ Name, Addr, LogLevel, LogFormat string }
 // argument probes the running node's /health (for images without a
 // shell); otherwise the node runs until SIGINT or SIGTERM and exits 0, or
 // 1 when it fails.
-func Main[C any](b Binary[C]) {
-	cfg, err := b.Load()
+//
+// name prefixes start-up errors ("master", "secondary"); load reads the
+// configuration from the environment; run runs the node until ctx is done.
+func Main[C Config](name string, load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) {
+	cfg, err := load()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.Name, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(2)
 	}
-	node := b.Node(cfg)
+	node := cfg.Node()
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		if err := Probe(node.Addr); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", b.Name, err)
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 			os.Exit(1)
 		}
 		return
 	}
 	log, err := logging.New(node.Name, node.LogLevel, node.LogFormat)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", b.Name, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = b.Run(ctx, cfg, log)
+	err = run(ctx, cfg, log)
 	stop()
 	if err != nil {
-		log.Error(b.Name+" stopped", zap.Error(err))
+		log.Error(name+" stopped", zap.Error(err))
 		_ = log.Sync()
 		os.Exit(1)
 	}

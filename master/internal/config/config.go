@@ -9,15 +9,16 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/replog/replog/shared/serve"
+	"github.com/replog/replog/shared/store"
 )
 
 // Config is every setting of the master; .env.example documents each.
 type Config struct {
 	serve.Settings
+	store.DiskSettings
 
-	HTTPAddr        string `envconfig:"HTTP_ADDR" default:":8080"`
-	ClusterSize     int    `envconfig:"CLUSTER_SIZE" default:"0"`
-	MaxMessageBytes int    `envconfig:"MAX_MESSAGE_BYTES" default:"1048576"`
+	ClusterSize     int `envconfig:"CLUSTER_SIZE" default:"0"`
+	MaxMessageBytes int `envconfig:"MAX_MESSAGE_BYTES" default:"1048576"`
 
 	Quorum             int           `envconfig:"QUORUM" default:"0"`
 	WriteTimeout       time.Duration `envconfig:"WRITE_TIMEOUT" default:"0"`
@@ -36,7 +37,11 @@ func Load() (Config, error) {
 	if c.NodeName == "" {
 		c.NodeName = "master"
 	}
+	c.DefaultAddr(":8080")
 	if err := c.Settings.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.DiskSettings.Validate(); err != nil {
 		return c, err
 	}
 	switch {

@@ -11,13 +11,14 @@ import (
 
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/shared/serve"
+	"github.com/replog/replog/shared/store"
 )
 
 // Config is every setting of the secondary; .env.example documents each.
 type Config struct {
 	serve.Settings
+	store.DiskSettings
 
-	HTTPAddr  string `envconfig:"HTTP_ADDR" default:":8081"`
 	MasterURL string `envconfig:"MASTER_URL" default:"ws://localhost:8080/replicate"`
 	// ReplicationDelay and FailRate inject faults (see package faults).
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
@@ -37,7 +38,11 @@ func Load() (Config, error) {
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return c, fmt.Errorf("FAIL_RATE: must be a probability from 0 to 1, got %v", c.FailRate)
 	}
+	c.DefaultAddr(":8081")
 	if err := c.Settings.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.DiskSettings.Validate(); err != nil {
 		return c, err
 	}
 	if c.NodeName == "" {

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DiskSettings are the durable-log settings both binaries read from the
+// environment (each configuration embeds them; .env.example documents
+// each). An empty DataDir keeps the log in memory.
+type DiskSettings struct {
+	DataDir       string        `envconfig:"DATA_DIR"`
+	Fsync         FsyncPolicy   `envconfig:"FSYNC" default:"always"`
+	FsyncInterval time.Duration `envconfig:"FSYNC_INTERVAL" default:"100ms"`
+}
+
+// Validate checks the settings; its errors name the variable.
+func (s DiskSettings) Validate() error {
+	if s.FsyncInterval <= 0 {
+		return fmt.Errorf("FSYNC_INTERVAL: must be positive, got %s", s.FsyncInterval)
+	}
+	return nil
+}
+
+// Options are the DiskOptions the settings give; the caller adds the rest.
+func (s DiskSettings) Options() DiskOptions {
+	return DiskOptions{Fsync: s.Fsync, FsyncInterval: s.FsyncInterval}
+}
+
+// LogOpened logs what opening d found, with a warning for a torn tail
+// that was cut off: one line an operator reads at every start.
+func LogOpened(log *zap.Logger, d *Disk) {
+	r := d.Recovery()
+	log.Info("log opened", zap.String("dir", d.Dir()), zap.String("fsync", string(d.opts.Fsync)),
+		zap.Uint64("lastId", r.Records), zap.Int("segments", r.Segments), zap.Duration("recoveryTook", r.Took))
+	if r.TornBytes > 0 {
+		log.Warn("cut a torn record off the end of the log (a write the crash interrupted; it was never acknowledged)",
+			zap.Int64("bytes", r.TornBytes))
+	}
+}
