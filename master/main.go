@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/api"
 	"github.com/replog/replog/master/internal/config"
 	"github.com/replog/replog/master/internal/replication"
+	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
 )
@@ -18,7 +20,8 @@ import (
 func main() { serve.Main("master", config.Load, run) }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	st, err := openStore(cfg, log)
+	reg := metrics.NewRegistry()
+	st, err := openStore(cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -40,7 +43,12 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		IdempotencyWindow:  cfg.IdempotencyWindow,
 		IdempotencyMaxKeys: cfg.IdempotencyMaxKeys,
 		Pprof:              cfg.DebugPprof,
+		FaultsAPI:          cfg.FaultsAPI,
+		Registry:           reg,
 	}, log)
+	if cfg.FaultsAPI {
+		log.Warn("fault control is on (FAULTS_API=true): anyone who reaches the API can slow or cut off secondaries")
+	}
 	srv := serve.NewServer(cfg.HTTPAddr, server.Routes(), log)
 	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
 		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),
@@ -49,13 +57,13 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 }
 
 // openStore opens the durable log in DATA_DIR, or an in-memory one.
-func openStore(cfg config.Config, log *zap.Logger) (store.Store, error) {
+func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, error) {
 	if cfg.DataDir == "" {
 		log.Info("the log is in memory (DATA_DIR is not set): a restart starts a new log")
 		return store.NewMemory(store.NewLogID()), nil
 	}
 	opts := cfg.DiskSettings.Options()
-	opts.NewLogID, opts.KeepKeys = store.NewLogID(), cfg.IdempotencyMaxKeys
+	opts.NewLogID, opts.KeepKeys, opts.OnFsync = store.NewLogID(), cfg.IdempotencyMaxKeys, metrics.NewStore(reg).Observe
 	d, err := store.OpenDisk(cfg.DataDir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)

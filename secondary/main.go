@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/secondary/internal/api"
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/secondary/internal/replication"
+	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
 )
@@ -23,7 +25,8 @@ import (
 func main() { serve.Main("secondary", config.Load, run) }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	st, err := openStore(cfg, log)
+	reg := metrics.NewRegistry()
+	st, err := openStore(cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -32,17 +35,22 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if s := inject.Settings(); s.FailRate > 0 || s.ReplicationDelay != "0" {
 		log.Warn("fault injection is on", zap.String("replicationDelay", s.ReplicationDelay), zap.Float64("failRate", s.FailRate))
 	}
+	if cfg.FaultsAPI {
+		log.Warn("fault control is on (FAULTS_API=true): the master and PUT /faults can slow or cut off this secondary")
+	}
 	if cfg.ReplicationToken == "" {
 		log.Warn("REPLICATION_TOKEN is not set; dialing the master without credentials")
 	}
-	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject}
+	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI}
 	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel() // stops the client if the server fails to start
 	wg.Go(func() { client.Run(ctx) })
-	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(api.Node{Name: cfg.NodeName, Faults: inject.Settings(), Pprof: cfg.DebugPprof}, st, client), log)
+	api.RegisterMetrics(reg, st, client, inject)
+	node := api.Node{Name: cfg.NodeName, Faults: inject, FaultsAPI: cfg.FaultsAPI, Pprof: cfg.DebugPprof, Registry: reg}
+	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(node, st, client), log)
 	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
 }
@@ -53,14 +61,17 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // each keep their own log, and a restarted one takes a log back. Which
 // one does not matter: every log there is a prefix of the master's, and
 // the secondary resumes from wherever its log ends.
-func openStore(cfg config.Config, log *zap.Logger) (store.Store, error) {
+func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, error) {
 	if cfg.DataDir == "" {
 		log.Info("the log is in memory (DATA_DIR is not set): a restart resyncs from the master")
 		return store.NewMemory(""), nil
 	}
+	onFsync := metrics.NewStore(reg).Observe
 	for n := 1; n <= 1000; n++ {
 		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
-		d, err := store.OpenDisk(dir, cfg.DiskSettings.Options())
+		opts := cfg.DiskSettings.Options()
+		opts.OnFsync = onFsync
+		d, err := store.OpenDisk(dir, opts)
 		if errors.Is(err, store.ErrLocked) {
 			continue
 		}

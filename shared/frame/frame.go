@@ -11,6 +11,8 @@
 //	secondary → master  ack      {id}     cumulative: "I hold every id up to id"
 //	secondary → master  nack     {from}   "could not apply from id from; resend"
 //	master → secondary  heartbeat {id}    answered by the secondary with the same frame
+//	master → secondary  faults   {faults} change injected faults (only to a hello with faultsApi)
+//	secondary → master  faults   {faults} the faults in force, answering a change (or {error})
 //	either way          error    {error}  sent before closing on a protocol error
 package frame
 
@@ -45,6 +47,7 @@ const (
 	TypeNack      Type = "nack"
 	TypeError     Type = "error"
 	TypeHeartbeat Type = "heartbeat"
+	TypeFaults    Type = "faults"
 )
 
 // Role is what a dialing peer declares itself to be in its hello.
@@ -86,6 +89,13 @@ type Frame struct {
 	// HeartbeatMs, in a welcome, is how often the master sends heartbeats;
 	// a secondary that hears nothing for four of them redials.
 	HeartbeatMs int64 `json:"heartbeatMs,omitempty"`
+	// FaultsAPI, in a hello, says the secondary takes fault changes from
+	// the master (it runs with FAULTS_API=true).
+	FaultsAPI bool `json:"faultsApi,omitempty"`
+
+	// Faults: in a hello or a faults frame from a secondary, the faults in
+	// force; in a faults frame from the master, the changes to make.
+	Faults *Faults `json:"faults,omitempty"`
 
 	// append
 	Entries []Entry `json:"entries,omitempty"`
@@ -125,6 +135,15 @@ func (f Frame) Validate() error {
 	case TypeAppend:
 		return validateEntries(f.Entries)
 	case TypeAck, TypeHeartbeat:
+	case TypeFaults:
+		if f.Faults == nil && f.Error == "" {
+			return malformed("faults frame needs faults or an error")
+		}
+		if f.Faults != nil {
+			if err := f.Faults.Validate(); err != nil {
+				return malformed(err.Error())
+			}
+		}
 	case TypeNack:
 		if f.From == 0 {
 			return malformed("nack needs from >= 1")

@@ -50,6 +50,9 @@ type DiskOptions struct {
 	SegmentBytes  int64         // a segment is closed past this size; default 64 MiB
 	TailEntries   int           // newest entries kept in memory for readers; default 8192
 	KeepKeys      int           // idempotency keys kept from recovery; default 100000
+	// OnFsync, when set, is told of every fsync of appended records: how
+	// long it took and how many records it made durable (for metrics).
+	OnFsync func(took time.Duration, records int)
 	// NewLogID names a log that does not exist yet; empty leaves it
 	// unnamed until Reset (a secondary learns its name from the master).
 	NewLogID string

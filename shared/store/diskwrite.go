@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/replog/replog/shared/frame"
 )
@@ -59,7 +60,7 @@ func (d *Disk) lead() {
 	if err == nil {
 		start = seg.size
 		d.mu.Unlock()
-		err = d.write(seg, start, buf)
+		err = d.write(seg, start, buf, len(pending))
 		d.mu.Lock()
 	}
 	if err != nil {
@@ -73,8 +74,9 @@ func (d *Disk) lead() {
 	d.cond.Broadcast()
 }
 
-// write puts buf at off in seg and, under FsyncAlways, makes it durable.
-func (d *Disk) write(seg *segment, off int64, buf []byte) error {
+// write puts buf, which holds records, at off in seg and, under
+// FsyncAlways, makes it durable.
+func (d *Disk) write(seg *segment, off int64, buf []byte, records int) error {
 	if writeHook != nil {
 		if err := writeHook(); err != nil {
 			return err
@@ -84,9 +86,19 @@ func (d *Disk) write(seg *segment, off int64, buf []byte) error {
 		return err
 	}
 	if d.opts.Fsync == FsyncAlways {
-		return seg.f.Sync()
+		return d.sync(seg.f, records)
 	}
 	return nil
+}
+
+// sync fsyncs f, which makes records durable, and tells OnFsync.
+func (d *Disk) sync(f *os.File, records int) error {
+	start := time.Now()
+	err := f.Sync()
+	if err == nil && d.opts.OnFsync != nil {
+		d.opts.OnFsync(time.Since(start), records)
+	}
+	return err
 }
 
 // writeHook, when set by a test, fails writes as a full disk would.

@@ -10,12 +10,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/idempotency"
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi"
+	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/store"
 )
 
@@ -39,6 +41,12 @@ type Options struct {
 	IdempotencyMaxKeys int
 	// Pprof mounts /debug/pprof for profiling; off by default.
 	Pprof bool
+	// FaultsAPI turns on PUT /secondaries/{name}/faults (fault control);
+	// off by default.
+	FaultsAPI bool
+	// Registry is where the master's metrics are registered and served
+	// from (GET /metrics); nil serves none.
+	Registry *prometheus.Registry
 }
 
 // Server holds what the master's routes need.
@@ -50,6 +58,9 @@ type Server struct {
 
 	keysMu sync.Mutex
 	keys   *idempotency.Table // guarded by keysMu
+
+	metrics *appendMetrics
+	recent  recentAppends
 }
 
 // New returns the master's API over st, replicated by hub. The
@@ -60,7 +71,14 @@ func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *S
 	for _, k := range st.Keys() {
 		keys.Restore(k.Key, k.Digest, k.ID, k.Time, now)
 	}
-	return &Server{store: st, hub: hub, opts: opts, log: log, keys: keys}
+	s := &Server{store: st, hub: hub, opts: opts, log: log, keys: keys}
+	reg := prometheus.Registerer(prometheus.NewRegistry()) // unserved, when the caller has none
+	if opts.Registry != nil {
+		reg = opts.Registry
+	}
+	s.metrics = newAppendMetrics(reg)
+	reg.MustRegister(clusterCollector{s})
+	return s
 }
 
 // Routes returns the master's router.
@@ -73,6 +91,12 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/messages", httpapi.Messages(s.store))
 	r.Get("/health", s.health)
 	r.Get("/replicate", s.hub.ServeHTTP)
+	if s.opts.Registry != nil {
+		r.Handle("/metrics", metrics.Handler(s.opts.Registry))
+	}
+	r.Get("/", dashboardPage)
+	r.Get("/dashboard/state", s.dashboardState)
+	r.Put("/secondaries/{name}/faults", s.setFaults)
 	if s.opts.Pprof {
 		r.Mount("/debug", middleware.Profiler())
 	}
@@ -106,6 +130,10 @@ type quorum struct {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	httpapi.WriteJSON(w, http.StatusOK, s.healthNow())
+}
+
+func (s *Server) healthNow() health {
 	h := health{
 		Role:        "master",
 		Status:      "ok",
@@ -117,5 +145,5 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if h.Quorum.Healthy < h.Quorum.Required {
 		h.Status = "read-only"
 	}
-	httpapi.WriteJSON(w, http.StatusOK, h)
+	return h
 }

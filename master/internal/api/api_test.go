@@ -23,10 +23,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // master is the master's API in process: its routes over an in-memory
 // log and a real hub, on a loopback test server.
 type master struct {
-	t     *testing.T
-	store *store.Memory
-	url   string
+	t      *testing.T
+	store  *store.Memory
+	url    string
+	server *Server
 }
+
+func (m *master) srvMetrics() *appendMetrics { return m.server.metrics }
 
 func newMaster(t *testing.T, opts Options) *master {
 	st := store.NewMemory("L")
@@ -39,12 +42,13 @@ func newMaster(t *testing.T, opts Options) *master {
 		opts.MaxMessageBytes = 64
 	}
 	opts.IdempotencyWindow, opts.IdempotencyMaxKeys = time.Minute, 100
-	srv := httptest.NewServer(New(st, hub, opts, log).Routes())
+	server := New(st, hub, opts, log)
+	srv := httptest.NewServer(server.Routes())
 	t.Cleanup(func() {
 		hub.Close() // first: it ends the replication handlers the server waits for
 		srv.Close()
 	})
-	return &master{t: t, store: st, url: srv.URL}
+	return &master{t: t, store: st, url: srv.URL, server: server}
 }
 
 // secondary connects a hand-driven secondary named name.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/idempotency"
+	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/httpapi"
 	"github.com/replog/replog/shared/store"
 )
@@ -16,19 +18,57 @@ import (
 // maxKeyLen bounds an Idempotency-Key; keys are kept in memory.
 const maxKeyLen = 255
 
-// append is POST /messages: check, append, wait for the write concern.
+// outcome is how an append ended, for its reply and its metrics.
+type outcome struct {
+	id        uint64
+	acks      int
+	err       error // nil: stored, with its write concern met
+	duplicate bool  // answered for an earlier request with the same Idempotency-Key
+	gone      bool  // the client left before the reply
+}
+
+// append is POST /messages: check, append, wait for the write concern,
+// answer, count.
 func (s *Server) append(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	req, o := s.serveAppend(w, r)
+	if o.gone {
+		return // the message, if stored, stays and keeps replicating
+	}
+	if o.err != nil {
+		var fields map[string]any
+		if errors.Is(o.err, replication.ErrConcernTimeout) {
+			fields = map[string]any{"id": o.id, "acks": o.acks}
+			if o.duplicate {
+				fields["duplicate"] = true
+			}
+		}
+		writeError(w, o.err, fields)
+	} else {
+		status, b := http.StatusCreated, append([]byte(`{"id":`), strconv.FormatUint(o.id, 10)...)
+		b = append(append(b, `,"acks":`...), strconv.Itoa(o.acks)...)
+		if o.duplicate {
+			status, b = http.StatusOK, append(b, `,"duplicate":true`...)
+		}
+		httpapi.WriteRaw(w, status, append(b, "}\n"...))
+	}
+	took := time.Since(start)
+	s.metrics.observe(o.err, o.duplicate, req.WriteConcern, took.Seconds())
+	if o.err == nil {
+		s.recent.observe(took)
+	}
+}
+
+func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequest, outcome) {
 	req, err := s.parse(w, r)
 	if err != nil {
-		writeError(w, err, nil)
-		return
+		return AppendRequest{}, outcome{err: err}
 	}
 	var rec *idempotency.Record
 	entry := store.Record{Message: req.Message}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if err := checkKey(key); err != nil {
-			writeError(w, err, nil)
-			return
+			return req, outcome{err: err}
 		}
 		// The key goes into the log with the message, so that a restarted
 		// master with a durable log keeps deduplicating retries.
@@ -38,49 +78,44 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		rec, first = s.keys.Begin(key, entry.Digest, entry.Time)
 		s.keysMu.Unlock()
 		if !first {
-			s.repeat(w, r, req, rec)
-			return
+			return req, s.repeat(r, req, rec)
 		}
 	}
 	// The quorum check comes before the append: read-only mode must not
 	// leave a message behind.
 	if err := s.checkQuorum(); err != nil {
 		s.settle(rec, 0, err)
-		writeError(w, err, nil)
-		return
+		return req, outcome{err: err}
 	}
 	id, err := s.store.Append(entry)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", errNotStored, err)
 		s.settle(rec, 0, err)
 		s.log.Error("append failed", zap.Error(err))
-		writeError(w, err, nil)
-		return
+		return req, outcome{err: err}
 	}
 	s.settle(rec, id, nil)
 	s.hub.Notify()
-	s.awaitConcern(w, r, req, id, false)
+	return req, s.awaitConcern(r, req, id, false)
 }
 
 // repeat answers a request whose Idempotency-Key was seen before: nothing
 // is appended; the reply is the first request's id, once the write concern
 // of this request holds for it.
-func (s *Server) repeat(w http.ResponseWriter, r *http.Request, req AppendRequest, rec *idempotency.Record) {
+func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Record) outcome {
 	if rec.Digest != idempotency.Digest(req.Message) {
-		writeError(w, httpapi.Errorf(http.StatusUnprocessableEntity,
-			"Idempotency-Key %q was already used for another message", rec.Key), nil)
-		return
+		return outcome{err: httpapi.Errorf(http.StatusUnprocessableEntity,
+			"Idempotency-Key %q was already used for another message", rec.Key)}
 	}
 	select {
 	case <-rec.Assigned:
 	case <-r.Context().Done():
-		return
+		return outcome{gone: true}
 	}
 	if rec.Err != nil {
-		writeError(w, rec.Err, nil)
-		return
+		return outcome{err: rec.Err}
 	}
-	s.awaitConcern(w, r, req, rec.ID, true)
+	return s.awaitConcern(r, req, rec.ID, true)
 }
 
 // settle records the outcome of a keyed append for its repeats.
@@ -99,32 +134,16 @@ func (s *Server) settle(rec *idempotency.Record, id uint64, err error) {
 	close(rec.Assigned)
 }
 
-// awaitConcern waits until req's write concern holds for id and answers
-// 201 (200 for a repeat); or 504 once the timeout passes (the message stays
-// and keeps replicating); or nothing, when the client left.
-func (s *Server) awaitConcern(w http.ResponseWriter, r *http.Request, req AppendRequest, id uint64, duplicate bool) {
+// awaitConcern waits until req's write concern holds for id, the timeout
+// passes (a 504: the message stays and keeps replicating), or the client
+// leaves.
+func (s *Server) awaitConcern(r *http.Request, req AppendRequest, id uint64, duplicate bool) outcome {
 	timeout := s.opts.WriteTimeout
 	if req.TimeoutSet {
 		timeout = req.Timeout
 	}
 	acks, err := s.hub.Await(r.Context(), id, req.WriteConcern, timeout)
-	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client is gone; the message stays and keeps replicating
-		}
-		fields := map[string]any{"id": id, "acks": acks}
-		if duplicate {
-			fields["duplicate"] = true
-		}
-		writeError(w, err, fields)
-		return
-	}
-	status, b := http.StatusCreated, append([]byte(`{"id":`), strconv.FormatUint(id, 10)...)
-	b = append(append(b, `,"acks":`...), strconv.Itoa(acks)...)
-	if duplicate {
-		status, b = http.StatusOK, append(b, `,"duplicate":true`...)
-	}
-	httpapi.WriteRaw(w, status, append(b, "}\n"...))
+	return outcome{id: id, acks: acks, err: err, duplicate: duplicate, gone: r.Context().Err() != nil}
 }
 
 // checkQuorum refuses appends while fewer than the quorum of nodes are
@@ -134,11 +153,7 @@ func (s *Server) checkQuorum() error {
 	if healthy >= s.opts.Quorum {
 		return nil
 	}
-	return &httpapi.Error{
-		Status: http.StatusServiceUnavailable,
-		Msg:    fmt.Sprintf("read-only: %d of %d nodes healthy, %d needed", healthy, s.clusterNodes(), s.opts.Quorum),
-		Fields: map[string]any{"readOnly": true},
-	}
+	return fmt.Errorf("%w: %d of %d nodes healthy, %d needed", errReadOnly, healthy, s.clusterNodes(), s.opts.Quorum)
 }
 
 // clusterNodes is CLUSTER_SIZE, or when not stated the nodes known so far.

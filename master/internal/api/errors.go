@@ -22,6 +22,16 @@ func replyError(err error) *httpapi.Error {
 		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error()}
 	case errors.Is(err, store.ErrDiskFull):
 		return httpapi.Errorf(http.StatusServiceUnavailable, "not stored: %v; retry once space is freed", err)
+	case errors.Is(err, errReadOnly):
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Msg: err.Error(), Fields: map[string]any{"readOnly": true}}
+	case errors.Is(err, replication.ErrUnknownSecondary):
+		return &httpapi.Error{Status: http.StatusNotFound, Msg: err.Error()}
+	case errors.Is(err, replication.ErrNoFaultControl):
+		return &httpapi.Error{Status: http.StatusConflict, Msg: err.Error()}
+	case errors.Is(err, replication.ErrNoConfirmation):
+		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error()}
+	case errors.As(err, new(*replication.FaultsError)):
+		return &httpapi.Error{Status: http.StatusBadRequest, Msg: err.Error()}
 	case errors.Is(err, errNotStored):
 		return &httpapi.Error{Status: http.StatusInternalServerError, Msg: err.Error()}
 	}
@@ -30,6 +40,9 @@ func replyError(err error) *httpapi.Error {
 
 // errNotStored wraps a failed append: nothing was stored.
 var errNotStored = errors.New("not stored")
+
+// errReadOnly wraps the refusal of an append for want of a quorum.
+var errReadOnly = errors.New("read-only")
 
 // writeError answers with err's status and {"error": …}, plus fields.
 func writeError(w http.ResponseWriter, err error, fields map[string]any) {

@@ -26,6 +26,8 @@ type Config struct {
 	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
 	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
 	ForgetAfter        time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
+	// FaultsAPI turns on fault control (PUT /secondaries/{name}/faults).
+	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.

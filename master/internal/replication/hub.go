@@ -104,6 +104,7 @@ type Hub struct {
 	mu       sync.Mutex
 	closed   bool                   // guarded by mu; set by Close, after which no handler starts
 	members  *Membership            // guarded by mu
+	events   *Events                // guarded by mu
 	sessions map[SessionID]*session // guarded by mu; every session, observers included
 	lastID   SessionID              // guarded by mu; the newest session's id
 
@@ -125,10 +126,11 @@ func NewHub(st store.Store, opts Options, log *zap.Logger) *Hub {
 		ctx:      ctx,
 		stop:     stop,
 		members:  NewMembership(opts.HeartbeatInterval, opts.ForgetAfter),
+		events:   NewEvents(100),
 		sessions: map[SessionID]*session{},
 	}
 	h.peers.Store(new([]*session))
-	h.wg.Go(h.forgetLoop)
+	h.wg.Go(h.tickLoop)
 	return h
 }
 
@@ -230,16 +232,24 @@ func (h *Hub) Waiting() int {
 	return h.members.Waiting()
 }
 
-// forgetLoop forgets long-gone secondaries on a ticker, so that the read
-// paths (GET /health) only read.
-func (h *Hub) forgetLoop() {
-	t := time.NewTicker(min(max(h.opts.ForgetAfter/4, time.Millisecond), time.Minute))
+// tickLoop forgets long-gone secondaries and records health changes as
+// events, on a ticker, so that the read paths (GET /health) only read.
+func (h *Hub) tickLoop() {
+	every := min(max(h.opts.ForgetAfter/4, time.Millisecond), h.opts.HeartbeatInterval/4)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
 			h.mu.Lock()
-			gone := h.members.Forget(h.now())
+			now := h.now()
+			gone := h.members.Forget(now)
+			for _, name := range gone {
+				h.events.Add(now, "forgotten", name, "disconnected for longer than FORGET_SECONDARY_AFTER")
+			}
+			for _, c := range h.members.Changes(now) {
+				h.events.Add(now, "health", c.Name, string(c.From)+" → "+string(c.To))
+			}
 			h.mu.Unlock()
 			h.logForgotten(gone)
 		case <-h.ctx.Done():
@@ -255,6 +265,13 @@ func (h *Hub) logForgotten(names []string) {
 	}
 }
 
+// Events returns the newest events, oldest first.
+func (h *Hub) Events() []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.events.List()
+}
+
 // join adds a session for a peer whose stream starts at start. A
 // secondary that reconnects replaces its old session: the old one is told
 // to close, and from this moment its acks no longer count, so it may take
@@ -264,6 +281,7 @@ func (h *Hub) join(s *session, start Start) {
 	h.lastID++
 	s.id = h.lastID
 	h.sessions[s.id] = s
+	s.counters = &Counters{}
 	var old *session
 	var done []*Wait
 	var gone []string
@@ -273,6 +291,15 @@ func (h *Hub) join(s *session, start Start) {
 		var replaced SessionID
 		replaced, done = h.members.Register(s.name, s.id, start.From-1, now)
 		old = h.sessions[replaced]
+		s.counters = h.members.Counters(s.name)
+		h.members.SetFaults(s.name, s.id, s.faultsAPI, s.faults)
+		h.events.Add(now, "connected", s.name, fmt.Sprintf("streaming from id %d", start.From))
+		if start.Resync {
+			h.events.Add(now, "resync", s.name, "holds another log; resyncing from id 1")
+		}
+		if old != nil {
+			h.events.Add(now, "replaced", s.name, "reconnected; the old session is closed")
+		}
 	}
 	h.publish()
 	h.mu.Unlock()
@@ -289,8 +316,9 @@ func (h *Hub) leave(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.sessions, s.id)
-	if !s.observer {
+	if owner, _ := h.members.Owner(s.name); !s.observer && owner == s.id {
 		h.members.Disconnect(s.name, s.id)
+		h.events.Add(h.now(), "disconnected", s.name, "")
 	}
 	h.publish()
 }
@@ -319,6 +347,70 @@ func (h *Hub) hold(s *session, id uint64) {
 	done := h.members.Hold(s.name, s.id, id)
 	h.mu.Unlock()
 	release(done)
+}
+
+// Fault control errors, for SetFaults.
+var (
+	ErrUnknownSecondary = errors.New("no such secondary is connected")
+	ErrNoFaultControl   = errors.New("the secondary does not take fault control (it runs without FAULTS_API=true)")
+	ErrNoConfirmation   = errors.New("the secondary did not confirm the change in time")
+)
+
+// FaultsError is a secondary refusing a change of its faults.
+type FaultsError struct{ Msg string }
+
+func (e *FaultsError) Error() string { return "the secondary refused: " + e.Msg }
+
+// faultsConfirmTimeout bounds the wait for a secondary's answer.
+const faultsConfirmTimeout = 5 * time.Second
+
+// SetFaults asks the secondary name to change its injected faults and
+// returns what it says is in force then.
+func (h *Hub) SetFaults(ctx context.Context, name string, change frame.Faults) (frame.Faults, error) {
+	h.mu.Lock()
+	id, ok := h.members.Owner(name)
+	s := h.sessions[id]
+	control := h.members.FaultControl(name)
+	h.mu.Unlock()
+	switch {
+	case !ok || s == nil:
+		return frame.Faults{}, fmt.Errorf("%w: %q", ErrUnknownSecondary, name)
+	case !control:
+		return frame.Faults{}, ErrNoFaultControl
+	}
+	ctx, cancel := context.WithTimeout(ctx, faultsConfirmTimeout)
+	defer cancel()
+	req := faultsRequest{change: change, answer: make(chan frame.Frame, 1)}
+	select {
+	case s.faultReqs <- req:
+	case <-s.ctx.Done():
+		return frame.Faults{}, fmt.Errorf("%w: %q", ErrUnknownSecondary, name)
+	case <-ctx.Done():
+		return frame.Faults{}, ErrNoConfirmation
+	}
+	select {
+	case a := <-req.answer:
+		if a.Error != "" {
+			return frame.Faults{}, &FaultsError{Msg: a.Error}
+		}
+		return *a.Faults, nil
+	case <-s.ctx.Done():
+		return frame.Faults{}, fmt.Errorf("%w: %q (it disconnected)", ErrUnknownSecondary, name)
+	case <-ctx.Done():
+		return frame.Faults{}, ErrNoConfirmation
+	}
+}
+
+// faultsAnswered records what s's peer said is in force.
+func (h *Hub) faultsAnswered(s *session, f *frame.Faults) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.members.SetFaults(s.name, s.id, s.faultsAPI, f)
+	detail := ""
+	if f != nil && f.ReplicationDelay != nil && f.FailRate != nil && f.CutOff != nil {
+		detail = fmt.Sprintf("replicationDelay %s, failRate %g, cutOff %t", *f.ReplicationDelay, *f.FailRate, *f.CutOff)
+	}
+	h.events.Add(h.now(), "faults", s.name, detail)
 }
 
 // release tells satisfied writes; outside the lock, as it wakes others.

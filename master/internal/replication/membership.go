@@ -2,7 +2,10 @@ package replication
 
 import (
 	"slices"
+	"sync/atomic"
 	"time"
+
+	"github.com/replog/replog/shared/frame"
 )
 
 // SessionID names one replication session. A secondary has a new session
@@ -24,9 +27,29 @@ type SessionID uint64
 //     that replicas replaced for good do not stay listed forever.
 type Membership struct {
 	forgetAfter time.Duration
-	owners      map[string]SessionID // connected names → the session that speaks for each
-	tracker     *Tracker             // what every listed name holds; the writes waiting for them
-	health      *Health              // every listed name: when last heard from, connected or not
+	owners      map[string]SessionID  // connected names → the session that speaks for each
+	tracker     *Tracker              // what every listed name holds; the writes waiting for them
+	health      *Health               // every listed name: when last heard from, connected or not
+	counters    map[string]*Counters  // every listed name
+	faults      map[string]peerFaults // connected names: what their hello or last answer said
+	statuses    map[string]Status     // every listed name, as Changes last saw it
+}
+
+type peerFaults struct {
+	control bool          // it takes fault changes (FAULTS_API=true)
+	inForce *frame.Faults // nil if it never said
+}
+
+// StatusChange is a secondary's health moving from one state to another.
+type StatusChange struct {
+	Name     string
+	From, To Status
+}
+
+// Counters count what the master sent a secondary and heard back, over all
+// its sessions. Its sessions add to them without the hub's lock.
+type Counters struct {
+	MessagesSent, FramesSent, NacksReceived, Sessions atomic.Uint64
 }
 
 // NewMembership returns a membership for heartbeats every interval that
@@ -37,6 +60,9 @@ func NewMembership(interval, forgetAfter time.Duration) *Membership {
 		owners:      map[string]SessionID{},
 		tracker:     NewTracker(),
 		health:      NewHealth(interval),
+		counters:    map[string]*Counters{},
+		faults:      map[string]peerFaults{},
+		statuses:    map[string]Status{},
 	}
 }
 
@@ -48,7 +74,18 @@ func (m *Membership) Register(name string, id SessionID, held uint64, now time.T
 	replaced = m.owners[name]
 	m.owners[name] = id
 	m.health.Seen(name, now)
+	m.Counters(name).Sessions.Add(1)
 	return replaced, m.tracker.Hold(name, held)
+}
+
+// Counters are name's counters, made when first asked for.
+func (m *Membership) Counters(name string) *Counters {
+	c := m.counters[name]
+	if c == nil {
+		c = &Counters{}
+		m.counters[name] = c
+	}
+	return c
 }
 
 // Seen records that session id of name was heard from at now.
@@ -74,7 +111,51 @@ func (m *Membership) Disconnect(name string, id SessionID) {
 		return
 	}
 	delete(m.owners, name)
+	delete(m.faults, name)
 	m.health.Disconnected(name)
+}
+
+// Owner is the session that speaks for name, if it is connected.
+func (m *Membership) Owner(name string) (SessionID, bool) {
+	id, ok := m.owners[name]
+	return id, ok
+}
+
+// SetFaults records what session id of name said of its faults: whether
+// it takes changes, and what is in force (nil: not said).
+func (m *Membership) SetFaults(name string, id SessionID, control bool, inForce *frame.Faults) {
+	if m.owners[name] == id {
+		m.faults[name] = peerFaults{control: control, inForce: inForce}
+	}
+}
+
+// FaultControl reports whether name's session takes fault changes.
+func (m *Membership) FaultControl(name string) bool { return m.faults[name].control }
+
+// Changes returns how the secondaries' health changed since it was last
+// called, by name: each new name first "appears" as unhealthy, and a
+// forgotten one is dropped without a change.
+func (m *Membership) Changes(now time.Time) []StatusChange {
+	var out []StatusChange
+	names := m.health.Names()
+	for _, name := range names {
+		was, seen := m.statuses[name]
+		if !seen {
+			was = Unhealthy
+		}
+		if is := m.health.Status(name, now); is != was || !seen {
+			m.statuses[name] = is
+			if is != was {
+				out = append(out, StatusChange{Name: name, From: was, To: is})
+			}
+		}
+	}
+	for name := range m.statuses {
+		if !slices.Contains(names, name) {
+			delete(m.statuses, name)
+		}
+	}
+	return out
 }
 
 // Forget drops the names disconnected and silent for forgetAfter at now,
@@ -84,6 +165,7 @@ func (m *Membership) Forget(now time.Time) []string {
 	for _, name := range gone {
 		m.health.Forget(name)
 		m.tracker.Forget(name)
+		delete(m.counters, name)
 	}
 	slices.Sort(gone)
 	return gone
@@ -113,6 +195,15 @@ type SecondaryStatus struct {
 	Lag       uint64 `json:"lag"`
 	// LastSeen is when the secondary was last heard from (RFC 3339).
 	LastSeen string `json:"lastSeen,omitempty"`
+	// What the master sent it and heard back, over all its sessions.
+	MessagesSent  uint64 `json:"-"`
+	FramesSent    uint64 `json:"-"`
+	NacksReceived uint64 `json:"-"`
+	Sessions      uint64 `json:"-"`
+	// FaultControl says whether it takes fault changes from the master;
+	// Faults, what it said is in force (absent if it never said).
+	FaultControl bool          `json:"faultControl"`
+	Faults       *frame.Faults `json:"faults,omitempty"`
 }
 
 // Status reports every listed secondary at now, by name, given the
@@ -125,6 +216,10 @@ func (m *Membership) Status(now time.Time, last uint64) []SecondaryStatus {
 		s := SecondaryStatus{Name: name, Status: m.health.Status(name, now), AckedID: acked,
 			Lag: last - min(acked, last)}
 		_, s.Connected = m.owners[name]
+		c := m.Counters(name)
+		s.MessagesSent, s.FramesSent = c.MessagesSent.Load(), c.FramesSent.Load()
+		s.NacksReceived, s.Sessions = c.NacksReceived.Load(), c.Sessions.Load()
+		s.FaultControl, s.Faults = m.faults[name].control, m.faults[name].inForce
 		if seen := m.health.LastSeen(name); !seen.IsZero() {
 			s.LastSeen = seen.UTC().Format(time.RFC3339Nano)
 		}

@@ -42,6 +42,18 @@ type session struct {
 	cancel   context.CancelCauseFunc
 	wake     chan struct{}    // capacity 1: "look at the log again"
 	control  chan frame.Frame // acks and nacks, reader → loop
+	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
+
+	faultsAPI bool          // its hello said it takes fault changes
+	faults    *frame.Faults // the faults its hello said are in force
+	faultReqs chan faultsRequest
+}
+
+// faultsRequest is a change of faults for the loop to send; the peer's
+// answer goes to answer.
+type faultsRequest struct {
+	change frame.Faults
+	answer chan frame.Frame
 }
 
 // ready is always ready: the loop selects on it instead of wake when it
@@ -61,7 +73,10 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		wake:     make(chan struct{}, 1),
 		// Acks are cumulative and few (one per frame and heartbeat), so a
 		// small buffer keeps the reader from waiting on the loop.
-		control: make(chan frame.Frame, 64),
+		control:   make(chan frame.Frame, 64),
+		faultsAPI: hello.FaultsAPI && hello.Role != frame.RoleObserver,
+		faults:    hello.Faults,
+		faultReqs: make(chan faultsRequest),
 	}
 }
 
@@ -122,6 +137,7 @@ func (s *session) loop(flow *Flow) error {
 		entries []frame.Entry
 		buf     []byte
 		beats   uint64
+		asked   []faultsRequest // sent, not yet answered, oldest first
 	)
 	for {
 		last := h.store.LastID()
@@ -138,7 +154,24 @@ func (s *session) loop(flow *Flow) error {
 			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats}); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
+		case req := <-s.faultReqs:
+			if err := s.writeFrame(frame.Frame{Type: frame.TypeFaults, Faults: &req.change}); err != nil {
+				return fmt.Errorf("send faults: %w", err)
+			}
+			asked = append(asked, req)
 		case f := <-s.control:
+			if f.Type == frame.TypeFaults {
+				// An answer to the oldest change asked, or a change made
+				// on the secondary's own API.
+				if len(asked) > 0 {
+					asked[0].answer <- f
+					asked = asked[1:]
+				}
+				if f.Faults != nil {
+					h.faultsAnswered(s, f.Faults)
+				}
+				continue
+			}
 			if err := s.handle(flow, f); err != nil {
 				return err
 			}
@@ -151,6 +184,8 @@ func (s *session) loop(flow *Flow) error {
 				return fmt.Errorf("read log from id %d: %w", from, err)
 			}
 			flow.Sent(len(entries))
+			s.counters.FramesSent.Add(1)
+			s.counters.MessagesSent.Add(uint64(len(entries)))
 			buf = frame.AppendEntries(buf[:0], entries)
 			if err := s.write(buf); err != nil {
 				return fmt.Errorf("send ids %d-%d: %w", from, from+uint64(len(entries))-1, err)
@@ -162,6 +197,7 @@ func (s *session) loop(flow *Flow) error {
 // handle applies an ack or a nack to the flow; only the loop calls it.
 func (s *session) handle(flow *Flow, f frame.Frame) error {
 	if f.Type == frame.TypeNack {
+		s.counters.NacksReceived.Add(1)
 		flow.Nack(f.From)
 		s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		return nil
@@ -203,6 +239,10 @@ func (s *session) readLoop() error {
 				continue // observers never count
 			}
 		case frame.TypeNack:
+		case frame.TypeFaults:
+			if s.observer {
+				continue
+			}
 		case frame.TypeHeartbeat:
 			continue // its arrival was the point: the peer is alive and reading
 		case frame.TypeError:

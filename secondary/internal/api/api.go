@@ -3,28 +3,38 @@
 package api
 
 import (
+	"mime"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi"
+	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/store"
 )
 
-// Replication is what the API needs to know of the replication client.
+// Replication is what the API needs of the replication client.
 type Replication interface {
 	Connected() bool
 	StoreError() string
+	Counts() (applied, nacksSent uint64)
+	ChangeFaults(frame.Faults) (frame.Faults, error)
 }
 
-// Node is what /health tells of the secondary besides its log.
+// Node is what the API tells of the secondary besides its log.
 type Node struct {
 	Name   string
-	Faults faults.Settings
+	Faults *faults.Injector
+	// FaultsAPI turns on PUT /faults; off by default.
+	FaultsAPI bool
 	// Pprof mounts /debug/pprof for profiling; off by default.
 	Pprof bool
+	// Registry is served on GET /metrics; nil serves none.
+	Registry *prometheus.Registry
 }
 
 // Routes returns the secondary's router.
@@ -38,6 +48,10 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	if node.Pprof {
 		r.Mount("/debug", middleware.Profiler())
 	}
+	if node.Registry != nil {
+		r.Handle("/metrics", metrics.Handler(node.Registry))
+	}
+	r.Put("/faults", func(w http.ResponseWriter, r *http.Request) { setFaults(w, r, node, repl) })
 	r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
 		master := "disconnected"
 		if repl.Connected() {
@@ -45,7 +59,7 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 		}
 		h := health{
 			Role: "secondary", Name: node.Name, Status: "ok", Master: master,
-			LogID: st.LogID(), LastID: st.LastID(), Faults: node.Faults,
+			LogID: st.LogID(), LastID: st.LastID(), Faults: node.Faults.Settings(),
 		}
 		if h.Error = repl.StoreError(); h.Error != "" {
 			h.Status = "error"
@@ -66,6 +80,31 @@ type health struct {
 	Error string `json:"error,omitempty"`
 	// Faults shows injected faults, so nobody forgets they are on.
 	Faults faults.Settings `json:"faults"`
+}
+
+// setFaults is PUT /faults: change the injected faults at run time, as
+// the master's fault control does over the replication connection.
+func setFaults(w http.ResponseWriter, r *http.Request, node Node, repl Replication) {
+	if !node.FaultsAPI {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusForbidden,
+			"fault control is off; start the secondary with FAULTS_API=true"))
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnsupportedMediaType,
+			"Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))
+		return
+	}
+	change, err := frame.DecodeFaults(http.MaxBytesReader(w, r.Body, 4096))
+	if err != nil {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	if _, err := repl.ChangeFaults(change); err != nil {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, node.Faults.Settings())
 }
 
 func readOnly(w http.ResponseWriter, r *http.Request) {

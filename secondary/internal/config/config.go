@@ -23,6 +23,9 @@ type Config struct {
 	// ReplicationDelay and FailRate inject faults (see package faults).
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
 	FailRate         float64      `envconfig:"FAIL_RATE" default:"0"`
+	// FaultsAPI lets the master (and PUT /faults) change the faults while
+	// the secondary runs; never on in production.
+	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
 }
 
 // Load reads and validates the settings. Its errors name the variable.

@@ -3,64 +3,31 @@
 package faults
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/replog/replog/shared/frame"
 )
 
-// Delay is a wait before an incoming append is applied: fixed when Min
-// equals Max, uniform in [Min, Max] otherwise.
-type Delay struct{ Min, Max time.Duration }
+// Delay is a wait before an incoming append is applied (see frame.Delay).
+type Delay = frame.Delay
 
 // ParseDelay reads "0", a duration ("1s") or a range ("500ms-2s").
-func ParseDelay(s string) (Delay, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return Delay{}, nil
-	}
-	lo, hi, isRange := strings.Cut(s, "-")
-	if !isRange {
-		hi = lo
-	}
-	min, err1 := time.ParseDuration(lo)
-	max, err2 := time.ParseDuration(hi)
-	if err1 != nil || err2 != nil || min < 0 || max < min {
-		return Delay{}, fmt.Errorf("want 0, a duration such as 1s, or a range such as 500ms-2s; got %q", s)
-	}
-	return Delay{Min: min, Max: max}, nil
-}
+func ParseDelay(s string) (Delay, error) { return frame.ParseDelay(s) }
 
-// Decode lets envconfig read a Delay from REPLICATION_DELAY.
-func (d *Delay) Decode(s string) error {
-	v, err := ParseDelay(s)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
-}
-
-// String gives the delay back in the form ParseDelay reads.
-func (d Delay) String() string {
-	switch {
-	case d.Max == 0:
-		return "0"
-	case d.Min == d.Max:
-		return d.Min.String()
-	}
-	return d.Min.String() + "-" + d.Max.String()
-}
-
-// Injector decides, per batch, how long to wait and whether to fail.
-// Safe for concurrent use.
+// Injector decides, per batch, how long to wait and whether to fail, and
+// whether the secondary is cut off. Its faults can be changed while it
+// runs (fault control). Safe for concurrent use.
 type Injector struct {
-	delay    Delay
-	failRate float64
+	mu       sync.Mutex
+	delay    Delay      // guarded by mu
+	failRate float64    // guarded by mu
+	cutOff   bool       // guarded by mu
+	rng      *rand.Rand // guarded by mu
 
-	mu  sync.Mutex
-	rng *rand.Rand // guarded by mu
+	delays, fails atomic.Uint64 // faults injected so far
 }
 
 // New returns an injector; seed makes its choices repeatable.
@@ -70,34 +37,77 @@ func New(delay Delay, failRate float64, seed uint64) *Injector {
 
 // Delay is the wait before the next batch is applied.
 func (in *Injector) Delay() time.Duration {
-	if in.delay.Max == 0 {
-		return 0
-	}
-	if in.delay.Min == in.delay.Max {
-		return in.delay.Min
-	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.delay.Min + time.Duration(in.rng.Int64N(int64(in.delay.Max-in.delay.Min)+1))
+	d := in.delay.Min
+	if in.delay.Max > in.delay.Min {
+		d += time.Duration(in.rng.Int64N(int64(in.delay.Max-in.delay.Min) + 1))
+	}
+	if d > 0 {
+		in.delays.Add(1)
+	}
+	return d
 }
 
 // Fail reports whether the next append frame is to be refused.
 func (in *Injector) Fail() bool {
-	if in.failRate <= 0 {
-		return false
-	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.rng.Float64() < in.failRate
+	if in.failRate <= 0 || in.rng.Float64() >= in.failRate {
+		return false
+	}
+	in.fails.Add(1)
+	return true
+}
+
+// CutOff reports whether the secondary is to act as if cut off from the
+// master: apply nothing, ack nothing, answer no heartbeat.
+func (in *Injector) CutOff() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cutOff
+}
+
+// Injected counts the delays waited and the frames refused so far.
+func (in *Injector) Injected() (delays, fails uint64) { return in.delays.Load(), in.fails.Load() }
+
+// Change applies the fields f sets, all or none: values are checked with
+// the rules of the environment variables first. It returns what is in
+// force after it.
+func (in *Injector) Change(f frame.Faults) (frame.Faults, error) {
+	if err := f.Validate(); err != nil {
+		return in.InForce(), err
+	}
+	in.mu.Lock()
+	if f.ReplicationDelay != nil {
+		in.delay, _ = ParseDelay(*f.ReplicationDelay) // validated above
+	}
+	if f.FailRate != nil {
+		in.failRate = *f.FailRate
+	}
+	if f.CutOff != nil {
+		in.cutOff = *f.CutOff
+	}
+	in.mu.Unlock()
+	return in.InForce(), nil
+}
+
+// InForce is every fault in force, as a faults frame carries them.
+func (in *Injector) InForce() frame.Faults {
+	s := in.Settings()
+	return frame.Faults{ReplicationDelay: &s.ReplicationDelay, FailRate: &s.FailRate, CutOff: &s.CutOff}
 }
 
 // Settings is how /health shows the injected faults.
 type Settings struct {
 	ReplicationDelay string  `json:"replicationDelay"`
 	FailRate         float64 `json:"failRate"`
+	CutOff           bool    `json:"cutOff"`
 }
 
 // Settings reports what is injected.
 func (in *Injector) Settings() Settings {
-	return Settings{ReplicationDelay: in.delay.String(), FailRate: in.failRate}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return Settings{ReplicationDelay: in.delay.String(), FailRate: in.failRate, CutOff: in.cutOff}
 }

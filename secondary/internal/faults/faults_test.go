@@ -3,31 +3,9 @@ package faults
 import (
 	"testing"
 	"time"
-)
 
-func TestParseDelay(t *testing.T) {
-	good := map[string]Delay{
-		"":           {},
-		"0":          {},
-		"1s":         {time.Second, time.Second},
-		"500ms-2s":   {500 * time.Millisecond, 2 * time.Second},
-		" 10ms-10ms": {10 * time.Millisecond, 10 * time.Millisecond},
-	}
-	for in, want := range good {
-		got, err := ParseDelay(in)
-		if err != nil || got != want {
-			t.Errorf("ParseDelay(%q) = %v, %v; want %v", in, got, err, want)
-		}
-		if back, _ := ParseDelay(got.String()); back != got {
-			t.Errorf("%v does not survive String: %q", got, got.String())
-		}
-	}
-	for _, in := range []string{"soon", "2s-1s", "-1s", "1s-", "1s-2s-3s", "5"} {
-		if _, err := ParseDelay(in); err == nil {
-			t.Errorf("ParseDelay(%q) accepted", in)
-		}
-	}
-}
+	"github.com/replog/replog/shared/frame"
+)
 
 func TestInjector(t *testing.T) {
 	in := New(Delay{Min: 10 * time.Millisecond, Max: 20 * time.Millisecond}, 0.5, 1)
@@ -46,5 +24,32 @@ func TestInjector(t *testing.T) {
 	off := New(Delay{}, 0, 1)
 	if off.Delay() != 0 || off.Fail() {
 		t.Fatal("an injector with nothing set injected something")
+	}
+}
+
+// TestInjectorChange: fault control changes the faults all or nothing,
+// and what is injected is counted.
+func TestInjectorChange(t *testing.T) {
+	in := New(Delay{}, 0, 1)
+	delay, rate, cut := "5ms", 1.0, true
+	got, err := in.Change(frame.Faults{ReplicationDelay: &delay, FailRate: &rate})
+	if err != nil || *got.ReplicationDelay != "5ms" || *got.FailRate != 1 || *got.CutOff {
+		t.Fatalf("Change = %+v, %v", got, err)
+	}
+	if in.Delay() != 5*time.Millisecond || !in.Fail() {
+		t.Fatal("the changed faults are not injected")
+	}
+	if delays, fails := in.Injected(); delays != 1 || fails != 1 {
+		t.Fatalf("injected %d delays, %d fails; want 1, 1", delays, fails)
+	}
+	bad := 2.0
+	if _, err := in.Change(frame.Faults{CutOff: &cut, FailRate: &bad}); err == nil {
+		t.Fatal("failRate 2 was taken")
+	}
+	if in.CutOff() || in.Settings().FailRate != 1 {
+		t.Fatalf("a refused change changed something: %+v", in.Settings())
+	}
+	if _, err := in.Change(frame.Faults{CutOff: &cut}); err != nil || !in.CutOff() {
+		t.Fatalf("cutOff not taken: %v", err)
 	}
 }

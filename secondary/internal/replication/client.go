@@ -32,6 +32,8 @@ type Options struct {
 	Token string
 	// Faults are injected before appends are applied; nil injects none.
 	Faults *faults.Injector
+	// FaultsAPI lets the master change Faults over the connection.
+	FaultsAPI bool
 }
 
 func (o Options) withDefaults() Options {
@@ -62,7 +64,43 @@ type Client struct {
 	log   *zap.Logger
 
 	connected atomic.Bool
-	storeErr  atomic.Pointer[string] // the last failure to store; nil after a success
+	conn      atomic.Pointer[websocket.Conn] // the session's connection, while connected
+	storeErr  atomic.Pointer[string]         // the last failure to store; nil after a success
+
+	applied, nacksSent atomic.Uint64 // messages applied and nacks sent, for metrics
+}
+
+// Counts are the client's counters, for metrics.
+func (c *Client) Counts() (applied, nacksSent uint64) { return c.applied.Load(), c.nacksSent.Load() }
+
+// ChangeFaults changes the injected faults (fault control): from the
+// master over the connection, or from the secondary's own API. A
+// secondary healed from a cut-off asks the master to resend what it
+// dropped meanwhile; a change made here is reported to the master.
+func (c *Client) ChangeFaults(f frame.Faults) (frame.Faults, error) {
+	return c.changeFaults(f, true)
+}
+
+func (c *Client) changeFaults(f frame.Faults, report bool) (frame.Faults, error) {
+	wasCut := c.opts.Faults.CutOff()
+	inForce, err := c.opts.Faults.Change(f)
+	if err != nil {
+		return inForce, err
+	}
+	c.log.Warn("injected faults changed", zap.String("replicationDelay", *inForce.ReplicationDelay),
+		zap.Float64("failRate", *inForce.FailRate), zap.Bool("cutOff", *inForce.CutOff))
+	conn := c.conn.Load()
+	if conn == nil {
+		return inForce, nil
+	}
+	if wasCut && !*inForce.CutOff {
+		// Frames that came while cut off were dropped: ask for them again.
+		_ = c.writeNack(conn, c.store.LastID()+1, "healed after a cut-off")
+	}
+	if report {
+		_ = c.write(conn, frame.Frame{Type: frame.TypeFaults, Faults: &inForce})
+	}
+	return inForce, nil
 }
 
 // StoreError is the last failure to store what the master sent, or ""
@@ -155,6 +193,8 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	c.conn.Store(conn)
+	defer c.conn.Store(nil)
 	c.connected.Store(true)
 	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", c.store.LastID()))
 	return true, c.follow(ctx, conn, time.Duration(w.HeartbeatMs)*time.Millisecond)
@@ -163,7 +203,10 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 // handshake says hello from the last id held and reads the welcome; a
 // master with another log makes the secondary drop its copy.
 func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (frame.Frame, error) {
-	if err := c.write(conn, frame.Hello(c.name, frame.RoleSecondary, c.store.LogID(), c.store.LastID())); err != nil {
+	hello := frame.Hello(c.name, frame.RoleSecondary, c.store.LogID(), c.store.LastID())
+	inForce := c.opts.Faults.InForce()
+	hello.FaultsAPI, hello.Faults = c.opts.FaultsAPI, &inForce
+	if err := c.write(conn, hello); err != nil {
 		return frame.Frame{}, fmt.Errorf("send hello: %w", err)
 	}
 	_, data, err := conn.Read(ctx)
@@ -245,7 +288,14 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 		case frame.TypeAppend:
 			in.put(f.Entries)
 		case frame.TypeHeartbeat:
+			if c.opts.Faults.CutOff() {
+				continue // cut off: the master hears nothing
+			}
 			if err := c.write(conn, f); err != nil {
+				return err
+			}
+		case frame.TypeFaults:
+			if err := c.answerFaults(conn, f); err != nil {
 				return err
 			}
 		case frame.TypeError:
@@ -256,14 +306,34 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 	}
 }
 
+// answerFaults takes a change of faults from the master and answers with
+// what is in force (or why nothing changed).
+func (c *Client) answerFaults(conn *websocket.Conn, f frame.Frame) error {
+	answer := frame.Frame{Type: frame.TypeFaults}
+	if !c.opts.FaultsAPI || f.Faults == nil {
+		answer.Error = "this secondary does not take fault control (FAULTS_API is off)"
+		return c.write(conn, answer)
+	}
+	inForce, err := c.changeFaults(*f.Faults, false)
+	answer.Faults = &inForce
+	if err != nil {
+		answer.Error = err.Error()
+	}
+	return c.write(conn, answer)
+}
+
 // applyLoop takes every frame waiting in the inbox at once, waits the
-// injected delay, applies them in order and acks once for the lot.
+// injected delay, applies them in order and acks once for the lot. While
+// the secondary is cut off it drops them: a heal asks for them again.
 func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox) error {
 	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
 	for {
 		frames, ok := in.take()
 		if !ok {
 			return nil
+		}
+		if c.opts.Faults.CutOff() {
+			continue
 		}
 		if d := c.opts.Faults.Delay(); d > 0 {
 			t := time.NewTimer(d)
@@ -290,7 +360,7 @@ func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox)
 // log cannot go on without one.
 func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []frame.Entry) error {
 	if c.opts.Faults.Fail() {
-		return c.write(conn, frame.Nack(applier.Reject(), "injected failure (FAIL_RATE)"))
+		return c.writeNack(conn, applier.Reject(), "injected failure (FAIL_RATE)")
 	}
 	r := applier.Receive(entries)
 	if len(r.Apply) > 0 {
@@ -309,15 +379,21 @@ func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []f
 			return err
 		}
 		c.storeErr.Store(nil)
+		c.applied.Add(uint64(len(recs)))
 		if id != last {
 			return fmt.Errorf("log out of step: id %d stored as %d", last, id)
 		}
 	}
 	if r.Nack != 0 {
 		c.log.Debug("gap in the stream; asking for a resend", zap.Uint64("id", r.Nack))
-		return c.write(conn, frame.Nack(r.Nack, "gap before a received id"))
+		return c.writeNack(conn, r.Nack, "gap before a received id")
 	}
 	return nil
+}
+
+func (c *Client) writeNack(conn *websocket.Conn, from uint64, why string) error {
+	c.nacksSent.Add(1)
+	return c.write(conn, frame.Nack(from, why))
 }
 
 func (c *Client) write(conn *websocket.Conn, f frame.Frame) error {

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/metrics"
+)
+
+// TestMetricsLintAndNames: every metric the master exposes passes
+// promlint, and the names and labels dashboards and alerts depend on are
+// there, per secondary computed at scrape time.
+func TestMetricsLintAndNames(t *testing.T) {
+	reg := metrics.NewRegistry()
+	metrics.NewStore(reg)
+	m := newMaster(t, Options{Registry: reg})
+	s1 := m.secondary("s1")
+	check(t, "append", m.postJSON(`{"message":"a"}`), 201, nil)
+	check(t, "bad", m.postJSON(`{"message":""}`), 400, nil)
+	s1.ExpectIDs(1, 1)
+	s1.Send(frame.Ack(1))
+
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, f := range families {
+		for _, mm := range f.GetMetric() {
+			text.WriteString(f.GetName())
+			for _, l := range mm.GetLabel() {
+				text.WriteString(" " + l.GetName() + "=" + l.GetValue())
+			}
+			text.WriteString("\n")
+		}
+	}
+	for _, want := range []string{
+		"replog_log_last_id\n", "replog_append_requests_total result=created\n",
+		"replog_append_requests_total result=bad_request\n", "replog_append_requests_total result=read_only\n",
+		"replog_append_duration_seconds write_concern=1\n", "replog_appends_waiting\n",
+		"replog_secondaries_connected\n", "replog_secondary_acked_id secondary=s1\n",
+		"replog_secondary_lag_messages secondary=s1\n", "replog_secondary_state secondary=s1 state=healthy\n",
+		"replog_secondary_state secondary=s1 state=unhealthy\n", "replog_quorum_healthy_nodes\n",
+		"replog_quorum_required_nodes\n", "replog_read_only\n",
+		"replog_replication_messages_sent_total secondary=s1\n", "replog_replication_frames_sent_total secondary=s1\n",
+		"replog_replication_nacks_received_total secondary=s1\n", "replog_replication_sessions_total secondary=s1\n",
+		"replog_store_fsync_duration_seconds\n", "replog_store_records_per_fsync\n",
+		"replog_build_info goversion=", "go_goroutines\n", "process_resident_memory_bytes\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("no %q in the master's metrics:\n%s", want, text.String())
+		}
+	}
+	if got := testutil.ToFloat64(m.srvMetrics().requests.WithLabelValues("created")); got != 1 {
+		t.Errorf("created appends counted %v, want 1", got)
+	}
+}

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/store"
+)
+
+// RegisterMetrics registers the secondary's metrics on r, each read at
+// scrape time from where it is kept.
+func RegisterMetrics(r prometheus.Registerer, st store.Store, repl Replication, inject *faults.Injector) {
+	r.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "replog_log_last_id",
+			Help: "The last id of the secondary's gap-free prefix of the log."},
+			func() float64 { return float64(st.LastID()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "replog_master_connected",
+			Help: "1 while a replication session with the master is up."},
+			func() float64 {
+				if repl.Connected() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_replication_messages_applied_total",
+			Help: "Messages applied to the secondary's log."},
+			func() float64 { applied, _ := repl.Counts(); return float64(applied) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_replication_nacks_sent_total",
+			Help: "Resend requests (nacks) sent to the master: gaps, injected failures, heals."},
+			func() float64 { _, nacks := repl.Counts(); return float64(nacks) }),
+	)
+	for _, kind := range []string{"delay", "fail"} {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_faults_injected_total",
+			Help: "Faults injected: delays waited before applying, append frames refused.", ConstLabels: prometheus.Labels{"kind": kind}},
+			func() float64 {
+				delays, fails := inject.Injected()
+				if kind == "delay" {
+					return float64(delays)
+				}
+				return float64(fails)
+			}))
+	}
+}
