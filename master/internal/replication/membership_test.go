@@ -205,3 +205,35 @@ func TestMembershipWaits(t *testing.T) {
 		t.Fatalf("healthy nodes %d now, %d after four silent intervals", m.HealthyNodes(now), m.HealthyNodes(now.Add(4*time.Second)))
 	}
 }
+
+// TestMembershipChanges: health changes are reported once each, in
+// order, as the clock moves.
+func TestMembershipChanges(t *testing.T) {
+	const iv = time.Second
+	t0 := time.Unix(1000, 0)
+	m := NewMembership(iv, time.Minute)
+	m.Register("s1", 1, 0, t0)
+	steps := []struct {
+		at   time.Duration
+		do   func()
+		want []StatusChange
+	}{
+		{0, nil, []StatusChange{{"s1", Unhealthy, Healthy}}},
+		{iv, nil, nil},
+		{2 * iv, nil, []StatusChange{{"s1", Healthy, Suspected}}},
+		{3 * iv, nil, nil},
+		{4 * iv, nil, []StatusChange{{"s1", Suspected, Unhealthy}}},
+		{5 * iv, func() { m.Seen("s1", 1, t0.Add(5*iv)) }, []StatusChange{{"s1", Unhealthy, Healthy}}},
+		{5 * iv, func() { m.Disconnect("s1", 1) }, []StatusChange{{"s1", Healthy, Unhealthy}}},
+		{time.Hour, func() { m.Forget(t0.Add(time.Hour)) }, nil},
+		{time.Hour, func() { m.Register("s1", 2, 0, t0.Add(time.Hour)) }, []StatusChange{{"s1", Unhealthy, Healthy}}},
+	}
+	for i, s := range steps {
+		if s.do != nil {
+			s.do()
+		}
+		if got := m.Changes(t0.Add(s.at)); !slices.Equal(got, s.want) {
+			t.Fatalf("step %d: changes %v, want %v", i, got, s.want)
+		}
+	}
+}
