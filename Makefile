@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run clean e2e bench bench-micro postman docker-build docker-up docker-down
+.PHONY: build test vet tidy run clean e2e bench bench-micro postman demo rules docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -38,6 +38,17 @@ bench: build
 # Micro-benchmarks of the hot paths.
 bench-micro:
 	$(GO) test -run XXX -bench . -benchmem ./shared/frame/ ./master/internal/replication/ ./master/internal/api/
+
+# The course's scenario played on a fresh local cluster, checked step by
+# step (DEMO_HOLD=1 keeps the cluster up at the end).
+demo: build
+	cd master && $(GO) run ./cmd/demo -bin ../$(BIN)
+
+# The Prometheus scrape config and alert rules: syntax, and the rules'
+# unit tests (promtool, from Debian's prometheus package).
+rules:
+	promtool check config deploy/prometheus/prometheus.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 # The Postman collection (docs/postman) run by newman against a fresh local cluster.
 postman: build
