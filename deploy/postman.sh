@@ -14,7 +14,7 @@ else
 	exit 0
 fi
 port=${POSTMAN_PORT:-18180}
-export LOG_FORMAT=console LOG_LEVEL=warn
+export LOG_FORMAT=console LOG_LEVEL=warn FAULTS_API=true
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 HTTP_ADDR="127.0.0.1:$port" CLUSTER_SIZE=3 bin/master & pids+=($!)

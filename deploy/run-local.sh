@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 master_port=${MASTER_PORT:-8080}
 export LOG_FORMAT=${LOG_FORMAT:-console}
+# A local cluster is for watching and trying things: fault control is on,
+# so the dashboard's slow/flaky/cut off/heal buttons work.
+export FAULTS_API=${FAULTS_API:-true}
 
 pids=()
 stop() {
@@ -26,5 +29,5 @@ for n in 1 2; do
 		bin/secondary > >(prefix "s$n") 2>&1 &
 	pids+=($!)
 done
-echo "replog: master on :$master_port, secondaries s1 and s2 on the next ports; Ctrl-C stops all three" >&2
+echo "replog: master on :$master_port (dashboard: http://localhost:$master_port/), secondaries s1 and s2 on the next ports; Ctrl-C stops all three" >&2
 wait -n "${pids[@]}" || true

@@ -33,7 +33,7 @@ func TestWindow(t *testing.T) {
 	if rate, p50, _ := w.Summary(t0.Add(2 * time.Minute)); rate != 0 || p50 != 0 {
 		t.Errorf("two minutes later: rate %v, p50 %v", rate, p50)
 	}
-	w.Observe(t0.Add(60*time.Second), 3*time.Millisecond) // lands in the slot of t0
+	w.Observe(t0.Add(60*time.Second), 3*time.Millisecond)                                   // lands in the slot of t0
 	if _, p50, _ := w.Summary(t0.Add(65 * time.Second)); !within(p50, 3*time.Millisecond) { // only the reused slot is within the minute
 		t.Errorf("a reused slot kept stale counts: p50 %v", p50)
 	}
