@@ -21,10 +21,11 @@ type masterHealth struct {
 		Healthy  int `json:"healthy"`
 	} `json:"quorum"`
 	Secondaries []struct {
-		Name     string `json:"name"`
-		Status   string `json:"status"`
-		AckedID  uint64 `json:"ackedId"`
-		LastSeen string `json:"lastSeen"`
+		Name      string `json:"name"`
+		Status    string `json:"status"`
+		Connected bool   `json:"connected"`
+		AckedID   uint64 `json:"ackedId"`
+		LastSeen  string `json:"lastSeen"`
 	} `json:"secondaries"`
 }
 
@@ -304,4 +305,81 @@ func TestReplicationAuth(t *testing.T) {
 	if !strings.Contains(m.logs.String(), "wrong or missing token") {
 		t.Fatal("refused peers were not logged")
 	}
+}
+
+// TestFaultControlCutOffAndHeal: with FAULTS_API on both sides, cutting a
+// secondary off through the master makes it unhealthy while it keeps its
+// connection, a w=3 append waits, and healing it lets it catch up and the
+// append return. Its own PUT /faults works the same way and tells the
+// master.
+func TestFaultControlCutOffAndHeal(t *testing.T) {
+	m := startMaster(t, "CLUSTER_SIZE=3", "HEARTBEAT_INTERVAL=100ms", "FAULTS_API=true")
+	s1 := startSecondary(t, "s1", m, "FAULTS_API=true")
+	startSecondary(t, "s2", m, "FAULTS_API=true")
+	if r := appendMsg(t, m, "before", 3); r.Status != 201 {
+		t.Fatalf("w=3 before the cut: %+v", r)
+	}
+	put := func(url, body string) reply {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return reply{Status: resp.StatusCode}
+	}
+	s1State := func(want string, connected bool) func() error {
+		return func() error {
+			h, err := getJSON[masterHealth](m.url() + "/health")
+			if err != nil {
+				return err
+			}
+			for _, s := range h.Secondaries {
+				if s.Name == "s1" && s.Status == want && s.Connected == connected {
+					return nil
+				}
+			}
+			return fmt.Errorf("s1 is not %s (connected %v): %+v", want, connected, h.Secondaries)
+		}
+	}
+	if r := put(m.url()+"/secondaries/s1/faults", `{"cutOff":true}`); r.Status != 200 {
+		t.Fatalf("cut off: %+v", r)
+	}
+	checkFor(t, 10*time.Second, s1State("unhealthy", true))
+	waiting := make(chan reply, 1)
+	go func() { waiting <- appendMsg(t, m, "during", 3) }()
+	checkFor(t, 10*time.Second, func() error { // s2 holds it: only s1's ack is missing
+		return sameLog(m, entries("before", "during"))
+	})
+	stillWaiting(t, waiting, "a w=3 append with s1 cut off")
+	if err := sameLog(s1, entries("before")); err != nil {
+		t.Fatalf("a cut-off secondary applied: %v", err)
+	}
+	if r := put(m.url()+"/secondaries/s1/faults", `{"cutOff":false}`); r.Status != 200 {
+		t.Fatalf("heal: %+v", r)
+	}
+	awaitReply(t, waiting, 10*time.Second, 3)
+	checkFor(t, 10*time.Second, func() error { return sameLog(s1, entries("before", "during")) })
+	checkFor(t, 10*time.Second, s1State("healthy", true))
+
+	// The secondary's own PUT /faults: taken, shown in its /health, and
+	// reported to the master.
+	if r := put(s1.url()+"/faults", `{"replicationDelay":"5ms"}`); r.Status != 200 {
+		t.Fatalf("PUT /faults on the secondary: %+v", r)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		h, err := getJSON[map[string]any](m.url() + "/health")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(fmt.Sprint(h["secondaries"]), "replicationDelay:5ms") {
+			return fmt.Errorf("the master does not show s1's new faults: %v", h["secondaries"])
+		}
+		return nil
+	})
 }
