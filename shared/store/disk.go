@@ -124,6 +124,7 @@ type Disk struct {
 	pending []pendingID // guarded by mu; what buf holds
 	spare   []byte      // guarded by mu; the previous buf, for reuse
 	leading bool        // guarded by mu; a leader is writing
+	changed changes     // wakes readers when entries become visible or the log resets
 	gen     uint64      // guarded by mu; bumped when a write fails
 	failure error       // guarded by mu; why the last write failed
 	dirty   bool        // guarded by mu; written, not yet fsynced
@@ -394,8 +395,12 @@ func (d *Disk) Reset(logID string) error {
 	d.tail = newTailCache(d.opts.TailEntries)
 	d.gen++
 	d.failure = errors.New("log was reset")
+	d.changed.notify()
 	return nil
 }
+
+// Changed implements Store.
+func (d *Disk) Changed() <-chan struct{} { return d.changed.wait() }
 
 func orUnnamed(id string) string {
 	if id == "" {

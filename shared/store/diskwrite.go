@@ -114,6 +114,7 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 	}
 	seg.size = start + n
 	d.visible = pending[len(pending)-1].entry.ID
+	d.changed.notify()
 }
 
 // fail drops every append not yet visible: the failed batch and any that

@@ -23,6 +23,7 @@ type Memory struct {
 	logID  string   // guarded by mu
 	index  []span   // guarded by mu; index[i] locates id i+1
 	chunks [][]byte // guarded by mu; bytes below each len are never written again
+	changed changes
 }
 
 var _ Store = (*Memory)(nil)
@@ -33,12 +34,19 @@ func NewMemory(logID string) *Memory { return &Memory{logID: logID} }
 // Append implements Store.
 func (m *Memory) Append(recs ...Record) (uint64, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, r := range recs {
 		m.add(r.Message)
 	}
-	return uint64(len(m.index)), nil
+	last := uint64(len(m.index))
+	m.mu.Unlock()
+	if len(recs) > 0 {
+		m.changed.notify()
+	}
+	return last, nil
 }
+
+// Changed implements Store.
+func (m *Memory) Changed() <-chan struct{} { return m.changed.wait() }
 
 func (m *Memory) add(msg string) {
 	last := len(m.chunks) - 1
@@ -116,6 +124,7 @@ func (m *Memory) Reset(logID string) error {
 	defer m.mu.Unlock()
 	freeChunks(m.chunks)
 	m.logID, m.index, m.chunks = logID, nil, nil
+	m.changed.notify()
 	return nil
 }
 
@@ -125,5 +134,6 @@ func (m *Memory) Close() error {
 	defer m.mu.Unlock()
 	freeChunks(m.chunks)
 	m.index, m.chunks = nil, nil
+	m.changed.notify()
 	return nil
 }

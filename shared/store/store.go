@@ -33,6 +33,10 @@ type Store interface {
 	// Reset drops every entry and renames the log, for a secondary that
 	// must resync from a master whose log is not the one it holds.
 	Reset(logID string) error
+	// Changed returns a channel that is closed the next time the log
+	// changes: entries become visible, or it is reset. To wait for entries
+	// after id n, take the channel first, then check LastID, then wait.
+	Changed() <-chan struct{}
 	// Keys lists the idempotency keys a durable store found when it
 	// opened, oldest first; an in-memory store has none.
 	Keys() []KeyRecord

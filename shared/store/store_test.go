@@ -33,6 +33,7 @@ func TestStore(t *testing.T) {
 			t.Run("Reset", func(t *testing.T) { testReset(t, open(t)) })
 			t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
 			t.Run("LargeMessages", func(t *testing.T) { testLargeMessages(t, open(t)) })
+			t.Run("Changed", func(t *testing.T) { testChanged(t, open(t)) })
 		})
 	}
 }
@@ -142,5 +143,41 @@ func testLargeMessages(t *testing.T, s Store) {
 	got, _ := s.Read(nil, 1, 3, 1<<30)
 	if len(got) != 3 || got[1].Message != big || got[2].Message != "after" {
 		t.Fatalf("large message round trip failed: %d entries", len(got))
+	}
+}
+
+// testChanged: Changed's channel closes once per change, an append or a
+// reset, for every waiter, and not before.
+func testChanged(t *testing.T, st Store) {
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	a, b := st.Changed(), st.Changed()
+	if closed(a) {
+		t.Fatal("Changed is closed before any change")
+	}
+	if _, err := st.Append(); err != nil || closed(a) {
+		t.Fatalf("an empty append woke waiters (err %v)", err)
+	}
+	if _, err := st.Append(Record{Message: "x"}, Record{Message: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(a) || !closed(b) {
+		t.Fatal("an append did not wake every waiter")
+	}
+	c := st.Changed()
+	if closed(c) {
+		t.Fatal("the next change's channel is already closed")
+	}
+	if err := st.Reset("other"); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(c) {
+		t.Fatal("a reset did not wake waiters")
 	}
 }
