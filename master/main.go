@@ -36,8 +36,11 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		ForgetAfter:       cfg.ForgetAfter,
 	}, log.Named("replication"))
 	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
+	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
-		Limits:             api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize},
+		Limits: api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize,
+			MaxBatchMessages: cfg.MaxBatchMessages},
+		MaxBatchBytes:      cfg.MaxBatchBytes,
 		Quorum:             cfg.Quorum,
 		WriteTimeout:       cfg.WriteTimeout,
 		IdempotencyWindow:  cfg.IdempotencyWindow,
@@ -45,11 +48,14 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Pprof:              cfg.DebugPprof,
 		FaultsAPI:          cfg.FaultsAPI,
 		Registry:           reg,
+		MaxStreams:         cfg.MaxStreams,
+		Draining:           draining,
 	}, log)
 	if cfg.FaultsAPI {
 		log.Warn("fault control is on (FAULTS_API=true): anyone who reaches the API can slow or cut off secondaries")
 	}
 	srv := serve.NewServer(cfg.HTTPAddr, server.Routes(), log)
+	serve.CloseOnShutdown(srv, draining)
 	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
 		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),
 		zap.Duration("heartbeatInterval", cfg.HeartbeatInterval))

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/replog/replog/shared/frame"
-	"github.com/replog/replog/shared/store"
 )
 
 // MaxPage caps how many messages one GET /messages returns; it is also the
@@ -42,24 +41,6 @@ func ParsePage(r *http.Request) (Page, error) {
 		p.Limit = min(limit, MaxPage)
 	}
 	return p, nil
-}
-
-// Messages serves GET /messages from st: {"messages": [{"id", "message"}, ...]}
-// in id order.
-func Messages(st store.Store) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := ParsePage(r)
-		if err != nil {
-			WriteError(w, err)
-			return
-		}
-		entries, err := st.Read(nil, p.From, p.Limit, maxPageBytes)
-		if err != nil {
-			WriteError(w, err)
-			return
-		}
-		WriteRaw(w, http.StatusOK, AppendMessages(nil, entries))
-	}
 }
 
 // AppendMessages encodes the GET /messages body without reflection: it is

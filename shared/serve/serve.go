@@ -27,6 +27,13 @@ func NewServer(addr string, h http.Handler, log *zap.Logger) *http.Server {
 	}
 }
 
+// CloseOnShutdown closes draining when srv starts to shut down, for the
+// handlers that would otherwise hold a shutdown up (streams, long-polls):
+// they end at once, cleanly, and the shutdown goes on.
+func CloseOnShutdown(srv *http.Server, draining chan struct{}) {
+	srv.RegisterOnShutdown(func() { close(draining) })
+}
+
 // Run serves srv until ctx is done, then stops accepting, gives in-flight
 // requests up to grace to finish, and closes what is left. Hijacked
 // connections (WebSockets) are not its to close: their owner does that.

@@ -18,6 +18,9 @@ type Settings struct {
 	LogFormat        string        `envconfig:"LOG_FORMAT" default:"json"`
 	ReplicationToken string        `envconfig:"REPLICATION_TOKEN"`
 	DebugPprof       bool          `envconfig:"DEBUG_PPROF" default:"false"`
+	// MaxStreams bounds the streams and waiting long-poll reads open at
+	// once on the node.
+	MaxStreams int `envconfig:"MAX_STREAMS" default:"1000"`
 }
 
 // DefaultAddr fills in HTTP_ADDR when it was not set.
@@ -29,8 +32,11 @@ func (s *Settings) DefaultAddr(addr string) {
 
 // Validate checks the settings; its errors name the variable.
 func (s Settings) Validate() error {
-	if s.ShutdownTimeout < 0 {
+	switch {
+	case s.ShutdownTimeout < 0:
 		return fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", s.ShutdownTimeout)
+	case s.MaxStreams < 1:
+		return fmt.Errorf("MAX_STREAMS: must be at least 1, got %d", s.MaxStreams)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ const bodyReadTimeout = 30 * time.Second
 // Options are the settings of the master's API.
 type Options struct {
 	Limits
+	// MaxBatchBytes bounds a request body (413 beyond); it must hold a
+	// batch of MaxBatchMessages (Limits).
+	MaxBatchBytes int64
 	// Quorum is how many nodes, master included, must be healthy for
 	// appends to be accepted.
 	Quorum int
@@ -47,6 +50,10 @@ type Options struct {
 	// Registry is where the master's metrics are registered and served
 	// from (GET /metrics); nil serves none.
 	Registry *prometheus.Registry
+	// MaxStreams bounds the streams and waiting long-polls open at once;
+	// Draining, when closed, ends them (the server is shutting down).
+	MaxStreams int
+	Draining   <-chan struct{}
 }
 
 // Server holds what the master's routes need.
@@ -88,7 +95,9 @@ func (s *Server) Routes() http.Handler {
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
 	r.Post("/messages", s.append)
 	r.Post("/newMessage", s.append) // the original system's route, kept for its users' scripts
-	r.Get("/messages", httpapi.Messages(s.store))
+	reads := httpapi.NewReads(s.store, max(s.opts.MaxStreams, 1), s.opts.Draining)
+	r.Get("/messages", reads.Messages)
+	r.Get("/messages/stream", reads.Stream)
 	r.Get("/health", s.health)
 	r.Get("/replicate", s.hub.ServeHTTP)
 	if s.opts.Registry != nil {
@@ -110,7 +119,9 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request) (AppendRequest, e
 			"Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
-	body := http.MaxBytesReader(w, r.Body, int64(frame.EncodedEntrySize(s.opts.MaxMessageBytes))+4096)
+	// A body may hold one message of the largest size, or a batch.
+	limit := max(int64(frame.EncodedEntrySize(s.opts.MaxMessageBytes))+4096, s.opts.MaxBatchBytes)
+	body := http.MaxBytesReader(w, r.Body, limit)
 	return ParseAppend(body, s.opts.Limits)
 }
 

@@ -122,7 +122,7 @@ func TestAppendStatuses(t *testing.T) {
 			map[string]any{"error": `Content-Type must be application/json, got "text/plain"`}},
 		{"too large", Options{}, "application/json", `{"message":"` + strings.Repeat("x", 1<<20) + `"}`, 413, nil},
 		{"bad request", Options{}, "application/json", `{"message":"a","writeconcern":2}`, 400,
-			map[string]any{"error": `unknown field "writeconcern" (known: message, writeConcern, timeoutMs)`}},
+			map[string]any{"error": `unknown field "writeconcern" (known: message, messages, writeConcern, timeoutMs)`}},
 		{"write concern above the cluster", Options{Limits: Limits{ClusterSize: 3}}, "application/json",
 			`{"message":"a","writeConcern":4}`, 400, nil},
 		{"read-only without a quorum", Options{Quorum: 2, Limits: Limits{ClusterSize: 3}}, "application/json",
@@ -185,9 +185,12 @@ func TestAppendIdempotencyKey(t *testing.T) {
 	check(t, "first", m.postJSON(`{"message":"pay"}`, key...), 201, map[string]any{"id": 1.0, "acks": 1.0})
 	check(t, "repeat", m.postJSON(`{"message":"pay"}`, key...), 200, map[string]any{"id": 1.0, "acks": 1.0, "duplicate": true})
 	check(t, "same key, another message", m.postJSON(`{"message":"refund"}`, key...), 422,
-		map[string]any{"error": `Idempotency-Key "order-42" was already used for another message`})
+		map[string]any{"error": `Idempotency-Key "order-42" was already used for another message or batch`})
 	check(t, "bad key", m.postJSON(`{"message":"pay"}`, "Idempotency-Key", "with space"), 400, nil)
 	if m.store.LastID() != 1 {
 		t.Fatalf("repeats appended: last id %d", m.store.LastID())
 	}
 }
+
+// timeAfter100ms is a bounded watch for something that must not happen.
+func timeAfter100ms() <-chan time.Time { return time.After(100 * time.Millisecond) }

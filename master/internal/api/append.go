@@ -20,7 +20,8 @@ const maxKeyLen = 255
 
 // outcome is how an append ended, for its reply and its metrics.
 type outcome struct {
-	id        uint64
+	first, id uint64 // the ids given: first == id for one message, the batch's range otherwise
+	batch     bool   // the reply names firstId and lastId
 	acks      int
 	err       error // nil: stored, with its write concern met
 	duplicate bool  // answered for an earlier request with the same Idempotency-Key
@@ -39,6 +40,9 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		var fields map[string]any
 		if errors.Is(o.err, replication.ErrConcernTimeout) {
 			fields = map[string]any{"id": o.id, "acks": o.acks}
+			if o.batch {
+				fields = map[string]any{"firstId": o.first, "lastId": o.id, "acks": o.acks}
+			}
 			if o.duplicate {
 				fields["duplicate"] = true
 			}
@@ -46,6 +50,10 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		writeError(w, o.err, fields)
 	} else {
 		status, b := http.StatusCreated, append([]byte(`{"id":`), strconv.FormatUint(o.id, 10)...)
+		if o.batch {
+			b = append(append(append([]byte(`{"firstId":`), strconv.FormatUint(o.first, 10)...), `,"lastId":`...),
+				strconv.FormatUint(o.id, 10)...)
+		}
 		b = append(append(b, `,"acks":`...), strconv.Itoa(o.acks)...)
 		if o.duplicate {
 			status, b = http.StatusOK, append(b, `,"duplicate":true`...)
@@ -65,17 +73,21 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 		return AppendRequest{}, outcome{err: err}
 	}
 	var rec *idempotency.Record
-	entry := store.Record{Message: req.Message}
+	entries := records(req)
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if err := checkKey(key); err != nil {
 			return req, outcome{err: err}
 		}
-		// The key goes into the log with the message, so that a restarted
-		// master with a durable log keeps deduplicating retries.
-		entry.Key, entry.Digest, entry.Time = key, idempotency.Digest(req.Message), time.Now()
+		// The key goes into the log with the message (a batch's first and
+		// last), so that a restarted master with a durable log keeps
+		// deduplicating retries.
+		digest, now := digestOf(req), time.Now()
+		for _, i := range []int{0, len(entries) - 1} {
+			entries[i].Key, entries[i].Digest, entries[i].Time = key, digest, now
+		}
 		var first bool
 		s.keysMu.Lock()
-		rec, first = s.keys.Begin(key, entry.Digest, entry.Time)
+		rec, first = s.keys.Begin(key, digest, now)
 		s.keysMu.Unlock()
 		if !first {
 			return req, s.repeat(r, req, rec)
@@ -84,28 +96,49 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 	// The quorum check comes before the append: read-only mode must not
 	// leave a message behind.
 	if err := s.checkQuorum(); err != nil {
-		s.settle(rec, 0, err)
+		s.settle(rec, 0, 0, err)
 		return req, outcome{err: err}
 	}
-	id, err := s.store.Append(entry)
+	last, err := s.store.Append(entries...) // a batch: one store call, one group commit
 	if err != nil {
 		err = fmt.Errorf("%w: %w", errNotStored, err)
-		s.settle(rec, 0, err)
+		s.settle(rec, 0, 0, err)
 		s.log.Error("append failed", zap.Error(err))
 		return req, outcome{err: err}
 	}
-	s.settle(rec, id, nil)
+	first := last - uint64(len(entries)) + 1
+	s.settle(rec, first, last, nil)
 	s.hub.Notify()
-	return req, s.awaitConcern(r, req, id, false)
+	return req, s.awaitConcern(r, req, first, last, false)
+}
+
+// records are the log records of req: its message, or its batch.
+func records(req AppendRequest) []store.Record {
+	if req.Messages == nil {
+		return []store.Record{{Message: req.Message}}
+	}
+	recs := make([]store.Record, len(req.Messages))
+	for i, m := range req.Messages {
+		recs[i].Message = m
+	}
+	return recs
+}
+
+// digestOf identifies req's message or batch for its Idempotency-Key.
+func digestOf(req AppendRequest) uint64 {
+	if req.Messages != nil {
+		return idempotency.DigestBatch(req.Messages)
+	}
+	return idempotency.Digest(req.Message)
 }
 
 // repeat answers a request whose Idempotency-Key was seen before: nothing
 // is appended; the reply is the first request's id, once the write concern
 // of this request holds for it.
 func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Record) outcome {
-	if rec.Digest != idempotency.Digest(req.Message) {
+	if rec.Digest != digestOf(req) {
 		return outcome{err: httpapi.Errorf(http.StatusUnprocessableEntity,
-			"Idempotency-Key %q was already used for another message", rec.Key)}
+			"Idempotency-Key %q was already used for another message or batch", rec.Key)}
 	}
 	select {
 	case <-rec.Assigned:
@@ -115,11 +148,11 @@ func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Rec
 	if rec.Err != nil {
 		return outcome{err: rec.Err}
 	}
-	return s.awaitConcern(r, req, rec.ID, true)
+	return s.awaitConcern(r, req, rec.First, rec.ID, true)
 }
 
 // settle records the outcome of a keyed append for its repeats.
-func (s *Server) settle(rec *idempotency.Record, id uint64, err error) {
+func (s *Server) settle(rec *idempotency.Record, first, last uint64, err error) {
 	if rec == nil {
 		return
 	}
@@ -129,7 +162,7 @@ func (s *Server) settle(rec *idempotency.Record, id uint64, err error) {
 		s.keys.Forget(rec) // nothing was appended: a retry may try again
 		s.keysMu.Unlock()
 	} else {
-		rec.ID = id
+		rec.First, rec.ID = first, last
 	}
 	close(rec.Assigned)
 }
@@ -137,13 +170,15 @@ func (s *Server) settle(rec *idempotency.Record, id uint64, err error) {
 // awaitConcern waits until req's write concern holds for id, the timeout
 // passes (a 504: the message stays and keeps replicating), or the client
 // leaves.
-func (s *Server) awaitConcern(r *http.Request, req AppendRequest, id uint64, duplicate bool) outcome {
+// A batch's write concern holds once w nodes hold its last id.
+func (s *Server) awaitConcern(r *http.Request, req AppendRequest, first, last uint64, duplicate bool) outcome {
 	timeout := s.opts.WriteTimeout
 	if req.TimeoutSet {
 		timeout = req.Timeout
 	}
-	acks, err := s.hub.Await(r.Context(), id, req.WriteConcern, timeout)
-	return outcome{id: id, acks: acks, err: err, duplicate: duplicate, gone: r.Context().Err() != nil}
+	acks, err := s.hub.Await(r.Context(), last, req.WriteConcern, timeout)
+	return outcome{first: first, id: last, batch: req.Messages != nil, acks: acks, err: err,
+		duplicate: duplicate, gone: r.Context().Err() != nil}
 }
 
 // checkQuorum refuses appends while fewer than the quorum of nodes are

@@ -14,9 +14,11 @@ import (
 	"github.com/replog/replog/shared/httpapi"
 )
 
-// AppendRequest is a validated POST /messages body.
+// AppendRequest is a validated POST /messages body: one message, or a
+// batch (Messages set, Message empty).
 type AppendRequest struct {
 	Message      string
+	Messages     []string
 	WriteConcern int
 	// Timeout bounds the wait for the write concern; 0 waits without
 	// limit. TimeoutSet tells a given 0 from an absent timeoutMs, which
@@ -31,6 +33,8 @@ type Limits struct {
 	MaxMessageBytes int
 	// ClusterSize, when not 0, is the most nodes a write concern may name.
 	ClusterSize int
+	// MaxBatchMessages is the most messages one batch may hold.
+	MaxBatchMessages int
 }
 
 // ParseAppend reads and validates an append body. Field names match
@@ -173,7 +177,7 @@ func parseGeneral(body io.Reader, lim Limits) (AppendRequest, error) {
 		return req, err
 	}
 	seen := map[string]bool{}
-	hasMessage := false
+	hasMessage, hasMessages := false, false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -194,6 +198,12 @@ func parseGeneral(body io.Reader, lim Limits) (AppendRequest, error) {
 				return req, httpapi.Errorf(http.StatusBadRequest, "message must be a string")
 			}
 			hasMessage = true
+		case "messages":
+			msgs, err := parseBatch(raw, lim)
+			if err != nil {
+				return req, err
+			}
+			req.Messages, hasMessages = msgs, true
 		case "writeConcern":
 			w, err := parseWriteConcern(raw, lim.ClusterSize)
 			if err != nil {
@@ -208,7 +218,7 @@ func parseGeneral(body io.Reader, lim Limits) (AppendRequest, error) {
 			}
 			req.Timeout, req.TimeoutSet = time.Duration(ms)*time.Millisecond, true
 		default:
-			return req, httpapi.Errorf(http.StatusBadRequest, "unknown field %q (known: message, writeConcern, timeoutMs)", key)
+			return req, httpapi.Errorf(http.StatusBadRequest, "unknown field %q (known: message, messages, writeConcern, timeoutMs)", key)
 		}
 	}
 	if err := expectDelim(dec, '}'); err != nil {
@@ -218,8 +228,12 @@ func parseGeneral(body io.Reader, lim Limits) (AppendRequest, error) {
 		return req, httpapi.Errorf(http.StatusBadRequest, "malformed JSON: unexpected data after the object")
 	}
 	switch {
+	case hasMessage && hasMessages:
+		return req, httpapi.Errorf(http.StatusBadRequest, "give either message or messages (a batch), not both")
+	case hasMessages:
+		return req, nil
 	case !hasMessage:
-		return req, httpapi.Errorf(http.StatusBadRequest, "message is required")
+		return req, httpapi.Errorf(http.StatusBadRequest, "message (or messages, for a batch) is required")
 	case req.Message == "":
 		return req, httpapi.Errorf(http.StatusBadRequest, "message must not be empty")
 	case len(req.Message) > lim.MaxMessageBytes:
@@ -227,6 +241,36 @@ func parseGeneral(body io.Reader, lim Limits) (AppendRequest, error) {
 			"message is %d bytes; the limit is %d (MAX_MESSAGE_BYTES)", len(req.Message), lim.MaxMessageBytes)
 	}
 	return req, nil
+}
+
+// parseBatch reads a batch: an array of 1..MaxBatchMessages non-empty
+// strings, each at most MaxMessageBytes. Errors name the element.
+func parseBatch(raw json.RawMessage, lim Limits) ([]string, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil || raw[0] != '[' {
+		return nil, httpapi.Errorf(http.StatusBadRequest, "messages must be an array of strings")
+	}
+	switch {
+	case len(elems) == 0:
+		return nil, httpapi.Errorf(http.StatusBadRequest, "messages must hold at least one message")
+	case len(elems) > lim.MaxBatchMessages:
+		return nil, httpapi.Errorf(http.StatusBadRequest,
+			"messages holds %d messages; at most %d in one batch (MAX_BATCH_MESSAGES)", len(elems), lim.MaxBatchMessages)
+	}
+	msgs := make([]string, len(elems))
+	for i, e := range elems {
+		if len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &msgs[i]) != nil {
+			return nil, httpapi.Errorf(http.StatusBadRequest, "messages[%d] must be a string, got %s", i, e)
+		}
+		switch {
+		case msgs[i] == "":
+			return nil, httpapi.Errorf(http.StatusBadRequest, "messages[%d] is empty", i)
+		case len(msgs[i]) > lim.MaxMessageBytes:
+			return nil, httpapi.Errorf(http.StatusRequestEntityTooLarge,
+				"messages[%d] is %d bytes; the limit is %d (MAX_MESSAGE_BYTES)", i, len(msgs[i]), lim.MaxMessageBytes)
+		}
+	}
+	return msgs, nil
 }
 
 // maxTimeoutMs is a day: longer waits are a client bug, not a plan.

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestParseAppend(t *testing.T) {
 	}
 	for _, c := range ok {
 		got, err := ParseAppend(strings.NewReader(c.body), lim)
-		if err != nil || got != c.want {
+		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("ParseAppend(%s) = %+v, %v; want %+v", c.body, got, err, c.want)
 		}
 	}
@@ -73,14 +74,14 @@ func TestParseFastAgreesWithGeneral(t *testing.T) {
 		`{"message":"hi","timeoutMs":250}`:                             {Message: "hi", WriteConcern: 1, Timeout: 250 * time.Millisecond, TimeoutSet: true},
 	}
 	for body, want := range plain {
-		if fast, ok := parseFast([]byte(body), lim); !ok || fast != want {
+		if fast, ok := parseFast([]byte(body), lim); !ok || !reflect.DeepEqual(fast, want) {
 			t.Errorf("%s: fast path %+v (taken %v), want %+v", body, fast, ok, want)
 		}
 	}
 	for _, body := range bodies {
 		fast, ok := parseFast([]byte(body), lim)
 		general, err := parseGeneral(strings.NewReader(body), lim)
-		if ok && (err != nil || fast != general) {
+		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
 			t.Errorf("%s: fast %+v, general %+v %v", body, fast, general, err)
 		}
 	}
@@ -93,7 +94,7 @@ func FuzzParseAppend(f *testing.F) {
 		lim := Limits{MaxMessageBytes: 64, ClusterSize: 5}
 		fast, ok := parseFast([]byte(body), lim)
 		general, err := parseGeneral(strings.NewReader(body), lim)
-		if ok && (err != nil || fast != general) {
+		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
 			t.Fatalf("%q: fast %+v, general %+v %v", body, fast, general, err)
 		}
 	})

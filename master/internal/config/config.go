@@ -19,6 +19,9 @@ type Config struct {
 
 	ClusterSize     int `envconfig:"CLUSTER_SIZE" default:"0"`
 	MaxMessageBytes int `envconfig:"MAX_MESSAGE_BYTES" default:"1048576"`
+	// MaxBatchMessages and MaxBatchBytes bound a batch append.
+	MaxBatchMessages int   `envconfig:"MAX_BATCH_MESSAGES" default:"1000"`
+	MaxBatchBytes    int64 `envconfig:"MAX_BATCH_BYTES" default:"16777216"`
 
 	Quorum             int           `envconfig:"QUORUM" default:"0"`
 	WriteTimeout       time.Duration `envconfig:"WRITE_TIMEOUT" default:"0"`
@@ -53,6 +56,10 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("MAX_MESSAGE_BYTES: must be at least 1, got %d", c.MaxMessageBytes)
 	case c.MaxMessageBytes > 64<<20:
 		return c, fmt.Errorf("MAX_MESSAGE_BYTES: at most %d (64 MiB), got %d", 64<<20, c.MaxMessageBytes)
+	case c.MaxBatchMessages < 1 || c.MaxBatchMessages > 100000:
+		return c, fmt.Errorf("MAX_BATCH_MESSAGES: must be from 1 to 100000, got %d", c.MaxBatchMessages)
+	case c.MaxBatchBytes < 1024 || c.MaxBatchBytes > 1<<30:
+		return c, fmt.Errorf("MAX_BATCH_BYTES: must be from 1024 to %d (1 GiB), got %d", 1<<30, c.MaxBatchBytes)
 	case c.Quorum < 0:
 		return c, fmt.Errorf("QUORUM: must be 0 (the default) or a number of nodes, got %d", c.Quorum)
 	case c.ClusterSize > 0 && c.Quorum > c.ClusterSize:

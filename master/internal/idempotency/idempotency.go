@@ -4,6 +4,7 @@
 package idempotency
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"time"
 )
@@ -14,9 +15,10 @@ type Record struct {
 	// Digest identifies the message, so a key reused for another message
 	// is caught rather than answered with the wrong id.
 	Digest uint64
-	// ID is the id the append got; set by the table's owner before it
-	// closes Assigned, and read only after Assigned is closed.
-	ID uint64
+	// First and ID are the ids the append got (the same for one message;
+	// the first and the last of a batch); set by the table's owner before
+	// it closes Assigned, and read only after Assigned is closed.
+	First, ID uint64
 	// Err is set instead of ID when the append failed; the key is then
 	// forgotten so that a retry can try again.
 	Err error
@@ -30,6 +32,22 @@ type Record struct {
 func Digest(msg string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(msg)) // hash writes never fail
+	return h.Sum64()
+}
+
+// DigestBatch hashes a batch for Record.Digest: every message and its
+// place in the batch (each is length-prefixed, so ["ab","c"] and
+// ["a","bc"] differ). It never equals a single message's Digest, so a key
+// used for one message and then for a batch is caught.
+func DigestBatch(msgs []string) uint64 {
+	h := fnv.New64a()
+	var n [9]byte
+	n[0] = 'B'
+	for _, m := range msgs {
+		binary.BigEndian.PutUint64(n[1:], uint64(len(m)))
+		_, _ = h.Write(n[:])
+		_, _ = h.Write([]byte(m))
+	}
 	return h.Sum64()
 }
 
@@ -64,15 +82,20 @@ func (t *Table) Begin(key string, digest uint64, now time.Time) (rec *Record, fi
 }
 
 // Restore remembers a key found in a durable log at start, with the id
-// its append got, if it is still within the window at now.
+// of the record that carried it, if it is still within the window at now.
+// A batch's key is carried by its first and its last record: restored in
+// id order, they give the batch's range back.
 func (t *Table) Restore(key string, digest, id uint64, at, now time.Time) {
 	if now.Sub(at) >= t.window {
 		return
 	}
 	rec, first := t.Begin(key, digest, at)
-	if first {
-		rec.ID = id
+	switch {
+	case first:
+		rec.First, rec.ID = id, id
 		close(rec.Assigned)
+	case rec.Digest == digest && id > rec.ID:
+		rec.ID = id
 	}
 }
 

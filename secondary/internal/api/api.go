@@ -35,6 +35,10 @@ type Node struct {
 	Pprof bool
 	// Registry is served on GET /metrics; nil serves none.
 	Registry *prometheus.Registry
+	// MaxStreams bounds the streams and waiting long-polls open at once;
+	// Draining, when closed, ends them (the server is shutting down).
+	MaxStreams int
+	Draining   <-chan struct{}
 }
 
 // Routes returns the secondary's router.
@@ -42,7 +46,9 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
-	r.Get("/messages", httpapi.Messages(st))
+	reads := httpapi.NewReads(st, max(node.MaxStreams, 1), node.Draining)
+	r.Get("/messages", reads.Messages)
+	r.Get("/messages/stream", reads.Stream)
 	r.Post("/messages", readOnly)
 	r.Post("/newMessage", readOnly)
 	if node.Pprof {

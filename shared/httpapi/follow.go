@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/store"
+)
+
+// Reads serves the reads every node has: GET /messages, which can wait
+// for what is not there yet (long-poll), and GET /messages/stream, which
+// follows the log as server-sent events. At most a bounded number of
+// streams and waiting long-polls are open at once; a shutdown ends them.
+type Reads struct {
+	store store.Store
+	slots chan struct{}   // one per open stream or waiting long-poll
+	done  <-chan struct{} // closed when the server shuts down
+}
+
+// NewReads serves reads of st, with at most maxFollowers streams and
+// waiting long-polls at once (MAX_STREAMS); done ends them all.
+func NewReads(st store.Store, maxFollowers int, done <-chan struct{}) *Reads {
+	return &Reads{store: st, slots: make(chan struct{}, maxFollowers), done: done}
+}
+
+// MaxWaitMs bounds a long-poll's waitMs.
+const MaxWaitMs = 60000
+
+// acquire takes a follower slot, or says why not.
+func (rd *Reads) acquire() error {
+	select {
+	case rd.slots <- struct{}{}:
+		return nil
+	default:
+		return Errorf(http.StatusServiceUnavailable,
+			"too many streams and waiting reads on this node (MAX_STREAMS=%d); retry later or read without waitMs", cap(rd.slots))
+	}
+}
+
+func (rd *Reads) release() { <-rd.slots }
+
+// Messages is GET /messages?from=&limit=&waitMs=: the page from from on,
+// or, when nothing with an id >= from is there yet and waitMs is set, the
+// first entries that arrive within waitMs (an empty page when none do).
+func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
+	p, err := ParsePage(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	wait, err := parseWait(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	entries, err := rd.store.Read(nil, p.From, p.Limit, maxPageBytes)
+	if err == nil && len(entries) == 0 && wait > 0 {
+		entries, err = rd.await(r, p, wait)
+	}
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	WriteRaw(w, http.StatusOK, AppendMessages(nil, entries))
+}
+
+// await waits up to wait for entries from p.From on. It costs no goroutine
+// beyond the handler's: it sleeps on the store's change broadcast.
+func (rd *Reads) await(r *http.Request, p Page, wait time.Duration) ([]frame.Entry, error) {
+	if err := rd.acquire(); err != nil {
+		return nil, err
+	}
+	defer rd.release()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		changed := rd.store.Changed() // before the read: a change in between is not missed
+		entries, err := rd.store.Read(nil, p.From, p.Limit, maxPageBytes)
+		if err != nil || len(entries) > 0 {
+			return entries, err
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return nil, nil
+		case <-r.Context().Done():
+			return nil, nil // the client is gone; nothing reads the reply
+		case <-rd.done:
+			return nil, nil
+		}
+	}
+}
+
+func parseWait(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("waitMs")
+	if s == "" {
+		return 0, nil
+	}
+	ms, err := strconv.Atoi(s)
+	if err != nil || ms < 0 || ms > MaxWaitMs {
+		return 0, Errorf(http.StatusBadRequest, "waitMs must be an integer from 0 to %d, got %q", MaxWaitMs, s)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// Stream tuning: a page is what one stream holds at a time, so a slow or
+// stalled consumer costs at most a page of memory; a write that a consumer
+// does not take within streamWriteTimeout ends its stream.
+const (
+	streamPageEntries  = 1000
+	streamPageBytes    = 1 << 20
+	streamKeepAlive    = 15 * time.Second
+	streamWriteTimeout = time.Minute
+)
+
+// Stream is GET /messages/stream?from=N: server-sent events, one per
+// message (id: <id>, data: the entry's JSON), in id order from from
+// (default: the next id to be written), or from Last-Event-ID + 1 when
+// that header is sent (an EventSource reconnecting). The log is read page
+// by page for the consumer, and each page goes out in one write. If the
+// log is reset (a secondary taking another log), the stream ends with an
+// event "reset" whose data is the new log id.
+func (rd *Reads) Stream(w http.ResponseWriter, r *http.Request) {
+	next, err := streamStart(r, rd.store)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := rd.acquire(); err != nil {
+		WriteError(w, err)
+		return
+	}
+	defer rd.release()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // proxies: pass events on at once
+	w.WriteHeader(http.StatusOK)
+	logID := rd.store.LogID()
+	keepAlive := time.NewTicker(streamKeepAlive)
+	defer keepAlive.Stop()
+	var entries []frame.Entry
+	buf := []byte(": replog stream of log " + logID + "\n\n")
+	for {
+		changed := rd.store.Changed()
+		if id := rd.store.LogID(); id != logID {
+			buf = append(buf, "event: reset\ndata: "+id+"\n\n"...)
+			_ = rd.send(rc, w, buf)
+			return
+		}
+		entries, err = rd.store.Read(entries[:0], next, streamPageEntries, streamPageBytes)
+		if err != nil {
+			return // the log failed under us; the client reconnects with Last-Event-ID
+		}
+		for _, e := range entries {
+			buf = appendEvent(buf, e)
+			next = e.ID + 1
+		}
+		if len(buf) > 0 {
+			if rd.send(rc, w, buf) != nil {
+				return
+			}
+			buf = buf[:0]
+		}
+		if len(entries) > 0 {
+			continue // more may be there: read on before waiting
+		}
+		select {
+		case <-changed:
+		case <-keepAlive.C:
+			buf = append(buf, ": keep-alive\n\n"...)
+		case <-r.Context().Done():
+			return
+		case <-rd.done:
+			return
+		}
+	}
+}
+
+// send writes buf and flushes it, bounded by streamWriteTimeout.
+func (rd *Reads) send(rc *http.ResponseController, w http.ResponseWriter, buf []byte) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+// streamStart is where a stream begins: Last-Event-ID + 1, else from,
+// else the next id to be written.
+func streamStart(r *http.Request, st store.Store) (uint64, error) {
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, Errorf(http.StatusBadRequest, "Last-Event-ID must be a message id, got %q", s)
+		}
+		return id + 1, nil
+	}
+	if s := r.URL.Query().Get("from"); s != "" {
+		from, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || from == 0 {
+			return 0, Errorf(http.StatusBadRequest, "from must be an id >= 1, got %q", s)
+		}
+		return from, nil
+	}
+	return st.LastID() + 1, nil
+}
+
+// appendEvent encodes one message as a server-sent event. The entry's
+// JSON has no raw newline (JSON escapes them), so it fits one data line.
+func appendEvent(dst []byte, e frame.Entry) []byte {
+	dst = append(dst, "id: "...)
+	dst = strconv.AppendUint(dst, e.ID, 10)
+	dst = append(dst, "\ndata: "...)
+	dst = frame.AppendEntry(dst, e)
+	return append(dst, "\n\n"...)
+}
