@@ -19,10 +19,10 @@ type span struct{ chunk, off, n uint32 }
 
 // Memory is a Store that lives in memory: fast, and gone with the process.
 type Memory struct {
-	mu     sync.RWMutex
-	logID  string   // guarded by mu
-	index  []span   // guarded by mu; index[i] locates id i+1
-	chunks [][]byte // guarded by mu; bytes below each len are never written again
+	mu      sync.RWMutex
+	logID   string   // guarded by mu
+	index   []span   // guarded by mu; index[i] locates id i+1
+	chunks  [][]byte // guarded by mu; bytes below each len are never written again
 	changed changes
 }
 
