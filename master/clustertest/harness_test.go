@@ -248,6 +248,8 @@ func logIDOf(t *testing.T, n *node) string {
 type reply struct {
 	Status    int
 	ID        uint64 `json:"id"`
+	FirstID   uint64 `json:"firstId"` // a batch's
+	LastID    uint64 `json:"lastId"`
 	Acks      int    `json:"acks"`
 	Error     string `json:"error"`
 	Duplicate bool   `json:"duplicate"`
