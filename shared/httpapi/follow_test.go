@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/httpapi/openapitest"
 	"github.com/replog/replog/shared/httpapi/ssetest"
 	"github.com/replog/replog/shared/store"
 )
@@ -30,6 +31,7 @@ type node struct {
 }
 
 func newNode(t *testing.T, maxFollowers int) *node {
+	validating = &http.Client{Transport: openapitest.Transport(t, nil)}
 	st := store.NewMemory("L")
 	n := &node{t: t, store: st, draining: make(chan struct{})}
 	rd := NewReads(st, maxFollowers, n.draining)
@@ -66,12 +68,15 @@ type page struct {
 	Messages []frame.Entry `json:"messages"`
 }
 
+// validating checks every read of these tests against docs/openapi.yaml.
+var validating *http.Client
+
 func get(ctx context.Context, url string) (page, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return page{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := validating.Do(req)
 	if err != nil {
 		return page{}, err
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/frame/frametest"
+	"github.com/replog/replog/shared/httpapi/openapitest"
+	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/store"
 )
 
@@ -27,6 +29,7 @@ type master struct {
 	store  *store.Memory
 	url    string
 	server *Server
+	client *http.Client // checks every request and reply against docs/openapi.yaml
 }
 
 func (m *master) srvMetrics() *appendMetrics { return m.server.metrics }
@@ -48,7 +51,8 @@ func newMaster(t *testing.T, opts Options) *master {
 		hub.Close() // first: it ends the replication handlers the server waits for
 		srv.Close()
 	})
-	return &master{t: t, store: st, url: srv.URL, server: server}
+	return &master{t: t, store: st, url: srv.URL, server: server,
+		client: &http.Client{Transport: openapitest.Transport(t, nil)}}
 }
 
 // secondary connects a hand-driven secondary named name.
@@ -76,7 +80,7 @@ func (m *master) post(contentType, body string, header ...string) answer {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := m.client.Do(req)
 	if err != nil {
 		m.t.Errorf("POST %s: %v", body, err)
 		return answer{}
@@ -194,3 +198,19 @@ func TestAppendIdempotencyKey(t *testing.T) {
 
 // timeAfter100ms is a bounded watch for something that must not happen.
 func timeAfter100ms() <-chan time.Time { return time.After(100 * time.Millisecond) }
+
+// TestReadRoutesMatchTheDescription: the master's read routes, through
+// the validating client.
+func TestReadRoutesMatchTheDescription(t *testing.T) {
+	m := newMaster(t, Options{FaultsAPI: true, Registry: metrics.NewRegistry()})
+	m.secondary("s1")
+	check(t, "append", m.postJSON(`{"message":"a"}`), 201, nil)
+	for _, path := range []string{"/health", "/messages", "/messages?from=1&limit=1", "/messages?from=2&waitMs=10",
+		"/messages?waitMs=70000", "/messages?from=0", "/dashboard/state", "/", "/metrics"} {
+		resp, err := m.client.Get(m.url + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+	}
+}

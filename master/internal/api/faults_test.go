@@ -17,7 +17,7 @@ func (m *master) put(path, body string) answer {
 		m.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := m.client.Do(req)
 	if err != nil {
 		m.t.Errorf("PUT %s: %v", path, err)
 		return answer{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/httpapi/openapitest"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/store"
 )
@@ -71,13 +72,24 @@ func TestPutFaults(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			inject := faults.New(faults.Delay{}, 0, 1)
-			h := Routes(Node{Name: "s1", Faults: inject, FaultsAPI: c.faultsAPI}, store.NewMemory("L"), fakeReplication{inject})
-			req := httptest.NewRequest(http.MethodPut, "/faults", strings.NewReader(c.body))
+			srv := httptest.NewServer(Routes(Node{Name: "s1", Faults: inject, FaultsAPI: c.faultsAPI, Registry: metrics.NewRegistry()},
+				store.NewMemory("L"), fakeReplication{inject}))
+			defer srv.Close()
+			client := &http.Client{Transport: openapitest.Transport(t, nil)}
+			req, _ := http.NewRequest(http.MethodPut, srv.URL+"/faults", strings.NewReader(c.body))
 			req.Header.Set("Content-Type", "application/json")
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != c.status {
-				t.Fatalf("status %d %s, want %d", w.Code, w.Body, c.status)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.status)
+			}
+			for _, path := range []string{"/health", "/messages", "/messages?waitMs=1", "/metrics"} {
+				if resp, err := client.Get(srv.URL + path); err == nil {
+					resp.Body.Close()
+				}
 			}
 			want := faults.Settings{ReplicationDelay: "0"}
 			if c.status == 200 {
