@@ -10,7 +10,7 @@ import (
 // TestBadInput: every bad request gets its status and a JSON error, and
 // nothing is appended.
 func TestBadInput(t *testing.T) {
-	m := startMaster(t, "CLUSTER_SIZE=3", "QUORUM=1", "MAX_MESSAGE_BYTES=16")
+	m := startMaster(t, "CLUSTER_SIZE=3", "QUORUM=1", "MAX_MESSAGE_BYTES=16", "MAX_BATCH_BYTES=4096")
 	if r := appendMsg(t, m, "kept", 1); r.Status != 201 {
 		t.Fatalf("a good append: %+v", r)
 	}
@@ -21,7 +21,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed JSON", `{"message": "x"`, "", 400, "malformed JSON"},
 		{"not an object", `["x"]`, "", 400, "JSON object"},
-		{"missing message", `{"writeConcern": 1}`, "", 400, "message is required"},
+		{"missing message", `{"writeConcern": 1}`, "", 400, "message (or messages, for a batch) is required"},
 		{"empty message", `{"message": ""}`, "", 400, "must not be empty"},
 		{"message not a string", `{"message": 5}`, "", 400, "message must be a string"},
 		{"writeConcern 0", `{"message": "x", "writeConcern": 0}`, "", 400, "writeConcern"},

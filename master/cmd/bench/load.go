@@ -15,16 +15,22 @@ import (
 
 // result is one measured cell.
 type result struct {
-	rate           float64 // appends per second
+	rate           float64 // messages appended per second (a batch counts each of its messages)
 	p50, p99, p999 time.Duration
 	errors         int64
 }
 
 // load drives url with c closed-loop clients, each on its own keep-alive
-// connection, appending messages of size bytes with write concern w: first
-// warmup unmeasured, then d measured.
-func load(ctx context.Context, url string, c, w, size int, warmup, d time.Duration) (result, error) {
+// connection, appending messages of size bytes with write concern w (in
+// batches of batch messages when batch > 1): first warmup unmeasured, then
+// d measured.
+func load(ctx context.Context, url string, c, w, size, batch int, warmup, d time.Duration) (result, error) {
 	body := fmt.Appendf(nil, `{"message":"%s","writeConcern":%d}`, strings.Repeat("x", size), w)
+	perRequest := int64(1)
+	if batch > 1 {
+		msgs := strings.TrimSuffix(strings.Repeat(`"`+strings.Repeat("x", size)+`",`, batch), ",")
+		body, perRequest = fmt.Appendf(nil, `{"messages":[%s],"writeConcern":%d}`, msgs, w), int64(batch)
+	}
 	var measuring atomic.Bool
 	var errs atomic.Int64
 	lat := make([][]time.Duration, c)
@@ -47,7 +53,7 @@ func load(ctx context.Context, url string, c, w, size int, warmup, d time.Durati
 					continue
 				}
 				lat[i] = append(lat[i], time.Since(start))
-				counts[i]++
+				counts[i] += perRequest
 			}
 		})
 	}

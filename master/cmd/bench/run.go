@@ -42,6 +42,11 @@ func run(ctx context.Context, o options) error {
 	if err := table(ctx, o, target, base); err != nil {
 		return err
 	}
+	if o.batch > 1 {
+		if err := batchTable(ctx, o, target); err != nil {
+			return err
+		}
+	}
 	if o.catchup > 0 && o.target == "" {
 		return catchup(ctx, o)
 	}
@@ -56,14 +61,14 @@ func table(ctx context.Context, o options, target, base string) error {
 	for r := range o.repeat {
 		for _, c := range o.concurrency {
 			if base != "" {
-				res, err := load(ctx, base+"/messages", c, 1, o.size, o.warmup, o.duration)
+				res, err := load(ctx, base+"/messages", c, 1, o.size, 1, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
 				runs[key{c, 0}] = append(runs[key{c, 0}], res)
 			}
 			for _, w := range o.writeConcern {
-				res, err := load(ctx, target+"/messages", c, w, o.size, o.warmup, o.duration)
+				res, err := load(ctx, target+"/messages", c, w, o.size, 1, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
@@ -85,6 +90,27 @@ func table(ctx context.Context, o options, target, base string) error {
 				ratio = fmt.Sprintf("%.2f", m.rate/b.rate)
 			}
 			fmt.Printf("%4d %3d %12.0f %9s %9s %9s %8s\n", c, w, m.rate, ms(m.p50), ms(m.p99), ms(m.p999), ratio)
+		}
+	}
+	return nil
+}
+
+// batchTable measures batch appends at C = 1 and 16, w = 1 and 3, in
+// messages per second (medians of o.repeat runs).
+func batchTable(ctx context.Context, o options, target string) error {
+	fmt.Printf("\nbatches of %d × %d-byte messages\n%4s %3s %14s %9s %9s\n", o.batch, o.size, "C", "w", "messages/s", "p50", "p99")
+	for _, c := range []int{1, 16} {
+		for _, w := range []int{1, 3} {
+			var runs []result
+			for range o.repeat {
+				res, err := load(ctx, target+"/messages", c, w, o.size, o.batch, o.warmup, o.duration)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, res)
+			}
+			m := median(runs)
+			fmt.Printf("%4d %3d %14.0f %9s %9s\n", c, w, m.rate, ms(m.p50), ms(m.p99))
 		}
 	}
 	return nil
