@@ -35,6 +35,7 @@ type options struct {
 	repeat       int
 	catchup      int
 	batch        int
+	streams      bool
 	env          []string
 }
 
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&o.size, "size", 100, "message size in bytes")
 	flag.IntVar(&o.repeat, "repeat", 3, "runs of each cell; the table shows medians")
 	flag.IntVar(&o.batch, "batch", 100, "messages per batch for the batch cells (C = 1, 16; w = 1, 3); 0 skips them")
+	flag.BoolVar(&o.streams, "streams", true, "measure delivery to 1 and 100 stream consumers of a secondary")
 	flag.IntVar(&o.catchup, "catchup", 1000000, "messages for the catch-up and memory measurements; 0 skips them")
 	flag.StringVar(&env, "env", "", "extra settings for the started nodes, e.g. DATA_DIR=auto,FSYNC=always (DATA_DIR=auto: a temporary directory)")
 	flag.Parse()

@@ -47,6 +47,11 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if o.streams && o.target == "" {
+		if err := streamTable(ctx, o); err != nil {
+			return err
+		}
+	}
 	if o.catchup > 0 && o.target == "" {
 		return catchup(ctx, o)
 	}
