@@ -175,9 +175,12 @@ func (e *ConcernError) Is(target error) bool { return target == ErrConcernTimeou
 // *ConcernError, or when ctx ends, with ctx's cause; a write that was met
 // at that very moment still counts as met.
 func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Duration) (acks int, err error) {
-	w := NewWait(id, need-1)
+	var w *Wait // only for a write that may wait: w=1, the common case, allocates nothing
 	h.mu.Lock()
-	if need <= 1 || h.members.Add(w) {
+	if need > 1 {
+		w = NewWait(id, need-1)
+	}
+	if w == nil || h.members.Add(w) {
 		acks = h.members.Acks(id)
 		h.mu.Unlock()
 		return acks, nil
@@ -243,10 +246,7 @@ func (h *Hub) tickLoop() {
 		case <-t.C:
 			h.mu.Lock()
 			now := h.now()
-			gone := h.members.Forget(now)
-			for _, name := range gone {
-				h.events.Add(now, "forgotten", name, "disconnected for longer than FORGET_SECONDARY_AFTER")
-			}
+			gone := h.forget(now)
 			for _, c := range h.members.Changes(now) {
 				h.events.Add(now, "health", c.Name, string(c.From)+" → "+string(c.To))
 			}
@@ -256,6 +256,16 @@ func (h *Hub) tickLoop() {
 			return
 		}
 	}
+}
+
+// forget drops the secondaries gone for ForgetAfter, recording an event
+// for each, and returns them for logForgotten. Called with mu held.
+func (h *Hub) forget(now time.Time) []string {
+	gone := h.members.Forget(now)
+	for _, name := range gone {
+		h.events.Add(now, "forgotten", name, "disconnected for longer than FORGET_SECONDARY_AFTER")
+	}
+	return gone
 }
 
 func (h *Hub) logForgotten(names []string) {
@@ -287,7 +297,7 @@ func (h *Hub) join(s *session, start Start) {
 	var gone []string
 	if !s.observer {
 		now := h.now()
-		gone = h.members.Forget(now)
+		gone = h.forget(now)
 		var replaced SessionID
 		replaced, done = h.members.Register(s.name, s.id, start.From-1, now)
 		old = h.sessions[replaced]
