@@ -44,16 +44,12 @@ func TestClientAppliesAndAcks(t *testing.T) {
 	}
 	conn.Send(welcome("L", 1))
 	conn.Send(frametest.Entries(1, 2))
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 2 {
-		t.Fatalf("ack %d, want 2", ack.ID)
-	}
+	conn.ExpectAck(2)
 	if st.LastID() != 2 || st.LogID() != "L" {
 		t.Fatalf("store at %d of %q", st.LastID(), st.LogID())
 	}
 	conn.Send(frametest.Entries(2)) // a duplicate is still acked
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 2 {
-		t.Fatalf("ack %d after a duplicate, want 2", ack.ID)
-	}
+	conn.ExpectAck(2)
 }
 
 func TestClientAsksToResendAGap(t *testing.T) {
@@ -67,13 +63,9 @@ func TestClientAsksToResendAGap(t *testing.T) {
 	if nack := conn.Expect(frame.TypeNack); nack.From != 2 {
 		t.Fatalf("nack from %d, want 2", nack.From)
 	}
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 1 {
-		t.Fatalf("ack %d while 2 is missing, want 1", ack.ID)
-	}
+	conn.ExpectAck(1)
 	conn.Send(frametest.Entries(2, 3, 4))
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 4 {
-		t.Fatalf("ack %d after the resend, want 4", ack.ID)
-	}
+	conn.ExpectAck(4)
 }
 
 func TestClientResumesAfterDisconnect(t *testing.T) {
@@ -90,9 +82,7 @@ func TestClientResumesAfterDisconnect(t *testing.T) {
 	}
 	conn.Send(welcome("L", 3))
 	conn.Send(frametest.Entries(3))
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 3 {
-		t.Fatalf("ack %d", ack.ID)
-	}
+	conn.ExpectAck(3)
 }
 
 func TestClientDropsAnotherLog(t *testing.T) {
@@ -107,9 +97,7 @@ func TestClientDropsAnotherLog(t *testing.T) {
 	}
 	conn.Send(welcome("NEW", 1))
 	conn.Send(frametest.Entries(1))
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 1 {
-		t.Fatalf("ack %d", ack.ID)
-	}
+	conn.ExpectAck(1)
 	got, _ := st.Read(nil, 1, 10, 1<<20)
 	if st.LogID() != "NEW" || len(got) != 1 || got[0].Message != "m1" {
 		t.Fatalf("after resync: log %q holds %v", st.LogID(), got)
@@ -127,9 +115,7 @@ func TestClientRedialsAfterRefusal(t *testing.T) {
 	}
 	conn.Send(welcome("L", 1))
 	conn.Send(frametest.Entries(1))
-	if ack := conn.Expect(frame.TypeAck); ack.ID != 1 {
-		t.Fatalf("ack %d on the new session, want 1", ack.ID)
-	}
+	conn.ExpectAck(1)
 }
 
 func TestBackoffIsCappedAndJittered(t *testing.T) {
