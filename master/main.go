@@ -34,6 +34,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Token:             cfg.ReplicationToken,
 		ForgetAfter:       cfg.ForgetAfter,
+		MaxPeers:          cfg.MaxReplicationPeers,
+		HelloTimeout:      cfg.ReplicationHelloTimeout,
+		WriteTimeout:      cfg.ReplicationWriteTimeout,
 	}, log.Named("replication"))
 	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
 	draining := make(chan struct{})
@@ -43,18 +46,19 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		MaxBatchBytes:      cfg.MaxBatchBytes,
 		Quorum:             cfg.Quorum,
 		WriteTimeout:       cfg.WriteTimeout,
+		MaxWaitingWrites:   cfg.MaxWaitingWrites,
 		IdempotencyWindow:  cfg.IdempotencyWindow,
 		IdempotencyMaxKeys: cfg.IdempotencyMaxKeys,
 		Pprof:              cfg.DebugPprof,
 		FaultsAPI:          cfg.FaultsAPI,
 		Registry:           reg,
-		MaxStreams:         cfg.MaxStreams,
+		Reads:              cfg.ReadLimits(),
 		Draining:           draining,
 	}, log)
 	if cfg.FaultsAPI {
 		log.Warn("fault control is on (FAULTS_API=true): anyone who reaches the API can slow or cut off secondaries")
 	}
-	srv := serve.NewServer(cfg.HTTPAddr, server.Routes(), log)
+	srv := serve.NewServer(cfg.Settings, server.Routes(), log)
 	serve.CloseOnShutdown(srv, draining)
 	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
 		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),

@@ -51,8 +51,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	api.RegisterMetrics(reg, st, client, inject)
 	draining := make(chan struct{})
 	node := api.Node{Name: cfg.NodeName, Faults: inject, FaultsAPI: cfg.FaultsAPI, Pprof: cfg.DebugPprof, Registry: reg,
-		MaxStreams: cfg.MaxStreams, Draining: draining}
-	srv := serve.NewServer(cfg.HTTPAddr, api.Routes(node, st, client), log)
+		Reads: cfg.ReadLimits(), Draining: draining}
+	srv := serve.NewServer(cfg.Settings, api.Routes(node, st, client), log)
 	serve.CloseOnShutdown(srv, draining)
 	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)

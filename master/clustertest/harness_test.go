@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -411,4 +412,25 @@ func awaitReply(t *testing.T, waiting <-chan reply, d time.Duration, acks int) r
 		t.Fatalf("the waiting append did not return within %s", d)
 		return reply{}
 	}
+}
+
+// procStatus reads a size field (VmRSS, VmHWM) of a node's
+// /proc/<pid>/status, in bytes.
+func procStatus(t *testing.T, n *node, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, n.Pid())
+	return 0
 }

@@ -16,14 +16,31 @@ import (
 type Reads struct {
 	store store.Store
 	slots chan struct{}   // one per open stream or waiting long-poll
+	large chan struct{}   // one per GET /messages building a page above smallPageBytes
 	done  <-chan struct{} // closed when the server shuts down
 }
 
-// NewReads serves reads of st, with at most maxFollowers streams and
-// waiting long-polls at once (MAX_STREAMS); done ends them all.
-func NewReads(st store.Store, maxFollowers int, done <-chan struct{}) *Reads {
-	return &Reads{store: st, slots: make(chan struct{}, maxFollowers), done: done}
+// ReadLimits bound the reads a node serves at once.
+type ReadLimits struct {
+	// MaxStreams bounds the streams and waiting long-polls (MAX_STREAMS).
+	MaxStreams int
+	// MaxLargeReads bounds the GET /messages replies above 1 MiB being
+	// built at once (MAX_LARGE_READS); more wait for a place.
+	MaxLargeReads int
 }
+
+// NewReads serves reads of st within lim; done ends every stream and
+// waiting long-poll.
+func NewReads(st store.Store, lim ReadLimits, done <-chan struct{}) *Reads {
+	return &Reads{store: st, slots: make(chan struct{}, max(lim.MaxStreams, 1)),
+		large: make(chan struct{}, max(lim.MaxLargeReads, 1)), done: done}
+}
+
+// smallPageBytes is the most message text a GET /messages reply holds
+// without a large-read place: a page of small messages never waits, and
+// a burst of full 64 MiB pages costs at most MaxLargeReads pages of
+// memory at a time.
+const smallPageBytes = 1 << 20
 
 // MaxWaitMs bounds a long-poll's waitMs.
 const MaxWaitMs = 60000
@@ -55,15 +72,75 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	entries, err := rd.store.Read(nil, p.From, p.Limit, maxPageBytes)
+	entries, err := rd.store.Read(nil, p.From, p.Limit, smallPageBytes)
 	if err == nil && len(entries) == 0 && wait > 0 {
 		entries, err = rd.await(r, p, wait)
+	}
+	if err == nil && rd.cutShort(p, entries) {
+		// The page would be larger than smallPageBytes: build it in
+		// one of the few places for large replies, or wait for one.
+		var release func()
+		entries = nil // nothing held while waiting
+		release, err := rd.acquireLarge(r)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		defer release()
+		if entries, err = rd.store.Read(nil, p.From, p.Limit, maxPageBytes); err == nil {
+			writeMessages(w, entries) // never the whole page encoded at once
+			return
+		}
 	}
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
 	WriteRaw(w, http.StatusOK, AppendMessages(nil, entries))
+}
+
+// writeMessages writes the GET /messages body of entries a piece at a
+// time, for a large page: what it holds beyond the entries is one piece.
+func writeMessages(w http.ResponseWriter, entries []frame.Entry) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	buf := append(make([]byte, 0, 128<<10), `{"messages":[`...)
+	for i, e := range entries {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = frame.AppendEntry(buf, e)
+		entries[i].Message = "" // written: its copy can go
+		if len(buf) >= 64<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return // the client is gone
+			}
+			buf = buf[:0]
+		}
+	}
+	_, _ = w.Write(append(buf, "]}\n"...))
+}
+
+// cutShort says whether entries, read for p, stopped at smallPageBytes
+// with more of the page in the log.
+func (rd *Reads) cutShort(p Page, entries []frame.Entry) bool {
+	if len(entries) == 0 || len(entries) >= p.Limit {
+		return false
+	}
+	return entries[len(entries)-1].ID < rd.store.LastID()
+}
+
+// acquireLarge takes a large-read place, waiting for one as long as the
+// client does: a waiting read costs its goroutine, not a page.
+func (rd *Reads) acquireLarge(r *http.Request) (release func(), err error) {
+	select {
+	case rd.large <- struct{}{}:
+		return func() { <-rd.large }, nil
+	case <-r.Context().Done():
+		return nil, Errorf(http.StatusServiceUnavailable, "the client left while its read waited")
+	case <-rd.done:
+		return nil, Errorf(http.StatusServiceUnavailable, "the node is shutting down")
+	}
 }
 
 // await waits up to wait for entries from p.From on. It costs no goroutine

@@ -34,7 +34,7 @@ func newNode(t *testing.T, maxFollowers int) *node {
 	validating = &http.Client{Transport: openapitest.Transport(t, nil)}
 	st := store.NewMemory("L")
 	n := &node{t: t, store: st, draining: make(chan struct{})}
-	rd := NewReads(st, maxFollowers, n.draining)
+	rd := NewReads(st, ReadLimits{MaxStreams: maxFollowers, MaxLargeReads: 2}, n.draining)
 	n.reads = rd
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /messages", rd.Messages)

@@ -13,16 +13,20 @@ import (
 	"go.uber.org/zap"
 )
 
-// NewServer returns a server with timeouts against slow clients. It sets no
-// WriteTimeout: a write waiting for its write concern may legitimately take
-// as long as the client is willing to wait.
-func NewServer(addr string, h http.Handler, log *zap.Logger) *http.Server {
+// MaxHeaderBytes bounds a request's headers; larger ones get 431.
+const MaxHeaderBytes = 64 << 10
+
+// NewServer returns a server on s.HTTPAddr with timeouts against slow
+// clients (s.ReadHeaderTimeout, s.IdleTimeout). It sets no WriteTimeout: a
+// write waiting for its write concern may legitimately take as long as
+// the client is willing to wait.
+func NewServer(s Settings, h http.Handler, log *zap.Logger) *http.Server {
 	return &http.Server{
-		Addr:              addr,
+		Addr:              s.HTTPAddr,
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 }

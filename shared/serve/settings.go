@@ -3,6 +3,8 @@ package serve
 import (
 	"fmt"
 	"time"
+
+	"github.com/replog/replog/shared/httpapi"
 )
 
 // Settings are what every replog node is configured with. Each binary's
@@ -21,6 +23,19 @@ type Settings struct {
 	// MaxStreams bounds the streams and waiting long-poll reads open at
 	// once on the node.
 	MaxStreams int `envconfig:"MAX_STREAMS" default:"1000"`
+	// MaxLargeReads bounds the GET /messages replies above 1 MiB built at
+	// once; each may hold up to 64 MiB of messages.
+	MaxLargeReads int `envconfig:"MAX_LARGE_READS" default:"4"`
+	// ReadHeaderTimeout cuts off a client that takes longer to send its
+	// request headers (slowloris); IdleTimeout closes keep-alive
+	// connections left idle.
+	ReadHeaderTimeout time.Duration `envconfig:"HTTP_READ_HEADER_TIMEOUT" default:"5s"`
+	IdleTimeout       time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"2m"`
+}
+
+// ReadLimits are the bounds on reads served at once.
+func (s Settings) ReadLimits() httpapi.ReadLimits {
+	return httpapi.ReadLimits{MaxStreams: s.MaxStreams, MaxLargeReads: s.MaxLargeReads}
 }
 
 // DefaultAddr fills in HTTP_ADDR when it was not set.
@@ -37,6 +52,12 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", s.ShutdownTimeout)
 	case s.MaxStreams < 1:
 		return fmt.Errorf("MAX_STREAMS: must be at least 1, got %d", s.MaxStreams)
+	case s.MaxLargeReads < 1:
+		return fmt.Errorf("MAX_LARGE_READS: must be at least 1, got %d", s.MaxLargeReads)
+	case s.ReadHeaderTimeout <= 0:
+		return fmt.Errorf("HTTP_READ_HEADER_TIMEOUT: must be positive, got %s", s.ReadHeaderTimeout)
+	case s.IdleTimeout <= 0:
+		return fmt.Errorf("HTTP_IDLE_TIMEOUT: must be positive, got %s", s.IdleTimeout)
 	}
 	return nil
 }

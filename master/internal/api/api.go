@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -38,6 +39,10 @@ type Options struct {
 	// WriteTimeout bounds the wait for a write concern when a request
 	// names no timeoutMs; 0 waits without limit.
 	WriteTimeout time.Duration
+	// MaxWaitingWrites bounds the appends waiting for their write concern
+	// at once; beyond it an append that would wait is refused (503)
+	// before anything is stored. 0 means the default, 10000.
+	MaxWaitingWrites int
 	// IdempotencyWindow and IdempotencyMaxKeys bound how long and how
 	// many Idempotency-Keys are remembered.
 	IdempotencyWindow  time.Duration
@@ -50,10 +55,10 @@ type Options struct {
 	// Registry is where the master's metrics are registered and served
 	// from (GET /metrics); nil serves none.
 	Registry *prometheus.Registry
-	// MaxStreams bounds the streams and waiting long-polls open at once;
-	// Draining, when closed, ends them (the server is shutting down).
-	MaxStreams int
-	Draining   <-chan struct{}
+	// Reads bound the reads served at once; Draining, when closed, ends
+	// the streams and waiting long-polls (the server is shutting down).
+	Reads    httpapi.ReadLimits
+	Draining <-chan struct{}
 }
 
 // Server holds what the master's routes need.
@@ -68,11 +73,15 @@ type Server struct {
 
 	metrics *appendMetrics
 	recent  recentAppends
+	waiting atomic.Int64 // places of MaxWaitingWrites taken
 }
 
 // New returns the master's API over st, replicated by hub. The
 // idempotency keys a durable st kept are remembered again.
 func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *Server {
+	if opts.MaxWaitingWrites == 0 {
+		opts.MaxWaitingWrites = 10000
+	}
 	keys := idempotency.NewTable(opts.IdempotencyWindow, opts.IdempotencyMaxKeys)
 	now := time.Now()
 	for _, k := range st.Keys() {
@@ -95,7 +104,7 @@ func (s *Server) Routes() http.Handler {
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
 	r.Post("/messages", s.append)
 	r.Post("/newMessage", s.append) // the original system's route, kept for its users' scripts
-	reads := httpapi.NewReads(s.store, max(s.opts.MaxStreams, 1), s.opts.Draining)
+	reads := httpapi.NewReads(s.store, s.opts.Reads, s.opts.Draining)
 	r.Get("/messages", reads.Messages)
 	r.Get("/messages/stream", reads.Stream)
 	r.Get("/health", s.health)

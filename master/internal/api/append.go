@@ -99,6 +99,13 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 		s.settle(rec, 0, 0, err)
 		return req, outcome{err: err}
 	}
+	// So is the bound on waiting writes: a refused append uses no id.
+	if !s.reserveWait(req) {
+		err := s.tooManyWaiting()
+		s.settle(rec, 0, 0, err)
+		return req, outcome{err: err}
+	}
+	defer s.releaseWait(req)
 	last, err := s.store.Append(entries...) // a batch: one store call, one group commit
 	if err != nil {
 		err = fmt.Errorf("%w: %w", errNotStored, err)
@@ -148,6 +155,10 @@ func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Rec
 	if rec.Err != nil {
 		return outcome{err: rec.Err}
 	}
+	if !s.reserveWait(req) {
+		return outcome{err: s.tooManyWaiting()}
+	}
+	defer s.releaseWait(req)
 	return s.awaitConcern(r, req, rec.First, rec.ID, true)
 }
 
@@ -179,6 +190,31 @@ func (s *Server) awaitConcern(r *http.Request, req AppendRequest, first, last ui
 	acks, err := s.hub.Await(r.Context(), last, req.WriteConcern, timeout)
 	return outcome{first: first, id: last, batch: req.Messages != nil, acks: acks, err: err,
 		duplicate: duplicate, gone: r.Context().Err() != nil}
+}
+
+// reserveWait takes one of the MaxWaitingWrites places for a request
+// that may wait for its write concern; w=1 never waits and takes none.
+func (s *Server) reserveWait(req AppendRequest) bool {
+	if req.WriteConcern <= 1 {
+		return true
+	}
+	if s.waiting.Add(1) > int64(s.opts.MaxWaitingWrites) {
+		s.waiting.Add(-1)
+		return false
+	}
+	return true
+}
+
+// releaseWait gives back what reserveWait took.
+func (s *Server) releaseWait(req AppendRequest) {
+	if req.WriteConcern > 1 {
+		s.waiting.Add(-1)
+	}
+}
+
+func (s *Server) tooManyWaiting() error {
+	return fmt.Errorf("%w: %d writes are already waiting for their write concern (MAX_WAITING_WRITES); "+
+		"nothing was appended: retry later, or with writeConcern 1", errTooManyWaiting, s.opts.MaxWaitingWrites)
 }
 
 // checkQuorum refuses appends while fewer than the quorum of nodes are

@@ -22,6 +22,8 @@ func replyError(err error) *httpapi.Error {
 		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error()}
 	case errors.Is(err, store.ErrDiskFull):
 		return httpapi.Errorf(http.StatusServiceUnavailable, "not stored: %v; retry once space is freed", err)
+	case errors.Is(err, errTooManyWaiting):
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Msg: err.Error()}
 	case errors.Is(err, errReadOnly):
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Msg: err.Error(), Fields: map[string]any{"readOnly": true}}
 	case errors.Is(err, replication.ErrUnknownSecondary):
@@ -40,6 +42,10 @@ func replyError(err error) *httpapi.Error {
 
 // errNotStored wraps a failed append: nothing was stored.
 var errNotStored = errors.New("not stored")
+
+// errTooManyWaiting wraps the refusal of an append that would make more
+// than MaxWaitingWrites writes wait for their write concern.
+var errTooManyWaiting = errors.New("too many waiting writes")
 
 // errReadOnly wraps the refusal of an append for want of a quorum.
 var errReadOnly = errors.New("read-only")

@@ -23,12 +23,20 @@ type Config struct {
 	MaxBatchMessages int   `envconfig:"MAX_BATCH_MESSAGES" default:"1000"`
 	MaxBatchBytes    int64 `envconfig:"MAX_BATCH_BYTES" default:"16777216"`
 
-	Quorum             int           `envconfig:"QUORUM" default:"0"`
-	WriteTimeout       time.Duration `envconfig:"WRITE_TIMEOUT" default:"0"`
-	HeartbeatInterval  time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
-	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
-	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
-	ForgetAfter        time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
+	Quorum       int           `envconfig:"QUORUM" default:"0"`
+	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"0"`
+	// MaxWaitingWrites bounds the appends waiting for their write concern.
+	MaxWaitingWrites int `envconfig:"MAX_WAITING_WRITES" default:"10000"`
+	// MaxReplicationPeers bounds the /replicate sessions, observers included.
+	MaxReplicationPeers int `envconfig:"MAX_REPLICATION_PEERS" default:"256"`
+	// ReplicationHelloTimeout and ReplicationWriteTimeout drop a peer that
+	// sends no hello, or takes no frame, in that time.
+	ReplicationHelloTimeout time.Duration `envconfig:"REPLICATION_HELLO_TIMEOUT" default:"10s"`
+	ReplicationWriteTimeout time.Duration `envconfig:"REPLICATION_WRITE_TIMEOUT" default:"10s"`
+	HeartbeatInterval       time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
+	IdempotencyWindow       time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
+	IdempotencyMaxKeys      int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
+	ForgetAfter             time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
 	// FaultsAPI turns on fault control (PUT /secondaries/{name}/faults).
 	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
 }
@@ -66,6 +74,14 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("QUORUM: %d is more than CLUSTER_SIZE %d; no write could ever be accepted", c.Quorum, c.ClusterSize)
 	case c.WriteTimeout < 0:
 		return c, fmt.Errorf("WRITE_TIMEOUT: must not be negative, got %s", c.WriteTimeout)
+	case c.MaxWaitingWrites < 1:
+		return c, fmt.Errorf("MAX_WAITING_WRITES: must be at least 1, got %d", c.MaxWaitingWrites)
+	case c.MaxReplicationPeers < 1:
+		return c, fmt.Errorf("MAX_REPLICATION_PEERS: must be at least 1, got %d", c.MaxReplicationPeers)
+	case c.ReplicationHelloTimeout <= 0:
+		return c, fmt.Errorf("REPLICATION_HELLO_TIMEOUT: must be positive, got %s", c.ReplicationHelloTimeout)
+	case c.ReplicationWriteTimeout <= 0:
+		return c, fmt.Errorf("REPLICATION_WRITE_TIMEOUT: must be positive, got %s", c.ReplicationWriteTimeout)
 	case c.HeartbeatInterval < 10*time.Millisecond:
 		return c, fmt.Errorf("HEARTBEAT_INTERVAL: must be at least 10ms, got %s", c.HeartbeatInterval)
 	case c.IdempotencyWindow <= 0:

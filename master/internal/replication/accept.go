@@ -30,6 +30,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"replication needs the master's REPLICATION_TOKEN as \"Authorization: Bearer <token>\""))
 		return
 	}
+	if n := h.conns.Add(1); n > int64(h.opts.MaxPeers) {
+		h.conns.Add(-1)
+		h.log.Warn("refused replication peer: too many peers", zap.String("remote", r.RemoteAddr),
+			zap.Int("maxPeers", h.opts.MaxPeers))
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable,
+			"the master already has %d replication peers (MAX_REPLICATION_PEERS); retry later or raise the limit",
+			h.opts.MaxPeers))
+		return
+	}
+	defer h.conns.Add(-1)
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		h.log.Warn("replication handshake failed", zap.String("remote", r.RemoteAddr), zap.Error(err))

@@ -43,6 +43,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// HelloTimeout bounds the wait for a dialing peer's hello.
 	HelloTimeout time.Duration
+	// MaxPeers bounds the peers on /replicate at once, observers and
+	// peers still saying hello included; beyond it a peer is refused
+	// (503) before the upgrade.
+	MaxPeers int
 	// HeartbeatInterval is how often each secondary is sent a heartbeat,
 	// and the unit of the health thresholds.
 	HeartbeatInterval time.Duration
@@ -75,6 +79,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HelloTimeout == 0 {
 		o.HelloTimeout = 10 * time.Second
+	}
+	if o.MaxPeers == 0 {
+		o.MaxPeers = 256
 	}
 	if o.HeartbeatInterval == 0 {
 		o.HeartbeatInterval = time.Second
@@ -111,6 +118,8 @@ type Hub struct {
 	// peers is a copy of sessions for Notify, which runs on every append
 	// and so reads it without the lock; it is replaced under mu.
 	peers atomic.Pointer[[]*session]
+	// conns counts the /replicate handlers running, for MaxPeers.
+	conns atomic.Int64
 }
 
 // NewHub returns a hub that streams st to the peers that dial it. Close

@@ -35,10 +35,10 @@ type Node struct {
 	Pprof bool
 	// Registry is served on GET /metrics; nil serves none.
 	Registry *prometheus.Registry
-	// MaxStreams bounds the streams and waiting long-polls open at once;
-	// Draining, when closed, ends them (the server is shutting down).
-	MaxStreams int
-	Draining   <-chan struct{}
+	// Reads bound the reads served at once; Draining, when closed, ends
+	// the streams and waiting long-polls (the server is shutting down).
+	Reads    httpapi.ReadLimits
+	Draining <-chan struct{}
 }
 
 // Routes returns the secondary's router.
@@ -46,7 +46,7 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
-	reads := httpapi.NewReads(st, max(node.MaxStreams, 1), node.Draining)
+	reads := httpapi.NewReads(st, node.Reads, node.Draining)
 	r.Get("/messages", reads.Messages)
 	r.Get("/messages/stream", reads.Stream)
 	r.Post("/messages", readOnly)

@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/httpapi/openapitest"
+	"github.com/replog/replog/shared/store"
+)
+
+// gatedStore holds every large read (one allowed more than smallPageBytes)
+// until gate is closed, counting how many are held at once.
+type gatedStore struct {
+	*store.Memory
+	gate         chan struct{}
+	active, most atomic.Int32
+}
+
+func (g *gatedStore) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]frame.Entry, error) {
+	if maxBytes > smallPageBytes {
+		n := g.active.Add(1)
+		for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+		}
+		<-g.gate
+		defer g.active.Add(-1)
+	}
+	return g.Memory.Read(dst, from, limit, maxBytes)
+}
+
+// TestLargeReadsAreBounded: at most MaxLargeReads replies above 1 MiB are
+// built at once; the others wait and then get their whole page, and small
+// reads do not wait behind them.
+func TestLargeReadsAreBounded(t *testing.T) {
+	validating = &http.Client{Transport: openapitest.Transport(t, nil)}
+	g := &gatedStore{Memory: store.NewMemory("L"), gate: make(chan struct{})}
+	big := strings.Repeat("x", 600<<10)
+	for range 3 {
+		if _, err := g.Append(store.Record{Message: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	rd := NewReads(g, ReadLimits{MaxStreams: 10, MaxLargeReads: 2}, done)
+	srv := httptest.NewServer(http.HandlerFunc(rd.Messages))
+	defer srv.Close()
+	defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	release := sync.OnceFunc(func() { close(g.gate) })
+	defer release() // first: the server cannot close while reads are held
+
+	const readers = 6
+	var wg sync.WaitGroup
+	pages := make(chan page, readers)
+	for range readers {
+		wg.Go(func() {
+			p, err := get(ctx, srv.URL+"/messages")
+			if err != nil {
+				t.Errorf("a large read: %v", err)
+			}
+			pages <- p
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for g.active.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d large reads running, want 2", g.active.Load())
+		}
+		time.Sleep(5 * time.Millisecond) // polling for the readers to arrive
+	}
+	small, err := get(ctx, srv.URL+"/messages?from=3")
+	if err != nil || small.status != http.StatusOK || len(small.Messages) != 1 {
+		t.Fatalf("a small read behind the large ones: %+v, %v", small.status, err)
+	}
+	if n := g.most.Load(); n > 2 {
+		t.Fatalf("%d large reads at once with MaxLargeReads 2", n)
+	}
+	release()
+	wg.Wait()
+	close(pages)
+	for p := range pages {
+		if p.status != http.StatusOK || len(p.Messages) != 3 {
+			t.Fatalf("a large read: status %d, %d messages, want 3", p.status, len(p.Messages))
+		}
+	}
+	if n := g.most.Load(); n > 2 {
+		t.Fatalf("%d large reads at once with MaxLargeReads 2", n)
+	}
+}
