@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -12,6 +14,7 @@ import (
 	"github.com/replog/replog/master/internal/api"
 	"github.com/replog/replog/master/internal/config"
 	"github.com/replog/replog/master/internal/replication"
+	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -29,12 +32,30 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if cfg.ReplicationToken == "" {
 		log.Warn("REPLICATION_TOKEN is not set: any peer that reaches /replicate can join as a secondary")
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the certificate watch
+	tlsConfig, err := serve.StartTLS(ctx, &wg, cfg.Settings, log)
+	if err != nil {
+		return err
+	}
+	if cfg.ReplicationClientCAFile != "" {
+		pool, err := certs.Pool(cfg.ReplicationClientCAFile, "REPLICATION_CLIENT_CA_FILE")
+		if err != nil {
+			return err
+		}
+		// Only /replicate needs a client certificate: API clients
+		// present none, and the hub refuses peers without a verified one.
+		tlsConfig.ClientCAs, tlsConfig.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
 	hub := replication.NewHub(st, replication.Options{
 		MaxMessageBytes:   cfg.MaxMessageBytes,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Token:             cfg.ReplicationToken,
 		ForgetAfter:       cfg.ForgetAfter,
 		MaxPeers:          cfg.MaxReplicationPeers,
+		RequireClientCert: cfg.ReplicationClientCAFile != "",
 		HelloTimeout:      cfg.ReplicationHelloTimeout,
 		WriteTimeout:      cfg.ReplicationWriteTimeout,
 	}, log.Named("replication"))
@@ -59,6 +80,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Warn("fault control is on (FAULTS_API=true): anyone who reaches the API can slow or cut off secondaries")
 	}
 	srv := serve.NewServer(cfg.Settings, server.Routes(), log)
+	srv.TLSConfig = tlsConfig
 	serve.CloseOnShutdown(srv, draining)
 	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
 		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),

@@ -4,11 +4,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -17,6 +20,7 @@ import (
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/secondary/internal/replication"
+	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -41,18 +45,27 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if cfg.ReplicationToken == "" {
 		log.Warn("REPLICATION_TOKEN is not set; dialing the master without credentials")
 	}
-	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI}
-	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel() // stops the client if the server fails to start
+	defer cancel() // stops the client and the certificate watches if the server fails to start
+	dialTLS, err := masterTLS(ctx, &wg, cfg, log)
+	if err != nil {
+		return err
+	}
+	serverTLS, err := serve.StartTLS(ctx, &wg, cfg.Settings, log)
+	if err != nil {
+		return err
+	}
+	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}
+	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
 	wg.Go(func() { client.Run(ctx) })
 	api.RegisterMetrics(reg, st, client, inject)
 	draining := make(chan struct{})
 	node := api.Node{Name: cfg.NodeName, Faults: inject, FaultsAPI: cfg.FaultsAPI, Pprof: cfg.DebugPprof, Registry: reg,
 		Reads: cfg.ReadLimits(), Draining: draining}
 	srv := serve.NewServer(cfg.Settings, api.Routes(node, st, client), log)
+	srv.TLSConfig = serverTLS
 	serve.CloseOnShutdown(srv, draining)
 	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
@@ -85,4 +98,31 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 		return d, nil
 	}
 	return nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
+}
+
+// masterTLS is how a wss:// MASTER_URL is dialed: verified against
+// MASTER_CA_FILE or the system's roots, never skipped, presenting the
+// client certificate when one is set (kept current as the server's is).
+// nil for ws://.
+func masterTLS(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, log *zap.Logger) (*tls.Config, error) {
+	if !strings.HasPrefix(cfg.MasterURL, "wss://") {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.MasterCAFile != "" {
+		pool, err := certs.Pool(cfg.MasterCAFile, "MASTER_CA_FILE")
+		if err != nil {
+			return nil, err
+		}
+		c.RootCAs = pool
+	}
+	if f := cfg.ClientFiles(); f.Set() {
+		r, err := certs.NewReloader(f, log.Named("tls"))
+		if err != nil {
+			return nil, err
+		}
+		wg.Go(func() { r.Watch(ctx, 10*time.Second) })
+		c.GetClientCertificate = r.ClientCertificate
+	}
+	return c, nil
 }

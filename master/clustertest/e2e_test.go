@@ -4,6 +4,8 @@ package clustertest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -73,6 +75,12 @@ func composeRun(env []string, project string, args ...string) (string, error) {
 // newStack brings up a stack with the given number of secondaries and
 // always tears it down, printing every container's logs on failure.
 func newStack(t *testing.T, secondaries int, env ...string) *stack {
+	return newStackTLS(t, secondaries, nil, env...)
+}
+
+// newStackTLS is newStack with the master's API reached over TLS with
+// tlsCfg (nil: plain HTTP).
+func newStackTLS(t *testing.T, secondaries int, tlsCfg *tls.Config, env ...string) *stack {
 	requireDocker(t)
 	if err := buildOnce(); err != nil {
 		t.Fatal(err)
@@ -83,7 +91,7 @@ func newStack(t *testing.T, secondaries int, env ...string) *stack {
 		project: fmt.Sprintf("replog-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
 		env:     append([]string{"REPLOG_MASTER_PORT=" + port}, env...),
 	}
-	s.master = &node{t: t, name: "master", Node: &proc.Node{Name: "master", Addr: "127.0.0.1:" + port}}
+	s.master = &node{t: t, name: "master", Node: &proc.Node{Name: "master", Addr: "127.0.0.1:" + port, TLS: tlsCfg}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := composeRun(s.env, s.project, "logs", "--no-color")
@@ -112,8 +120,8 @@ func (s *stack) scale(n int) {
 	s.t.Helper()
 	s.compose("up", "-d", "--no-build", "--scale", fmt.Sprintf("secondary=%d", n))
 	checkFor(s.t, 90*time.Second, func() error {
-		h, err := getJSON[masterHealth](s.master.url() + "/health")
-		if err != nil {
+		var h masterHealth
+		if err := s.master.GetJSON("/health", &h); err != nil {
 			return err
 		}
 		healthy := 0
@@ -372,5 +380,43 @@ func TestE2EDownUpKeepsVolumes(t *testing.T) {
 	s.checkAcked(acked)
 	if r := appendMsg(t, s.master, "after-up", 3); r.Status != 201 || r.ID != 101 {
 		t.Fatalf("append after down/up: %+v", r)
+	}
+}
+
+// TestE2ETLS runs the stack as README's TLS override does: certificates
+// from deploy/certs.sh, HTTPS on every API, WSS with mutual TLS on
+// replication.
+func TestE2ETLS(t *testing.T) {
+	requireDocker(t)
+	if out, err := exec.Command("../../deploy/certs.sh").CombinedOutput(); err != nil {
+		t.Fatalf("deploy/certs.sh: %v\n%s", err, out)
+	}
+	pem, err := os.ReadFile("../../deploy/certs/ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	cfg := &tls.Config{RootCAs: pool}
+	s := newStackTLS(t, 2, cfg, "COMPOSE_FILE=docker-compose.yml:deploy/docker-compose.tls.yml")
+	resp, err := s.master.Client().Post(s.master.URL()+"/messages", "application/json",
+		strings.NewReader(`{"message":"over tls","writeConcern":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("w=3 over TLS: %s", resp.Status)
+	}
+	for _, id := range s.containers() {
+		sec := s.secondary(id)
+		sec.TLS = cfg
+		var page messagesReply
+		if err := sec.GetJSON("/messages", &page); err != nil {
+			t.Fatalf("a secondary over TLS: %v", err)
+		}
+		if len(page.Messages) != 1 || page.Messages[0].Message != "over tls" {
+			t.Fatalf("a secondary holds %+v", page.Messages)
+		}
 	}
 }

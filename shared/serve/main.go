@@ -16,8 +16,9 @@ import (
 // embeds Settings, which provides it.
 type Config interface{ Node() Node }
 
-// Node is a configuration's name, HTTP_ADDR, LOG_LEVEL and LOG_FORMAT.
-type Node struct{ Name, Addr, LogLevel, LogFormat string }
+// Node is a configuration's name, HTTP_ADDR, LOG_LEVEL, LOG_FORMAT and
+// TLS_CERT_FILE.
+type Node struct{ Name, Addr, LogLevel, LogFormat, TLSCert string }
 
 // Main runs a replog binary the same way for both: a bad configuration
 // exits 2 with one line naming the variable; "health" as the first
@@ -35,7 +36,7 @@ func Main[C Config](name string, load func() (C, error), run func(ctx context.Co
 	}
 	node := cfg.Node()
 	if len(os.Args) > 1 && os.Args[1] == "health" {
-		if err := Probe(node.Addr); err != nil {
+		if err := Probe(node); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 			os.Exit(1)
 		}

@@ -3,14 +3,21 @@
 package serve
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/replog/replog/shared/certs"
 )
 
 // MaxHeaderBytes bounds a request's headers; larger ones get 431.
@@ -46,7 +53,10 @@ func Run(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.Lo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
 	}
-	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	if srv.TLSConfig != nil {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", srv.TLSConfig != nil))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -67,15 +77,59 @@ func Run(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.Lo
 	return nil
 }
 
-// Probe checks a node's /health on the local host, for container health
-// checks in images that have no shell or curl: `master health`.
-func Probe(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
+// StartTLS loads the node's certificate (TLS_CERT_FILE, TLS_KEY_FILE)
+// and keeps it current, reloading on SIGHUP or when the files change,
+// until ctx is done; the watch runs on wg. It returns nil when TLS is off.
+func StartTLS(ctx context.Context, wg *sync.WaitGroup, s Settings, log *zap.Logger) (*tls.Config, error) {
+	f := s.TLSFiles()
+	if !f.Set() {
+		return nil, nil
+	}
+	r, err := certs.NewReloader(f, log.Named("tls"))
 	if err != nil {
-		return fmt.Errorf("HTTP_ADDR %q: %w", addr, err)
+		return nil, err
+	}
+	wg.Go(func() { r.Watch(ctx, certWatchInterval) })
+	log.Info("serving over TLS", zap.String("cert", f.Cert), zap.String("subject", r.Leaf().Subject.String()),
+		zap.Time("notAfter", r.Leaf().NotAfter))
+	return &tls.Config{GetCertificate: r.Certificate, MinVersion: tls.VersionTLS12}, nil
+}
+
+// certWatchInterval is how often the certificate files are looked at.
+const certWatchInterval = 10 * time.Second
+
+// Probe checks a node's /health on the local host, for container health
+// checks in images that have no shell or curl: `master health`. Over TLS
+// it trusts exactly the certificate in TLS_CERT_FILE: the node it probes
+// is itself, under whatever name its certificate has.
+func Probe(node Node) error {
+	_, port, err := net.SplitHostPort(node.Addr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %q: %w", node.Addr, err)
 	}
 	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/health")
+	scheme := "http"
+	if node.TLSCert != "" {
+		scheme = "https"
+		pinned, err := os.ReadFile(node.TLSCert)
+		if err != nil {
+			return fmt.Errorf("probe: TLS_CERT_FILE: %w", err)
+		}
+		blk, _ := pem.Decode(pinned)
+		if blk == nil {
+			return fmt.Errorf("probe: TLS_CERT_FILE: no PEM certificate")
+		}
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: true, // replaced by the pin below, not skipped
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, blk.Bytes) {
+					return errors.New("the node presented another certificate than TLS_CERT_FILE")
+				}
+				return nil
+			},
+		}}
+	}
+	resp, err := c.Get(scheme + "://" + net.JoinHostPort("127.0.0.1", port) + "/health")
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/httpapi"
 )
 
@@ -31,6 +32,15 @@ type Settings struct {
 	// connections left idle.
 	ReadHeaderTimeout time.Duration `envconfig:"HTTP_READ_HEADER_TIMEOUT" default:"5s"`
 	IdleTimeout       time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"2m"`
+	// TLSCertFile and TLSKeyFile, when set, serve the HTTP API (and on
+	// the master /replicate) over TLS; see package certs for rotation.
+	TLSCertFile string `envconfig:"TLS_CERT_FILE"`
+	TLSKeyFile  string `envconfig:"TLS_KEY_FILE"`
+}
+
+// TLSFiles are the node's certificate files.
+func (s Settings) TLSFiles() certs.Files {
+	return certs.Files{Cert: s.TLSCertFile, Key: s.TLSKeyFile, CertVar: "TLS_CERT_FILE", KeyVar: "TLS_KEY_FILE"}
 }
 
 // ReadLimits are the bounds on reads served at once.
@@ -59,10 +69,15 @@ func (s Settings) Validate() error {
 	case s.IdleTimeout <= 0:
 		return fmt.Errorf("HTTP_IDLE_TIMEOUT: must be positive, got %s", s.IdleTimeout)
 	}
+	if f := s.TLSFiles(); f.Set() {
+		if _, err := f.Load(time.Now()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // Node is what Main needs of the settings.
 func (s Settings) Node() Node {
-	return Node{Name: s.NodeName, Addr: s.HTTPAddr, LogLevel: s.LogLevel, LogFormat: s.LogFormat}
+	return Node{Name: s.NodeName, Addr: s.HTTPAddr, LogLevel: s.LogLevel, LogFormat: s.LogFormat, TLSCert: s.TLSCertFile}
 }

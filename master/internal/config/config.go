@@ -8,6 +8,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
 )
@@ -37,6 +38,10 @@ type Config struct {
 	IdempotencyWindow       time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
 	IdempotencyMaxKeys      int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
 	ForgetAfter             time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
+	// ReplicationClientCAFile, when set, makes every /replicate peer
+	// present a client certificate signed by one of its CAs (mutual TLS;
+	// needs TLS_CERT_FILE).
+	ReplicationClientCAFile string `envconfig:"REPLICATION_CLIENT_CA_FILE"`
 	// FaultsAPI turns on fault control (PUT /secondaries/{name}/faults).
 	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
 }
@@ -90,6 +95,14 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("FORGET_SECONDARY_AFTER: must be positive, got %s", c.ForgetAfter)
 	case c.IdempotencyMaxKeys < 1:
 		return c, fmt.Errorf("IDEMPOTENCY_MAX_KEYS: must be at least 1, got %d", c.IdempotencyMaxKeys)
+	}
+	if c.ReplicationClientCAFile != "" {
+		if !c.TLSFiles().Set() {
+			return c, fmt.Errorf("REPLICATION_CLIENT_CA_FILE: client certificates need TLS: set TLS_CERT_FILE and TLS_KEY_FILE")
+		}
+		if _, err := certs.Pool(c.ReplicationClientCAFile, "REPLICATION_CLIENT_CA_FILE"); err != nil {
+			return c, err
+		}
 	}
 	if c.Quorum == 0 {
 		c.Quorum = 1

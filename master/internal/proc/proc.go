@@ -4,6 +4,7 @@
 package proc
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,9 @@ type Node struct {
 	// Ready, when set, must pass after every start besides /health
 	// answering.
 	Ready func() error
+	// TLS, when set, is how the node's API is reached: over https,
+	// verified with it.
+	TLS *tls.Config
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -39,7 +43,20 @@ type Node struct {
 }
 
 // URL is the node's HTTP API.
-func (n *Node) URL() string { return "http://" + n.Addr }
+func (n *Node) URL() string {
+	if n.TLS != nil {
+		return "https://" + n.Addr
+	}
+	return "http://" + n.Addr
+}
+
+// Client is an HTTP client for the node's API.
+func (n *Node) Client() *http.Client {
+	if n.TLS == nil {
+		return client
+	}
+	return &http.Client{Timeout: client.Timeout, Transport: &http.Transport{TLSClientConfig: n.TLS}}
+}
 
 // Start starts the process and waits until its /health answers and Ready
 // passes. On an error the process may still run: Kill it.
@@ -63,7 +80,7 @@ func (n *Node) Start() error {
 		default:
 		}
 		var h map[string]any
-		return GetJSON(n.URL()+"/health", &h)
+		return getJSON(n.Client(), n.URL()+"/health", &h)
 	})
 	if err == nil && n.Ready != nil {
 		err = Poll(StartTimeout, n.Ready)
@@ -153,8 +170,13 @@ func Poll(timeout time.Duration, f func() error) error {
 var client = &http.Client{Timeout: 60 * time.Second}
 
 // GetJSON GETs url and decodes a 200 reply's JSON body into v.
-func GetJSON(url string, v any) error {
-	resp, err := client.Get(url)
+func GetJSON(url string, v any) error { return getJSON(client, url, v) }
+
+// GetJSON GETs path of the node's API and decodes a 200 reply into v.
+func (n *Node) GetJSON(path string, v any) error { return getJSON(n.Client(), n.URL()+path, v) }
+
+func getJSON(c *http.Client, url string, v any) error {
+	resp, err := c.Get(url)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.wg.Done()
+	if h.opts.RequireClientCert && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		h.log.Warn("refused replication peer: no verified client certificate", zap.String("remote", r.RemoteAddr))
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,
+			"replication needs a client certificate signed by the master's REPLICATION_CLIENT_CA_FILE"))
+		return
+	}
 	if !h.authorized(r) {
 		h.log.Warn("refused replication peer: wrong or missing token", zap.String("remote", r.RemoteAddr))
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,

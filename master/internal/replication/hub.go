@@ -43,6 +43,9 @@ type Options struct {
 	WriteTimeout time.Duration
 	// HelloTimeout bounds the wait for a dialing peer's hello.
 	HelloTimeout time.Duration
+	// RequireClientCert refuses peers that present no client certificate
+	// verified by the server's client CAs (mutual TLS).
+	RequireClientCert bool
 	// MaxPeers bounds the peers on /replicate at once, observers and
 	// peers still saying hello included; beyond it a peer is refused
 	// (503) before the upgrade.

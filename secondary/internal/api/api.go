@@ -20,6 +20,7 @@ import (
 // Replication is what the API needs of the replication client.
 type Replication interface {
 	Connected() bool
+	MasterError() string
 	StoreError() string
 	Counts() (applied, nacksSent uint64)
 	ChangeFaults(frame.Faults) (frame.Faults, error)
@@ -67,6 +68,9 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 			Role: "secondary", Name: node.Name, Status: "ok", Master: master,
 			LogID: st.LogID(), LastID: st.LastID(), Faults: node.Faults.Settings(),
 		}
+		if master == "disconnected" {
+			h.MasterError = repl.MasterError()
+		}
 		if h.Error = repl.StoreError(); h.Error != "" {
 			h.Status = "error"
 		}
@@ -80,8 +84,10 @@ type health struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Master string `json:"master"`
-	LogID  string `json:"logId"`
-	LastID uint64 `json:"lastId"`
+	// MasterError says why the master is disconnected, when known.
+	MasterError string `json:"masterError,omitempty"`
+	LogID       string `json:"logId"`
+	LastID      uint64 `json:"lastId"`
 	// Error says why storing fails; status is then "error".
 	Error string `json:"error,omitempty"`
 	// Faults shows injected faults, so nobody forgets they are on.

@@ -20,6 +20,7 @@ import (
 type fakeReplication struct{ inject *faults.Injector }
 
 func (f fakeReplication) Connected() bool          { return true }
+func (f fakeReplication) MasterError() string      { return "" }
 func (f fakeReplication) StoreError() string       { return "" }
 func (f fakeReplication) Counts() (uint64, uint64) { return 7, 2 }
 func (f fakeReplication) ChangeFaults(c frame.Faults) (frame.Faults, error) {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
 )
@@ -23,9 +25,22 @@ type Config struct {
 	// ReplicationDelay and FailRate inject faults (see package faults).
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0"`
 	FailRate         float64      `envconfig:"FAIL_RATE" default:"0"`
+	// MasterCAFile verifies a wss:// MASTER_URL against these CAs instead
+	// of the system's.
+	MasterCAFile string `envconfig:"MASTER_CA_FILE"`
+	// ReplicationClientCertFile and ReplicationClientKeyFile are presented
+	// to the master on a wss:// MASTER_URL (mutual TLS).
+	ReplicationClientCertFile string `envconfig:"REPLICATION_CLIENT_CERT_FILE"`
+	ReplicationClientKeyFile  string `envconfig:"REPLICATION_CLIENT_KEY_FILE"`
 	// FaultsAPI lets the master (and PUT /faults) change the faults while
 	// the secondary runs; never on in production.
 	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
+}
+
+// ClientFiles are the certificate files presented to the master.
+func (c Config) ClientFiles() certs.Files {
+	return certs.Files{Cert: c.ReplicationClientCertFile, Key: c.ReplicationClientKeyFile,
+		CertVar: "REPLICATION_CLIENT_CERT_FILE", KeyVar: "REPLICATION_CLIENT_KEY_FILE"}
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -37,6 +52,19 @@ func Load() (Config, error) {
 	u, err := url.Parse(c.MasterURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return c, fmt.Errorf("MASTER_URL: must be a ws:// or wss:// URL such as ws://localhost:8080/replicate, got %q", c.MasterURL)
+	}
+	if u.Scheme == "ws" && (c.MasterCAFile != "" || c.ClientFiles().Set()) {
+		return c, fmt.Errorf("MASTER_URL: %q is not wss://, so MASTER_CA_FILE and REPLICATION_CLIENT_CERT_FILE would be ignored", c.MasterURL)
+	}
+	if c.MasterCAFile != "" {
+		if _, err := certs.Pool(c.MasterCAFile, "MASTER_CA_FILE"); err != nil {
+			return c, err
+		}
+	}
+	if f := c.ClientFiles(); f.Set() {
+		if _, err := f.Load(time.Now()); err != nil {
+			return c, err
+		}
 	}
 	if c.FailRate < 0 || c.FailRate > 1 {
 		return c, fmt.Errorf("FAIL_RATE: must be a probability from 0 to 1, got %v", c.FailRate)

@@ -5,6 +5,7 @@ package replication
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -34,6 +35,8 @@ type Options struct {
 	Faults *faults.Injector
 	// FaultsAPI lets the master change Faults over the connection.
 	FaultsAPI bool
+	// TLS, when set, is how a wss:// master is dialed and verified.
+	TLS *tls.Config
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +69,8 @@ type Client struct {
 	connected atomic.Bool
 	conn      atomic.Pointer[websocket.Conn] // the session's connection, while connected
 	storeErr  atomic.Pointer[string]         // the last failure to store; nil after a success
+	masterErr atomic.Pointer[string]         // why the last session failed or ended; nil while connected
+	dialer    *http.Client                   // with opts.TLS, for wss://
 
 	applied, nacksSent atomic.Uint64 // messages applied and nacks sent, for metrics
 }
@@ -114,7 +119,20 @@ func (c *Client) StoreError() string {
 
 // NewClient returns a client that replicates the master at url into st.
 func NewClient(url, name string, st store.Store, opts Options, log *zap.Logger) *Client {
-	return &Client{url: url, name: name, store: st, opts: opts.withDefaults(), log: log}
+	c := &Client{url: url, name: name, store: st, opts: opts.withDefaults(), log: log}
+	if opts.TLS != nil {
+		c.dialer = &http.Client{Transport: &http.Transport{TLSClientConfig: opts.TLS}}
+	}
+	return c
+}
+
+// MasterError says why the secondary is not connected to the master (a
+// refused dial, a certificate that failed verification); "" while it is.
+func (c *Client) MasterError() string {
+	if p := c.masterErr.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Connected reports whether a session with the master is up.
@@ -124,22 +142,28 @@ func (c *Client) Connected() bool { return c.connected.Load() }
 // jittered exponential backoff.
 func (c *Client) Run(ctx context.Context) {
 	attempt := 0
+	var warned time.Time
 	for ctx.Err() == nil {
 		welcomed, err := c.session(ctx)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
+		if err != nil {
+			msg := err.Error()
+			c.masterErr.Store(&msg)
+		}
 		if welcomed {
-			attempt = 0
+			attempt, warned = 0, time.Time{}
 		}
 		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff)
 		attempt++
-		// One line when the session ends, then one a minute or so while
-		// the master stays out of reach, not one per redial.
+		// One line when the session ends, then one a minute while the
+		// master stays out of reach (or its certificate fails), not one
+		// per redial.
 		level := zap.DebugLevel
-		if attempt == 1 || attempt%30 == 0 {
-			level = zap.WarnLevel
+		if now := time.Now(); now.Sub(warned) >= time.Minute {
+			level, warned = zap.WarnLevel, now
 		}
 		c.log.Log(level, "replication session ended; redialing", zap.String("peer", c.url),
 			zap.Int("attempt", attempt), zap.Duration("in", delay), zap.Error(err))
@@ -168,7 +192,7 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	var dialOpts websocket.DialOptions
+	dialOpts := websocket.DialOptions{HTTPClient: c.dialer}
 	if c.opts.Token != "" {
 		dialOpts.HTTPHeader = http.Header{"Authorization": {"Bearer " + c.opts.Token}}
 	}
@@ -196,6 +220,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	c.conn.Store(conn)
 	defer c.conn.Store(nil)
 	c.connected.Store(true)
+	c.masterErr.Store(nil)
 	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", c.store.LastID()))
 	return true, c.follow(ctx, conn, time.Duration(w.HeartbeatMs)*time.Millisecond)
 }
