@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run clean e2e bench bench-micro postman demo rules docker-build docker-up docker-down
+.PHONY: build test vet tidy run clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -53,6 +53,22 @@ rules:
 # The Postman collection (docs/postman) run by newman against a fresh local cluster.
 postman: build
 	deploy/postman.sh
+
+# Every fuzz target, FUZZTIME each (CI: 10s). Failures land in the
+# package's testdata/fuzz, to commit with the fix.
+FUZZTIME ?= 10s
+fuzz:
+	cd shared && $(GO) test -run XXX -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./store
+	cd shared && $(GO) test -run XXX -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./frame
+	cd shared && $(GO) test -run XXX -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./frame
+	cd shared && $(GO) test -run XXX -fuzz '^FuzzMessagesQuery$$' -fuzztime $(FUZZTIME) ./httpapi
+	cd master && $(GO) test -run XXX -fuzz '^FuzzParseAppend$$' -fuzztime $(FUZZTIME) ./internal/api
+
+# The chaos test's long form: SOAK (default 30m) of faults, then every
+# check of its history (see README "Chaos and the history checker").
+SOAK ?= 30m
+soak:
+	cd master && $(GO) test -count=1 -timeout 2h -v -run 'TestChaos$$' ./clustertest/ -chaos.duration=$(SOAK)
 
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:

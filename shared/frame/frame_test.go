@@ -127,3 +127,51 @@ func BenchmarkDecodeAppend(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDecodeFrame: whatever a peer sends, Decode returns a frame or an
+// ErrMalformed, never a panic; a frame it accepts encodes and decodes
+// back to itself, with Encode (the hand encoder, for appends) as with
+// encoding/json.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, fr := range []Frame{
+		Hello("s1", RoleSecondary, "log-1", 42),
+		Hello("watch", RoleObserver, "", 0),
+		{Type: TypeWelcome, Version: Version, LogID: "L", LastID: 9, From: 3, MaxFrameBytes: 1 << 20, HeartbeatMs: 1000},
+		{Type: TypeAppend, Entries: []Entry{{ID: 7, Message: "a"}, {ID: 8, Message: "b \"q\" \n é \u2028"}}},
+		Ack(12), Nack(3, "injected"), Error("no"), {Type: TypeHeartbeat, ID: 5},
+	} {
+		b, err := Encode(fr)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"type":"faults","faults":{"replicationDelay":"10ms-1s","failRate":0.5,"cutOff":true}}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"\ud800"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := Decode(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%q: an error that is not ErrMalformed: %v", data, err)
+			}
+			return
+		}
+		b, err := Encode(fr)
+		if err != nil {
+			t.Fatalf("%q decoded to %+v, which does not encode: %v", data, fr, err)
+		}
+		again, err := Decode(b)
+		if err != nil || !reflect.DeepEqual(again, fr) {
+			t.Fatalf("round trip of %q: %+v, then %+v %v", data, fr, again, err)
+		}
+		// Encode writes appends with the hand encoder; encoding/json must
+		// agree with it.
+		std, err := json.Marshal(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if viaJSON, err := Decode(std); err != nil || !reflect.DeepEqual(viaJSON, fr) {
+			t.Fatalf("%q: encoding/json's %q decodes to %+v %v", data, std, viaJSON, err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -93,4 +94,52 @@ func TestLargeReadsAreBounded(t *testing.T) {
 	if n := g.most.Load(); n > 2 {
 		t.Fatalf("%d large reads at once with MaxLargeReads 2", n)
 	}
+}
+
+// FuzzMessagesQuery: any query string of GET /messages gets a 200 with the
+// page it names or a 400 with a JSON error, never another status or a
+// panic; a page starts at from and holds at most limit entries.
+func FuzzMessagesQuery(f *testing.F) {
+	for _, q := range []string{"", "from=2&limit=1", "from=0", "limit=-1", "from=99999999999999999999",
+		"waitMs=0", "waitMs=70000", "from=3&waitMs=1", "limit=10001&from=1&from=2", "from=%zz"} {
+		f.Add(q)
+	}
+	st := store.NewMemory("L")
+	for _, m := range []string{"a", "b", "c"} {
+		if _, err := st.Append(store.Record{Message: m}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	close(done) // a waiting read ends at once: the fuzzer must not sleep
+	rd := NewReads(st, ReadLimits{MaxStreams: 4, MaxLargeReads: 1}, done)
+	f.Fuzz(func(t *testing.T, query string) {
+		req := httptest.NewRequest(http.MethodGet, "/messages", nil)
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		rd.Messages(rec, req)
+		var body struct {
+			Error    string        `json:"error"`
+			Messages []frame.Entry `json:"messages"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("?%s: %d %q is not JSON: %v", query, rec.Code, rec.Body, err)
+		}
+		switch rec.Code {
+		case http.StatusOK:
+			p, err := ParsePage(req)
+			if err != nil {
+				t.Fatalf("?%s: 200, yet the page is refused: %v", query, err)
+			}
+			if len(body.Messages) > p.Limit || (len(body.Messages) > 0 && body.Messages[0].ID != p.From) {
+				t.Fatalf("?%s: page %+v for from %d, limit %d", query, body.Messages, p.From, p.Limit)
+			}
+		case http.StatusBadRequest:
+			if body.Error == "" {
+				t.Fatalf("?%s: 400 without an error", query)
+			}
+		default:
+			t.Fatalf("?%s: status %d %q", query, rec.Code, rec.Body)
+		}
+	})
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -87,15 +89,37 @@ func TestParseFastAgreesWithGeneral(t *testing.T) {
 	}
 }
 
+// FuzzParseAppend: the fast and general parsers agree on every body the
+// fast one takes; and every request (one message or a batch) the general
+// one accepts, written back as JSON, parses to itself.
 func FuzzParseAppend(f *testing.F) {
 	f.Add(`{"message":"hi","writeConcern":2,"timeoutMs":10}`)
 	f.Add(`{"message":"a\u0000b"}`)
+	f.Add(`{"messages":["a","b\n"],"writeConcern":"majority","timeoutMs":0}`)
+	f.Add(`{"messages":[]}`)
 	f.Fuzz(func(t *testing.T, body string) {
-		lim := Limits{MaxMessageBytes: 64, ClusterSize: 5}
+		lim := Limits{MaxMessageBytes: 64, ClusterSize: 5, MaxBatchMessages: 8}
 		fast, ok := parseFast([]byte(body), lim)
 		general, err := parseGeneral(strings.NewReader(body), lim)
 		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
 			t.Fatalf("%q: fast %+v, general %+v %v", body, fast, general, err)
+		}
+		if err != nil {
+			return
+		}
+		fields := map[string]any{"writeConcern": general.WriteConcern}
+		if general.Messages != nil {
+			fields["messages"] = general.Messages
+		} else {
+			fields["message"] = general.Message
+		}
+		if general.TimeoutSet {
+			fields["timeoutMs"] = general.Timeout.Milliseconds()
+		}
+		b, _ := json.Marshal(fields)
+		again, err := parseGeneral(bytes.NewReader(b), lim)
+		if err != nil || !reflect.DeepEqual(again, general) {
+			t.Fatalf("%q parsed to %+v; written back as %s it parses to %+v %v", body, general, b, again, err)
 		}
 	})
 }
