@@ -100,7 +100,10 @@ type Frame struct {
 	// append
 	Entries []Entry `json:"entries,omitempty"`
 
-	// ack: every id up to and including ID is held. heartbeat: a sequence number.
+	// ack: every id up to and including ID is held. heartbeat: a sequence
+	// number. faults: from the master, the change's number; from the
+	// secondary, the number of the change it answers (none for a change
+	// made on its own API).
 	ID uint64 `json:"id,omitempty"`
 
 	// nack and error: a reason a person can act on.

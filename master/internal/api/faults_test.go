@@ -52,12 +52,12 @@ func TestFaultControl(t *testing.T) {
 		t.Fatalf("the secondary was asked %+v", f.Faults)
 	}
 	delay, rate, cut := "500ms-2s", 0.3, false
-	s1.Send(frame.Frame{Type: frame.TypeFaults, Faults: &frame.Faults{ReplicationDelay: &delay, FailRate: &rate, CutOff: &cut}})
+	s1.Send(frame.Frame{Type: frame.TypeFaults, ID: f.ID, Faults: &frame.Faults{ReplicationDelay: &delay, FailRate: &rate, CutOff: &cut}})
 	check(t, "confirmed change", <-reply, 200, map[string]any{"replicationDelay": "500ms-2s", "failRate": 0.3, "cutOff": false})
 
 	go func() { reply <- m.put("/secondaries/s1/faults", `{"cutOff":true}`) }()
-	s1.Expect(frame.TypeFaults)
-	s1.Send(frame.Frame{Type: frame.TypeFaults, Error: "disk on fire"})
+	f = s1.Expect(frame.TypeFaults)
+	s1.Send(frame.Frame{Type: frame.TypeFaults, ID: f.ID, Error: "disk on fire"})
 	check(t, "refused by the secondary", <-reply, 400, map[string]any{"error": "the secondary refused: disk on fire"})
 
 	for _, c := range []struct {
@@ -84,4 +84,29 @@ func TestFaultControlOff(t *testing.T) {
 	m.faultSecondary("s1", true)
 	check(t, "FAULTS_API off", m.put("/secondaries/s1/faults", `{"cutOff":true}`), 403,
 		map[string]any{"error": "fault control is off; start the master (and the secondary) with FAULTS_API=true"})
+}
+
+// TestFaultAnswersGoToTheirAsker: each change is answered by the frame
+// with its id; a report of a change on the secondary's own API answers
+// nobody, and a change never answered does not take the next one's
+// answer.
+func TestFaultAnswersGoToTheirAsker(t *testing.T) {
+	m := newMaster(t, Options{FaultsAPI: true})
+	s1 := m.faultSecondary("s1", true)
+	first := make(chan answer, 1)
+	go func() { first <- m.put("/secondaries/s1/faults", `{"failRate":0.1}`) }()
+	unanswered := s1.Expect(frame.TypeFaults)
+	second := make(chan answer, 1)
+	go func() { second <- m.put("/secondaries/s1/faults", `{"failRate":0.2}`) }()
+	asked := s1.Expect(frame.TypeFaults)
+	if asked.ID == unanswered.ID || asked.ID == 0 {
+		t.Fatalf("two changes numbered %d and %d", unanswered.ID, asked.ID)
+	}
+	delay, cut := "0", false
+	own := 0.9
+	s1.Send(frame.Frame{Type: frame.TypeFaults, Faults: &frame.Faults{ReplicationDelay: &delay, FailRate: &own, CutOff: &cut}})
+	rate := 0.2
+	s1.Send(frame.Frame{Type: frame.TypeFaults, ID: asked.ID, Faults: &frame.Faults{ReplicationDelay: &delay, FailRate: &rate, CutOff: &cut}})
+	check(t, "the second change", <-second, 200, map[string]any{"failRate": 0.2})
+	check(t, "the change never answered", <-first, 504, nil)
 }

@@ -53,8 +53,13 @@ type session struct {
 // answer goes to answer.
 type faultsRequest struct {
 	change frame.Faults
-	answer chan frame.Frame
+	answer chan frame.Frame // buffered: the loop never waits on an asker
+	id     uint64           // set by the loop when it sends the change
 }
+
+// maxAsked bounds the changes a session remembers as asked and not yet
+// answered, for a secondary that never answers.
+const maxAsked = 16
 
 // ready is always ready: the loop selects on it instead of wake when it
 // has more to send, so that one select serves the busy and the idle loop.
@@ -138,6 +143,7 @@ func (s *session) loop(flow *Flow) error {
 		buf     []byte
 		beats   uint64
 		asked   []faultsRequest // sent, not yet answered, oldest first
+		asks    uint64          // the id of the last faults frame sent
 	)
 	for {
 		last := h.store.LastID()
@@ -155,17 +161,28 @@ func (s *session) loop(flow *Flow) error {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
 		case req := <-s.faultReqs:
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeFaults, Faults: &req.change}); err != nil {
+			asks++
+			req.id = asks
+			if err := s.writeFrame(frame.Frame{Type: frame.TypeFaults, ID: req.id, Faults: &req.change}); err != nil {
 				return fmt.Errorf("send faults: %w", err)
+			}
+			if len(asked) == maxAsked { // the oldest asker gave up long ago
+				asked = asked[1:]
 			}
 			asked = append(asked, req)
 		case f := <-s.control:
 			if f.Type == frame.TypeFaults {
-				// An answer to the oldest change asked, or a change made
-				// on the secondary's own API.
-				if len(asked) > 0 {
-					asked[0].answer <- f
-					asked = asked[1:]
+				// An answer carries the id of the change it answers; a
+				// change made on the secondary's own API carries none.
+				// Changes asked before the one answered were never
+				// answered (their askers have given up): dropped.
+				if f.ID != 0 {
+					for len(asked) > 0 && asked[0].id <= f.ID {
+						if asked[0].id == f.ID {
+							asked[0].answer <- f
+						}
+						asked = asked[1:]
+					}
 				}
 				if f.Faults != nil {
 					h.faultsAnswered(s, f.Faults)

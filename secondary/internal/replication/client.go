@@ -334,7 +334,7 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 // answerFaults takes a change of faults from the master and answers with
 // what is in force (or why nothing changed).
 func (c *Client) answerFaults(conn *websocket.Conn, f frame.Frame) error {
-	answer := frame.Frame{Type: frame.TypeFaults}
+	answer := frame.Frame{Type: frame.TypeFaults, ID: f.ID} // the id says which change this answers
 	if !c.opts.FaultsAPI || f.Faults == nil {
 		answer.Error = "this secondary does not take fault control (FAULTS_API is off)"
 		return c.write(conn, answer)
