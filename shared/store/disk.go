@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -96,6 +97,7 @@ type segment struct {
 	f     *os.File
 	size  int64    // bytes of whole records
 	index []uint32 // offsets of ids first, first+indexEvery, …
+	held  int64    // bytes of message text of the entries at or above the log's first id
 }
 
 // Disk is a Store that keeps the log in segment files under a directory.
@@ -118,6 +120,7 @@ type Disk struct {
 	cond    *sync.Cond  // signals leaders' progress; uses mu
 	logID   string      // guarded by mu
 	segs    []*segment  // guarded by mu; the last one is active
+	first   uint64      // guarded by mu; the oldest id held (retention), 1 until entries are dropped
 	visible uint64      // guarded by mu; readers see ids up to here
 	next    uint64      // guarded by mu; the id the next append gets
 	buf     []byte      // guarded by mu; encoded, not yet written
@@ -190,6 +193,10 @@ func (d *Disk) unlock() {
 // meta is what the log directory says of itself.
 type meta struct {
 	LogID string `json:"logId"`
+	// FirstID is the oldest id held, once retention dropped entries: it
+	// may lie inside the oldest segment, which is deleted only once every
+	// entry in it is below it.
+	FirstID uint64 `json:"firstId,omitempty"`
 }
 
 func (d *Disk) load() error {
@@ -209,7 +216,12 @@ func (d *Disk) load() error {
 		return fmt.Errorf("list segments: %w", err)
 	}
 	sort.Strings(names) // zero-padded first ids sort in id order
-	d.next = 1
+	d.next, d.first = 1, max(m.FirstID, 1)
+	if len(names) > 0 {
+		if _, err := fmt.Sscanf(filepath.Base(names[0]), "%020d.seg", &d.next); err != nil {
+			return fmt.Errorf("segment %s: not named after its first id", names[0])
+		}
+	}
 	for i, name := range names {
 		seg, err := d.recoverSegment(name, i == len(names)-1)
 		if err != nil {
@@ -218,8 +230,17 @@ func (d *Disk) load() error {
 		}
 		d.segs = append(d.segs, seg)
 	}
+	if d.next < d.first { // emptied by retention (or a restart at first) before a crash
+		d.removeSegments()
+		d.next = d.first
+	}
+	d.first = max(d.first, d.segFirst())
 	d.visible = d.next - 1
-	d.recovery.Segments, d.recovery.Records = len(d.segs), d.visible
+	if err := d.dropSegmentsBelow(d.first); err != nil {
+		return err
+	}
+	d.keys = slices.DeleteFunc(d.keys, func(k KeyRecord) bool { return k.ID < d.first })
+	d.recovery.Segments, d.recovery.Records = len(d.segs), d.visible-d.first+1
 	if len(d.keys) > d.opts.KeepKeys {
 		d.keys = d.keys[len(d.keys)-d.opts.KeepKeys:]
 	}
@@ -390,7 +411,7 @@ func (d *Disk) Reset(logID string) error {
 	if err := writeMeta(d.dir, meta{LogID: logID}); err != nil {
 		return err
 	}
-	d.logID, d.visible, d.next = logID, 0, 1
+	d.logID, d.visible, d.next, d.first = logID, 0, 1, 1
 	d.buf, d.pending, d.keys = d.buf[:0], nil, nil
 	d.tail = newTailCache(d.opts.TailEntries)
 	d.gen++
@@ -407,4 +428,119 @@ func orUnnamed(id string) string {
 		return "unnamed"
 	}
 	return id
+}
+
+// segFirst is the first id of the oldest segment, or next when none.
+func (d *Disk) segFirst() uint64 {
+	if len(d.segs) == 0 {
+		return d.next
+	}
+	return d.segs[0].first
+}
+
+// FirstID implements Store.
+func (d *Disk) FirstID() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.first
+}
+
+// HeldBytes implements Store.
+func (d *Disk) HeldBytes() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n int64
+	for _, s := range d.segs {
+		n += s.held
+	}
+	return n
+}
+
+// DropBefore implements Store: the first id moves at once (and is
+// recorded in meta.json, so it survives a restart); a segment file is
+// deleted once every entry in it is below the first id.
+func (d *Disk) DropBefore(id uint64) error {
+	d.mu.Lock()
+	first, visible := d.first, d.visible
+	d.mu.Unlock()
+	if id <= first {
+		return nil
+	}
+	// The bytes leaving the oldest kept segment, read outside the lock.
+	var gone int64
+	if id <= visible+1 {
+		var es []frame.Entry
+		for from := first; from < id; {
+			var err error
+			es, err = d.Read(es[:0], from, int(min(id-from, 4096)), 1<<30)
+			if err != nil {
+				return fmt.Errorf("retention: read %d: %w", from, err)
+			}
+			if len(es) == 0 {
+				break
+			}
+			for _, e := range es {
+				if e.ID < id {
+					gone += int64(len(e.Message))
+				}
+			}
+			from = es[len(es)-1].ID + 1
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.leading {
+		d.cond.Wait()
+	}
+	if d.first != first || d.closed {
+		return fmt.Errorf("retention: the log changed meanwhile; try again")
+	}
+	if err := writeMeta(d.dir, meta{LogID: d.logID, FirstID: id}); err != nil {
+		return err
+	}
+	if id > d.visible+1 { // nothing kept: start over at id
+		d.removeSegments()
+		d.first, d.next, d.visible = id, id, id-1
+		d.buf, d.pending = d.buf[:0], nil
+		d.tail = newTailCache(d.opts.TailEntries)
+		return nil
+	}
+	d.first = id
+	for _, s := range d.segs { // subtract what left, segment by segment from the oldest
+		if gone == 0 {
+			break
+		}
+		take := min(gone, s.held)
+		s.held -= take
+		gone -= take
+	}
+	return d.dropSegmentsBelow(id)
+}
+
+// dropSegmentsBelow deletes the segments every entry of which is below
+// id: those followed by a segment that starts at or below id. Readers
+// that still hold a deleted file's descriptor read on; the space comes
+// back when they let go.
+func (d *Disk) dropSegmentsBelow(id uint64) error {
+	n := 0
+	for n+1 < len(d.segs) && d.segs[n+1].first <= id {
+		n++
+	}
+	for _, s := range d.segs[:n] {
+		s.f.Close()
+		if err := os.Remove(segmentName(d.dir, s.first)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("retention: delete segment %d: %w", s.first, err)
+		}
+	}
+	d.segs = append(d.segs[:0], d.segs[n:]...)
+	return nil
+}
+
+// removeSegments closes and deletes every segment.
+func (d *Disk) removeSegments() {
+	for _, s := range d.segs {
+		s.f.Close()
+		os.Remove(segmentName(d.dir, s.first))
+	}
+	d.segs = nil
 }

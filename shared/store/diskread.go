@@ -67,6 +67,7 @@ func (d *Disk) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]fram
 	}
 	d.mu.Lock()
 	visible := d.visible
+	from = max(from, d.first) // below the first id: from the first held
 	if from > visible || limit <= 0 {
 		d.mu.Unlock()
 		return dst, nil
@@ -267,6 +268,9 @@ func (d *Disk) recoverSegment(name string, last bool) (*segment, error) {
 		}
 		if rec.rec.Key != "" {
 			d.keepKey(KeyRecord{Key: rec.rec.Key, ID: rec.id, Digest: rec.rec.Digest, Time: rec.rec.Time})
+		}
+		if rec.id >= d.first {
+			seg.held += int64(len(rec.msg))
 		}
 		seg.size = at + int64(rec.n)
 		d.next++

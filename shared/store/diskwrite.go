@@ -111,6 +111,7 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 			seg.index = append(seg.index, uint32(start)+uint32(p.off))
 		}
 		d.tail.push(p.entry)
+		seg.held += int64(len(p.entry.Message))
 	}
 	seg.size = start + n
 	d.visible = pending[len(pending)-1].entry.ID

@@ -18,18 +18,28 @@ const chunkSize = 4 << 20
 type span struct{ chunk, off, n uint32 }
 
 // Memory is a Store that lives in memory: fast, and gone with the process.
+//
+// Retention (DropBefore) moves the first id exactly and gives memory back
+// in whole chunks: a chunk is unmapped once every message in it is below
+// the first id, so at most one chunk (4 MiB) more than the window is held.
 type Memory struct {
 	mu      sync.RWMutex
 	logID   string   // guarded by mu
-	index   []span   // guarded by mu; index[i] locates id i+1
-	chunks  [][]byte // guarded by mu; bytes below each len are never written again
+	first   uint64   // guarded by mu; the id index[0] locates: 1 until entries are dropped
+	index   []span   // guarded by mu; index[i] locates id first+i
+	chunks  [][]byte // guarded by mu; bytes below each len are never written again; nil once freed
+	held    int64    // guarded by mu; bytes of message text held
+	dropped int      // guarded by mu; index entries dropped since the index was last copied
 	changed changes
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory log named logID.
-func NewMemory(logID string) *Memory { return &Memory{logID: logID} }
+func NewMemory(logID string) *Memory { return &Memory{logID: logID, first: 1} }
+
+// last is the id of the newest entry; first-1 when the log is empty.
+func (m *Memory) last() uint64 { return m.first + uint64(len(m.index)) - 1 }
 
 // Append implements Store.
 func (m *Memory) Append(recs ...Record) (uint64, error) {
@@ -37,7 +47,7 @@ func (m *Memory) Append(recs ...Record) (uint64, error) {
 	for _, r := range recs {
 		m.add(r.Message)
 	}
-	last := uint64(len(m.index))
+	last := m.last()
 	m.mu.Unlock()
 	if len(recs) > 0 {
 		m.changed.notify()
@@ -57,6 +67,7 @@ func (m *Memory) add(msg string) {
 	c := m.chunks[last]
 	m.index = append(m.index, span{chunk: uint32(last), off: uint32(len(c)), n: uint32(len(msg))})
 	m.chunks[last] = append(c, msg...) // within capacity: readers' bytes do not move
+	m.held += int64(len(msg))
 }
 
 // Keys implements Store: nothing survives a restart of memory.
@@ -70,9 +81,10 @@ func (m *Memory) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]fr
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	from = max(from, m.first) // below the first id: from the first held
 	bytes := 0
-	for id := from; id <= uint64(len(m.index)) && limit > 0; id++ {
-		s := m.index[id-1]
+	for id := from; id <= m.last() && limit > 0; id++ {
+		s := m.index[id-m.first]
 		if bytes > 0 && bytes+int(s.n) > maxBytes {
 			break
 		}
@@ -100,7 +112,9 @@ func newChunk(n int) []byte {
 // freeChunks unmaps arenas; heap ones are left to the collector.
 func freeChunks(chunks [][]byte) {
 	for _, c := range chunks {
-		_ = syscall.Munmap(c[:cap(c)]) // fails harmlessly for a heap fallback
+		if c != nil {
+			_ = syscall.Munmap(c[:cap(c)]) // fails harmlessly for a heap fallback
+		}
 	}
 }
 
@@ -108,7 +122,70 @@ func freeChunks(chunks [][]byte) {
 func (m *Memory) LastID() uint64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return uint64(len(m.index))
+	return m.last()
+}
+
+// FirstID implements Store.
+func (m *Memory) FirstID() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.first
+}
+
+// HeldBytes implements Store.
+func (m *Memory) HeldBytes() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.held
+}
+
+// DropBefore implements Store.
+func (m *Memory) DropBefore(id uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case id <= m.first:
+		return nil
+	case id > m.last()+1:
+		freeChunks(m.chunks)
+		m.first, m.index, m.chunks, m.held, m.dropped = id, nil, nil, 0, 0
+		return nil
+	}
+	k := id - m.first
+	for _, s := range m.index[:k] {
+		m.held -= int64(s.n)
+	}
+	m.index, m.dropped = m.index[k:], m.dropped+int(k)
+	if m.dropped > 1024 && m.dropped > len(m.index) { // give the dropped front of the index back
+		m.index, m.dropped = append(make([]span, 0, len(m.index)+len(m.index)/4+16), m.index...), 0
+	}
+	m.first = id
+	// Every chunk before the one the first held message is in is free;
+	// an empty log keeps its last chunk, which appends still fill.
+	keep := len(m.chunks) - 1
+	if len(m.index) > 0 {
+		keep = int(m.index[0].chunk)
+	}
+	for i := range m.chunks[:max(keep, 0)] {
+		if m.chunks[i] != nil {
+			freeChunks(m.chunks[i : i+1])
+			m.chunks[i] = nil
+		}
+	}
+	return nil
+}
+
+// Chunks counts the arenas mapped, for tests and metrics.
+func (m *Memory) Chunks() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, c := range m.chunks {
+		if c != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // LogID implements Store.
@@ -123,7 +200,7 @@ func (m *Memory) Reset(logID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	freeChunks(m.chunks)
-	m.logID, m.index, m.chunks = logID, nil, nil
+	m.logID, m.first, m.index, m.chunks, m.held, m.dropped = logID, 1, nil, nil, 0, 0
 	m.changed.notify()
 	return nil
 }

@@ -25,8 +25,20 @@ type Store interface {
 	// them, and no more once maxBytes of message text are collected
 	// (but always at least one entry when from exists).
 	Read(dst []frame.Entry, from uint64, max, maxBytes int) ([]frame.Entry, error)
-	// LastID is the id of the newest entry, 0 when the log is empty.
+	// LastID is the id of the newest entry; FirstID-1 when the log is
+	// empty (0 for a log that never held anything).
 	LastID() uint64
+	// FirstID is the id of the oldest entry held: 1 until DropBefore
+	// drops entries. Ids never change and are never reused: the log holds
+	// FirstID..LastID, and Read from below FirstID reads from FirstID.
+	FirstID() uint64
+	// HeldBytes is the message text the log holds, in bytes.
+	HeldBytes() int64
+	// DropBefore drops every entry below id (retention). With id beyond
+	// LastID+1 the log is emptied and its next entry gets id: a
+	// secondary that can no longer be sent what it misses restarts there.
+	// Space comes back in whole units (chunks, segments).
+	DropBefore(id uint64) error
 	// LogID names this log; it is made when the log is created, so two
 	// logs that happen to hold the same ids are never mistaken for one.
 	LogID() string

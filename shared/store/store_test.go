@@ -34,6 +34,7 @@ func TestStore(t *testing.T) {
 			t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
 			t.Run("LargeMessages", func(t *testing.T) { testLargeMessages(t, open(t)) })
 			t.Run("Changed", func(t *testing.T) { testChanged(t, open(t)) })
+			t.Run("DropBefore", func(t *testing.T) { testDropBefore(t, open(t)) })
 		})
 	}
 }
@@ -179,5 +180,70 @@ func testChanged(t *testing.T, st Store) {
 	}
 	if !closed(c) {
 		t.Fatal("a reset did not wake waiters")
+	}
+}
+
+// testDropBefore: retention moves the first id exactly; ids never change;
+// reads from below the first id read from it; the held bytes follow; and
+// dropping past the end restarts the log there.
+func testDropBefore(t *testing.T, s Store) {
+	for i := 1; i <= 300; i++ {
+		mustAppend(t, s, fmt.Sprintf("message-%06d", i)) // 14 bytes each
+	}
+	if s.FirstID() != 1 || s.HeldBytes() != 300*14 {
+		t.Fatalf("before retention: first %d, held %d", s.FirstID(), s.HeldBytes())
+	}
+	for _, first := range []uint64{1, 101, 100, 257} { // 100 after 101: never backwards
+		if err := s.DropBefore(first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.FirstID() != 257 || s.LastID() != 300 || s.HeldBytes() != 44*14 {
+		t.Fatalf("after DropBefore(257): first %d, last %d, held %d", s.FirstID(), s.LastID(), s.HeldBytes())
+	}
+	got, err := s.Read(nil, 1, 1000, 1<<20)
+	if err != nil || len(got) != 44 || got[0] != (frame.Entry{ID: 257, Message: "message-000257"}) {
+		t.Fatalf("read from 1: %d entries from %v, %v", len(got), got[:min(1, len(got))], err)
+	}
+	if id := mustAppend(t, s, "next"); id != 301 {
+		t.Fatalf("the next append got id %d, want 301", id)
+	}
+	if err := s.DropBefore(500); err != nil {
+		t.Fatal(err)
+	}
+	if s.FirstID() != 500 || s.LastID() != 499 || s.HeldBytes() != 0 {
+		t.Fatalf("restarted at 500: first %d, last %d, held %d", s.FirstID(), s.LastID(), s.HeldBytes())
+	}
+	if id := mustAppend(t, s, "after the restart"); id != 500 {
+		t.Fatalf("the append after the restart got id %d, want 500", id)
+	}
+	if got, _ := s.Read(nil, 1, 10, 1<<20); len(got) != 1 || got[0].ID != 500 {
+		t.Fatalf("after the restart the log holds %v", got)
+	}
+}
+
+// TestMemoryRetentionUnmapsChunks: the arenas wholly below the first id
+// are given back, so the memory held is the window plus at most one chunk.
+func TestMemoryRetentionUnmapsChunks(t *testing.T) {
+	m := NewMemory("L")
+	big := strings.Repeat("x", 64<<10)
+	for range 4 * chunkSize / len(big) { // four chunks' worth
+		mustAppend(t, m, big)
+	}
+	if n := m.Chunks(); n < 4 {
+		t.Fatalf("%d chunks mapped for four chunks of messages", n)
+	}
+	if err := m.DropBefore(m.LastID()); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Chunks(); n != 1 {
+		t.Fatalf("%d chunks still mapped with one message held", n)
+	}
+	if err := m.DropBefore(m.LastID() + 1); err != nil { // empty: the last chunk stays for appends
+		t.Fatal(err)
+	}
+	mustAppend(t, m, "after")
+	if got, _ := m.Read(nil, 1, 10, 1<<20); len(got) != 1 || got[0].Message != "after" {
+		t.Fatalf("after emptying, the log holds %v", got)
 	}
 }
