@@ -14,6 +14,7 @@ import (
 	"github.com/replog/replog/master/internal/api"
 	"github.com/replog/replog/master/internal/config"
 	"github.com/replog/replog/master/internal/replication"
+	"github.com/replog/replog/master/internal/retention"
 	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
@@ -60,6 +61,12 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		WriteTimeout:      cfg.ReplicationWriteTimeout,
 	}, log.Named("replication"))
 	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
+	if lim := cfg.Retention(); lim.On() {
+		hub.Retain(st.FirstID()) // what an earlier run dropped
+		wg.Go(func() { retention.Run(ctx, st, lim, retention.SweepEvery, hub.Retain, log.Named("retention")) })
+		log.Info("retention on", zap.Uint64("maxMessages", lim.MaxMessages), zap.Int64("maxBytes", lim.MaxBytes),
+			zap.Duration("maxAge", lim.MaxAge), zap.Duration("sweepEvery", retention.SweepEvery))
+	}
 	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
 		Limits: api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize,

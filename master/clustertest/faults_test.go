@@ -319,20 +319,6 @@ func TestFaultControlCutOffAndHeal(t *testing.T) {
 	if r := appendMsg(t, m, "before", 3); r.Status != 201 {
 		t.Fatalf("w=3 before the cut: %+v", r)
 	}
-	put := func(url, body string) reply {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		return reply{Status: resp.StatusCode}
-	}
 	s1State := func(want string, connected bool) func() error {
 		return func() error {
 			h, err := getJSON[masterHealth](m.url() + "/health")
@@ -347,7 +333,7 @@ func TestFaultControlCutOffAndHeal(t *testing.T) {
 			return fmt.Errorf("s1 is not %s (connected %v): %+v", want, connected, h.Secondaries)
 		}
 	}
-	if r := put(m.url()+"/secondaries/s1/faults", `{"cutOff":true}`); r.Status != 200 {
+	if r := put(t, m.url()+"/secondaries/s1/faults", `{"cutOff":true}`); r.Status != 200 {
 		t.Fatalf("cut off: %+v", r)
 	}
 	checkFor(t, 10*time.Second, s1State("unhealthy", true))
@@ -360,7 +346,7 @@ func TestFaultControlCutOffAndHeal(t *testing.T) {
 	if err := sameLog(s1, entries("before")); err != nil {
 		t.Fatalf("a cut-off secondary applied: %v", err)
 	}
-	if r := put(m.url()+"/secondaries/s1/faults", `{"cutOff":false}`); r.Status != 200 {
+	if r := put(t, m.url()+"/secondaries/s1/faults", `{"cutOff":false}`); r.Status != 200 {
 		t.Fatalf("heal: %+v", r)
 	}
 	awaitReply(t, waiting, 10*time.Second, 3)
@@ -369,7 +355,7 @@ func TestFaultControlCutOffAndHeal(t *testing.T) {
 
 	// The secondary's own PUT /faults: taken, shown in its /health, and
 	// reported to the master.
-	if r := put(s1.url()+"/faults", `{"replicationDelay":"5ms"}`); r.Status != 200 {
+	if r := put(t, s1.url()+"/faults", `{"replicationDelay":"5ms"}`); r.Status != 200 {
 		t.Fatalf("PUT /faults on the secondary: %+v", r)
 	}
 	checkFor(t, 10*time.Second, func() error {

@@ -126,6 +126,14 @@ func TestInvalidConfiguration(t *testing.T) {
 		{secondary, "REPLICATION_DELAY=2s-1s", "REPLICATION_DELAY"},
 		{secondary, "MASTER_URL=http://localhost:8080/replicate", "MASTER_URL"},
 		{secondary, "MASTER_URL=localhost:8080", "MASTER_URL"},
+		{master, "RETENTION_MAX_MESSAGES=-1", "RETENTION_MAX_MESSAGES"},
+		{master, "RETENTION_MAX_BYTES=lots", "RETENTION_MAX_BYTES"},
+		{master, "RETENTION_MAX_AGE=forever", "RETENTION_MAX_AGE"},
+		{secondary, "SEGMENT_BYTES=1000", "SEGMENT_BYTES"},
+		{master, "MAX_WAITING_WRITES=0", "MAX_WAITING_WRITES"},
+		{master, "MAX_REPLICATION_PEERS=0", "MAX_REPLICATION_PEERS"},
+		{secondary, "MAX_LARGE_READS=0", "MAX_LARGE_READS"},
+		{master, "HTTP_READ_HEADER_TIMEOUT=0s", "HTTP_READ_HEADER_TIMEOUT"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {

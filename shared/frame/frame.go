@@ -89,6 +89,10 @@ type Frame struct {
 	// HeartbeatMs, in a welcome, is how often the master sends heartbeats;
 	// a secondary that hears nothing for four of them redials.
 	HeartbeatMs int64 `json:"heartbeatMs,omitempty"`
+	// FirstID, in a welcome and in each heartbeat, is the oldest id the
+	// master holds (retention drops what is below it); secondaries drop
+	// what they hold below it too.
+	FirstID uint64 `json:"firstId,omitempty"`
 	// FaultsAPI, in a hello, says the secondary takes fault changes from
 	// the master (it runs with FAULTS_API=true).
 	FaultsAPI bool `json:"faultsApi,omitempty"`

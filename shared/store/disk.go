@@ -98,6 +98,9 @@ type segment struct {
 	size  int64    // bytes of whole records
 	index []uint32 // offsets of ids first, first+indexEvery, …
 	held  int64    // bytes of message text of the entries at or above the log's first id
+	// newest is when the segment was last appended to (its file's
+	// modification time after a restart), for the age limit.
+	newest time.Time
 }
 
 // Disk is a Store that keeps the log in segment files under a directory.
@@ -543,4 +546,37 @@ func (d *Disk) removeSegments() {
 		os.Remove(segmentName(d.dir, s.first))
 	}
 	d.segs = nil
+}
+
+// FitBytes implements Store: it reads the oldest messages to count them
+// off, so its cost is that of what retention is about to drop.
+func (d *Disk) FitBytes(limit int64) uint64 {
+	held, id := d.HeldBytes(), d.FirstID()
+	var es []frame.Entry
+	for held > limit {
+		var err error
+		if es, err = d.Read(es[:0], id, 4096, 1<<30); err != nil || len(es) == 0 {
+			return id
+		}
+		for _, e := range es {
+			if held <= limit {
+				return e.ID
+			}
+			held -= int64(len(e.Message))
+			id = e.ID + 1
+		}
+	}
+	return id
+}
+
+// AgedBefore implements Store, judging each segment by its newest
+// message; the segment being appended to is never aged out.
+func (d *Disk) AgedBefore(cutoff time.Time) uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := d.first
+	for i := 0; i+1 < len(d.segs) && d.segs[i].newest.Before(cutoff); i++ {
+		id = max(id, d.segs[i+1].first)
+	}
+	return id
 }

@@ -234,7 +234,7 @@ func (d *Disk) recoverSegment(name string, last bool) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("stat segment: %w", err)
 	}
-	seg := &segment{first: d.next, f: f}
+	seg := &segment{first: d.next, f: f, newest: info.ModTime()}
 	var first uint64
 	if _, err := fmt.Sscanf(info.Name(), "%020d.seg", &first); err != nil || first != d.next {
 		f.Close()

@@ -114,6 +114,7 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 		seg.held += int64(len(p.entry.Message))
 	}
 	seg.size = start + n
+	seg.newest = time.Now()
 	d.visible = pending[len(pending)-1].entry.ID
 	d.changed.notify()
 }

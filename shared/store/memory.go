@@ -1,8 +1,10 @@
 package store
 
 import (
+	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/replog/replog/shared/frame"
 )
@@ -28,6 +30,7 @@ type Memory struct {
 	first   uint64   // guarded by mu; the id index[0] locates: 1 until entries are dropped
 	index   []span   // guarded by mu; index[i] locates id first+i
 	chunks  [][]byte // guarded by mu; bytes below each len are never written again; nil once freed
+	newest  []int64  // guarded by mu; newest[i]: when chunk i was last appended to (Unix ns)
 	held    int64    // guarded by mu; bytes of message text held
 	dropped int      // guarded by mu; index entries dropped since the index was last copied
 	changed changes
@@ -43,9 +46,11 @@ func (m *Memory) last() uint64 { return m.first + uint64(len(m.index)) - 1 }
 
 // Append implements Store.
 func (m *Memory) Append(recs ...Record) (uint64, error) {
+	now := time.Now().UnixNano()
 	m.mu.Lock()
 	for _, r := range recs {
 		m.add(r.Message)
+		m.newest[len(m.newest)-1] = now
 	}
 	last := m.last()
 	m.mu.Unlock()
@@ -62,6 +67,7 @@ func (m *Memory) add(msg string) {
 	last := len(m.chunks) - 1
 	if last < 0 || len(m.chunks[last])+len(msg) > cap(m.chunks[last]) {
 		m.chunks = append(m.chunks, newChunk(max(chunkSize, len(msg))))
+		m.newest = append(m.newest, 0)
 		last++
 	}
 	c := m.chunks[last]
@@ -148,7 +154,7 @@ func (m *Memory) DropBefore(id uint64) error {
 		return nil
 	case id > m.last()+1:
 		freeChunks(m.chunks)
-		m.first, m.index, m.chunks, m.held, m.dropped = id, nil, nil, 0, 0
+		m.first, m.index, m.chunks, m.newest, m.held, m.dropped = id, nil, nil, nil, 0, 0
 		return nil
 	}
 	k := id - m.first
@@ -173,6 +179,41 @@ func (m *Memory) DropBefore(id uint64) error {
 		}
 	}
 	return nil
+}
+
+// FitBytes implements Store.
+func (m *Memory) FitBytes(limit int64) uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	held, id := m.held, m.first
+	for _, s := range m.index {
+		if held <= limit {
+			break
+		}
+		held -= int64(s.n)
+		id++
+	}
+	return id
+}
+
+// AgedBefore implements Store, judging each chunk by its newest message.
+func (m *Memory) AgedBefore(cutoff time.Time) uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if len(m.index) == 0 {
+		return m.first
+	}
+	c := cutoff.UnixNano()
+	old := -1 // the newest chunk, short of the last, that is all old
+	for i := int(m.index[0].chunk); i < len(m.chunks)-1 && m.newest[i] < c; i++ {
+		old = i
+	}
+	if old < 0 {
+		return m.first
+	}
+	// The first id past chunk old: binary search the index by chunk.
+	k := sort.Search(len(m.index), func(k int) bool { return int(m.index[k].chunk) > old })
+	return m.first + uint64(k)
 }
 
 // Chunks counts the arenas mapped, for tests and metrics.
@@ -200,7 +241,7 @@ func (m *Memory) Reset(logID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	freeChunks(m.chunks)
-	m.logID, m.first, m.index, m.chunks, m.held, m.dropped = logID, 1, nil, nil, 0, 0
+	m.logID, m.first, m.index, m.chunks, m.newest, m.held, m.dropped = logID, 1, nil, nil, nil, 0, 0
 	m.changed.notify()
 	return nil
 }

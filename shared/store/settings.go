@@ -14,6 +14,9 @@ type DiskSettings struct {
 	DataDir       string        `envconfig:"DATA_DIR"`
 	Fsync         FsyncPolicy   `envconfig:"FSYNC" default:"always"`
 	FsyncInterval time.Duration `envconfig:"FSYNC_INTERVAL" default:"100ms"`
+	// SegmentBytes is the size past which a segment file is closed and a
+	// new one begun: the unit in which retention gives disk space back.
+	SegmentBytes int64 `envconfig:"SEGMENT_BYTES" default:"67108864"`
 }
 
 // Validate checks the settings; its errors name the variable.
@@ -21,12 +24,15 @@ func (s DiskSettings) Validate() error {
 	if s.FsyncInterval <= 0 {
 		return fmt.Errorf("FSYNC_INTERVAL: must be positive, got %s", s.FsyncInterval)
 	}
+	if s.SegmentBytes < 64<<10 {
+		return fmt.Errorf("SEGMENT_BYTES: must be at least 65536 (64 KiB), got %d", s.SegmentBytes)
+	}
 	return nil
 }
 
 // Options are the DiskOptions the settings give; the caller adds the rest.
 func (s DiskSettings) Options() DiskOptions {
-	return DiskOptions{Fsync: s.Fsync, FsyncInterval: s.FsyncInterval}
+	return DiskOptions{Fsync: s.Fsync, FsyncInterval: s.FsyncInterval, SegmentBytes: s.SegmentBytes}
 }
 
 // LogOpened logs what opening d found, with a warning for a torn tail
@@ -34,7 +40,8 @@ func (s DiskSettings) Options() DiskOptions {
 func LogOpened(log *zap.Logger, d *Disk) {
 	r := d.Recovery()
 	log.Info("log opened", zap.String("dir", d.Dir()), zap.String("fsync", string(d.opts.Fsync)),
-		zap.Uint64("lastId", r.Records), zap.Int("segments", r.Segments), zap.Duration("recoveryTook", r.Took))
+		zap.Uint64("firstId", d.FirstID()), zap.Uint64("lastId", d.LastID()), zap.Int("segments", r.Segments),
+		zap.Duration("recoveryTook", r.Took))
 	if r.TornBytes > 0 {
 		log.Warn("cut a torn record off the end of the log (a write the crash interrupted; it was never acknowledged)",
 			zap.Int64("bytes", r.TornBytes))

@@ -4,6 +4,8 @@
 package store
 
 import (
+	"time"
+
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -39,6 +41,14 @@ type Store interface {
 	// secondary that can no longer be sent what it misses restarts there.
 	// Space comes back in whole units (chunks, segments).
 	DropBefore(id uint64) error
+	// FitBytes is the smallest id from FirstID on such that the messages
+	// from it to LastID hold at most max bytes (LastID+1 when even the
+	// newest alone is larger).
+	FitBytes(max int64) uint64
+	// AgedBefore is the first id after the oldest units (chunks,
+	// segments) whose newest message was appended before cutoff; the
+	// unit being appended to is never aged out. FirstID when none is.
+	AgedBefore(cutoff time.Time) uint64
 	// LogID names this log; it is made when the log is created, so two
 	// logs that happen to hold the same ids are never mistaken for one.
 	LogID() string

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/replog/replog/shared/frame"
 )
@@ -35,6 +36,7 @@ func TestStore(t *testing.T) {
 			t.Run("LargeMessages", func(t *testing.T) { testLargeMessages(t, open(t)) })
 			t.Run("Changed", func(t *testing.T) { testChanged(t, open(t)) })
 			t.Run("DropBefore", func(t *testing.T) { testDropBefore(t, open(t)) })
+			t.Run("FitBytes", func(t *testing.T) { testFitBytes(t, open(t)) })
 		})
 	}
 }
@@ -245,5 +247,43 @@ func TestMemoryRetentionUnmapsChunks(t *testing.T) {
 	mustAppend(t, m, "after")
 	if got, _ := m.Read(nil, 1, 10, 1<<20); len(got) != 1 || got[0].Message != "after" {
 		t.Fatalf("after emptying, the log holds %v", got)
+	}
+}
+
+func testFitBytes(t *testing.T, s Store) {
+	fill(t, s, 100) // 14 bytes each
+	for _, c := range []struct {
+		max  int64
+		want uint64
+	}{{1 << 20, 1}, {140, 91}, {145, 91}, {13, 101}, {0, 101}} {
+		if got := s.FitBytes(c.max); got != c.want {
+			t.Errorf("FitBytes(%d) = %d, want %d", c.max, got, c.want)
+		}
+	}
+	if got := s.AgedBefore(time.Now().Add(-time.Hour)); got != 1 {
+		t.Errorf("nothing is an hour old, yet AgedBefore says %d", got)
+	}
+}
+
+// TestAgeJudgesWholeUnits: AgedBefore drops whole chunks or segments
+// whose newest message is older than the cutoff, never the one being
+// appended to.
+func TestAgeJudgesWholeUnits(t *testing.T) {
+	d, err := OpenDisk(t.TempDir(), DiskOptions{NewLogID: "L", SegmentBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	m := NewMemory("L")
+	for s, size := range map[Store]int{d: 3000, m: chunkSize/2 + 1} { // one message per unit
+		for range 3 {
+			mustAppend(t, s, strings.Repeat("x", size))
+		}
+		if got := s.AgedBefore(time.Now().Add(time.Hour)); got != 3 {
+			t.Errorf("%T: everything is old: AgedBefore = %d, want 3 (the unit appended to stays)", s, got)
+		}
+		if got := s.AgedBefore(time.Now().Add(-time.Hour)); got != 1 {
+			t.Errorf("%T: nothing is old: AgedBefore = %d, want 1", s, got)
+		}
 	}
 }

@@ -139,7 +139,9 @@ type health struct {
 	Role        string                        `json:"role"`
 	Status      string                        `json:"status"`
 	LogID       string                        `json:"logId"`
+	FirstID     uint64                        `json:"firstId"`
 	LastID      uint64                        `json:"lastId"`
+	HeldBytes   int64                         `json:"heldBytes"`
 	Quorum      quorum                        `json:"quorum"`
 	Secondaries []replication.SecondaryStatus `json:"secondaries"`
 }
@@ -158,7 +160,9 @@ func (s *Server) healthNow() health {
 		Role:        "master",
 		Status:      "ok",
 		LogID:       s.store.LogID(),
+		FirstID:     s.store.FirstID(),
 		LastID:      s.store.LastID(),
+		HeldBytes:   s.store.HeldBytes(),
 		Quorum:      quorum{Required: s.opts.Quorum, Healthy: s.hub.HealthyNodes()},
 		Secondaries: s.hub.Secondaries(),
 	}

@@ -38,7 +38,7 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.err != nil {
 		var fields map[string]any
-		if errors.Is(o.err, replication.ErrConcernTimeout) {
+		if errors.Is(o.err, replication.ErrConcernTimeout) || errors.Is(o.err, replication.ErrRetained) {
 			fields = map[string]any{"id": o.id, "acks": o.acks}
 			if o.batch {
 				fields = map[string]any{"firstId": o.first, "lastId": o.id, "acks": o.acks}

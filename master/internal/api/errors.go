@@ -17,6 +17,10 @@ func replyError(err error) *httpapi.Error {
 	switch {
 	case errors.As(err, &he):
 		return he
+	case errors.Is(err, replication.ErrRetained):
+		// Stored, readable for a while, then dropped by retention before
+		// the write concern was met: it will never be met.
+		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error(), Fields: map[string]any{"dropped": true}}
 	case errors.Is(err, replication.ErrConcernTimeout):
 		// The message is stored and keeps replicating; the body says how far.
 		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error()}

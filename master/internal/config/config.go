@@ -8,6 +8,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/replog/replog/master/internal/retention"
 	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -42,8 +43,17 @@ type Config struct {
 	// present a client certificate signed by one of its CAs (mutual TLS;
 	// needs TLS_CERT_FILE).
 	ReplicationClientCAFile string `envconfig:"REPLICATION_CLIENT_CA_FILE"`
+	// Retention bounds the log; 0 on an axis is no limit.
+	RetentionMaxMessages int64         `envconfig:"RETENTION_MAX_MESSAGES" default:"0"`
+	RetentionMaxBytes    int64         `envconfig:"RETENTION_MAX_BYTES" default:"0"`
+	RetentionMaxAge      time.Duration `envconfig:"RETENTION_MAX_AGE" default:"0"`
 	// FaultsAPI turns on fault control (PUT /secondaries/{name}/faults).
 	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
+}
+
+// Retention is the retention limits.
+func (c Config) Retention() retention.Limits {
+	return retention.Limits{MaxMessages: uint64(c.RetentionMaxMessages), MaxBytes: c.RetentionMaxBytes, MaxAge: c.RetentionMaxAge}
 }
 
 // Load reads and validates the settings. Its errors name the variable.
@@ -79,6 +89,12 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("QUORUM: %d is more than CLUSTER_SIZE %d; no write could ever be accepted", c.Quorum, c.ClusterSize)
 	case c.WriteTimeout < 0:
 		return c, fmt.Errorf("WRITE_TIMEOUT: must not be negative, got %s", c.WriteTimeout)
+	case c.RetentionMaxMessages < 0:
+		return c, fmt.Errorf("RETENTION_MAX_MESSAGES: must be 0 (no limit) or positive, got %d", c.RetentionMaxMessages)
+	case c.RetentionMaxBytes < 0:
+		return c, fmt.Errorf("RETENTION_MAX_BYTES: must be 0 (no limit) or positive, got %d", c.RetentionMaxBytes)
+	case c.RetentionMaxAge < 0:
+		return c, fmt.Errorf("RETENTION_MAX_AGE: must be 0 (no limit) or positive, got %s", c.RetentionMaxAge)
 	case c.MaxWaitingWrites < 1:
 		return c, fmt.Errorf("MAX_WAITING_WRITES: must be at least 1, got %d", c.MaxWaitingWrites)
 	case c.MaxReplicationPeers < 1:

@@ -59,7 +59,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeWithError(conn, err)
 		return
 	}
-	start, err := Decide(h.store.LogID(), h.store.LastID(), hello)
+	start, err := Decide(h.store.LogID(), h.store.FirstID(), h.store.LastID(), hello)
 	if err != nil {
 		h.log.Error("refused secondary", zap.String("peer", hello.Name), zap.Error(err))
 		closeWithError(conn, &protocolError{msg: err.Error()})

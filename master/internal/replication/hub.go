@@ -123,6 +123,8 @@ type Hub struct {
 	peers atomic.Pointer[[]*session]
 	// conns counts the /replicate handlers running, for MaxPeers.
 	conns atomic.Int64
+	// first is the oldest id retention keeps (see Retain).
+	first atomic.Uint64
 }
 
 // NewHub returns a hub that streams st to the peers that dial it. Close
@@ -182,6 +184,44 @@ func (e *ConcernError) Error() string {
 // Is makes errors.Is(err, ErrConcernTimeout) true.
 func (e *ConcernError) Is(target error) bool { return target == ErrConcernTimeout }
 
+// ErrRetained is wrapped by the error Await returns when retention
+// dropped the message before its write concern was met: the secondaries
+// that lack it can no longer be sent it.
+var ErrRetained = errors.New("dropped by retention before the write concern was met")
+
+// RetainedError says how far a write got before retention dropped it.
+type RetainedError struct {
+	ID         uint64
+	Acks, Need int
+}
+
+func (e *RetainedError) Error() string {
+	return fmt.Sprintf("id %d was dropped by retention (RETENTION_MAX_*) while held by %d of %d nodes; "+
+		"it can no longer reach the others", e.ID, e.Acks, e.Need)
+}
+
+// Is makes errors.Is(err, ErrRetained) true.
+func (e *RetainedError) Is(target error) bool { return target == ErrRetained }
+
+// Retain tells the hub that retention is about to drop every id below
+// first: writes still waiting for those ids are answered with a
+// *RetainedError, new waits below it fail at once, and sessions streaming
+// below it end (their secondaries reconnect and restart at first).
+func (h *Hub) Retain(first uint64) {
+	if first <= h.first.Load() {
+		return
+	}
+	h.first.Store(first)
+	h.mu.Lock()
+	gone := h.members.DropBelow(first)
+	for _, w := range gone {
+		w.Dropped = true
+	}
+	h.mu.Unlock()
+	release(gone)
+	h.Notify()
+}
+
 // Await waits until need nodes, master included, hold id, and returns how
 // many do. It gives up when timeout passes (0: no limit), with a
 // *ConcernError, or when ctx ends, with ctx's cause; a write that was met
@@ -196,6 +236,12 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 		acks = h.members.Acks(id)
 		h.mu.Unlock()
 		return acks, nil
+	}
+	if id < h.first.Load() { // dropped before it could wait
+		h.members.Cancel(w)
+		acks = h.members.Acks(id)
+		h.mu.Unlock()
+		return acks, &RetainedError{ID: id, Acks: acks, Need: need}
 	}
 	h.mu.Unlock()
 	var expired <-chan time.Time
@@ -217,6 +263,9 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 	h.mu.Unlock()
 	if acks >= need {
 		return acks, nil
+	}
+	if w.Dropped {
+		return acks, &RetainedError{ID: id, Acks: acks, Need: need}
 	}
 	if ce, ok := err.(*ConcernError); ok {
 		ce.Acks = acks

@@ -174,6 +174,9 @@ func (m *Membership) Forget(now time.Time) []string {
 // Add registers w; it reports true, keeping nothing, if w is satisfied.
 func (m *Membership) Add(w *Wait) bool { return m.tracker.Add(w) }
 
+// DropBelow removes the waits for ids retention dropped.
+func (m *Membership) DropBelow(id uint64) []*Wait { return m.tracker.DropBelow(id) }
+
 // Cancel drops w.
 func (m *Membership) Cancel(w *Wait) { m.tracker.Cancel(w) }
 

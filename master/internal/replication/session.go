@@ -101,9 +101,13 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 		s.log.Warn("secondary holds another log; it will drop it and resync from id 1",
 			zap.String("peerLogId", hello.LogID), zap.Uint64("peerLastId", hello.LastID))
 	}
+	if start.Behind {
+		s.log.Warn("secondary lacks ids retention dropped; it restarts its log at the first id held",
+			zap.Uint64("peerLastId", hello.LastID), zap.Uint64("firstId", start.From))
+	}
 	welcome := frame.Frame{Type: frame.TypeWelcome, Version: frame.Version, LogID: h.store.LogID(),
 		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes(),
-		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds()}
+		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds(), FirstID: h.store.FirstID()}
 	if err := s.writeFrame(welcome); err != nil {
 		return start.From - 1, err
 	}
@@ -157,7 +161,7 @@ func (s *session) loop(flow *Flow) error {
 			return nil
 		case <-beat.C:
 			beats++
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats}); err != nil {
+			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID()}); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
 		case req := <-s.faultReqs:
@@ -195,6 +199,9 @@ func (s *session) loop(flow *Flow) error {
 		case <-wake:
 			if n == 0 {
 				continue // poked: look at the log again
+			}
+			if first := h.store.FirstID(); from < first {
+				return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, first)
 			}
 			var err error
 			if entries, err = h.store.Read(entries[:0], from, n, h.opts.BatchBytes); err != nil {
@@ -323,3 +330,7 @@ func (s *session) write(b []byte) error {
 	defer cancel()
 	return s.conn.Write(ctx, websocket.MessageText, b)
 }
+
+// errBehind ends a session whose peer needs ids retention dropped: it
+// reconnects and restarts its log at the first id held.
+var errBehind = errors.New("the peer fell behind retention")

@@ -14,13 +14,25 @@ type Start struct {
 	// Resync is set when the peer holds another log (the master restarted
 	// with a fresh one): it must drop its copy and take this log from id 1.
 	Resync bool
+	// Behind is set when retention dropped ids the peer lacks: it must
+	// restart its log at From.
+	Behind bool
 }
 
 // Decide picks where a peer's stream starts. A peer of this log resumes
 // after the last id it holds; a peer of another log starts over, never
 // mixing two logs; a peer that claims ids this log does not have is
 // refused, because one of the two is not what it says.
-func Decide(logID string, last uint64, hello frame.Frame) (Start, error) {
+func Decide(logID string, first, last uint64, hello frame.Frame) (Start, error) {
+	s, err := decide(logID, last, hello)
+	if err == nil && s.From < first {
+		// Retention dropped what the peer lacks: it restarts at first.
+		s.From, s.Behind = first, true
+	}
+	return s, err
+}
+
+func decide(logID string, last uint64, hello frame.Frame) (Start, error) {
 	if hello.Role == frame.RoleObserver {
 		return Start{From: min(hello.LastID, last) + 1}, nil
 	}

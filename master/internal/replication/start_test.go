@@ -24,10 +24,28 @@ func TestDecide(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := Decide("L", 10, c.hello)
+			got, err := Decide("L", 1, 10, c.hello)
 			if (err != nil) != c.wantErr || got != c.want {
 				t.Fatalf("Decide = %+v, %v; want %+v, error %v", got, err, c.want, c.wantErr)
 			}
 		})
+	}
+}
+
+// TestDecideBehindRetention: a peer that lacks ids retention dropped
+// starts at the first id held, told it is behind.
+func TestDecideBehindRetention(t *testing.T) {
+	for _, hello := range []frame.Frame{
+		frame.Hello("s1", frame.RoleSecondary, "L", 3),
+		frame.Hello("new", frame.RoleSecondary, "", 0),
+		frame.Hello("other", frame.RoleSecondary, "M", 50),
+	} {
+		got, err := Decide("L", 40, 100, hello)
+		if err != nil || got.From != 40 || !got.Behind {
+			t.Errorf("%s holding %d with the log at 40..100: %+v %v", hello.Name, hello.LastID, got, err)
+		}
+	}
+	if got, _ := Decide("L", 40, 100, frame.Hello("s1", frame.RoleSecondary, "L", 39)); got.From != 40 || got.Behind {
+		t.Errorf("a peer holding 39 with the log at 40..100: %+v", got)
 	}
 }

@@ -13,6 +13,9 @@ type Wait struct {
 	// Done is closed by the Tracker's owner when the Tracker reports the
 	// wait satisfied; the Tracker itself never touches it.
 	Done chan struct{}
+	// Dropped is set, before Done is closed, when retention dropped ID
+	// before the write concern was met.
+	Dropped bool
 
 	index int // position in its heap; -1 once it left
 }
@@ -86,6 +89,18 @@ func (t *Tracker) Hold(node string, id uint64) []*Wait {
 		}
 	}
 	return done
+}
+
+// DropBelow removes and returns the waits for ids below id: retention
+// dropped those ids, so secondaries that lack them can never get them.
+func (t *Tracker) DropBelow(id uint64) []*Wait {
+	var gone []*Wait
+	for _, h := range t.waiting {
+		for h.Len() > 0 && (*h)[0].ID < id {
+			gone = append(gone, heap.Pop(h).(*Wait))
+		}
+	}
+	return gone
 }
 
 // Forget drops node, gone for good: it no longer counts for any id.

@@ -66,7 +66,8 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 		}
 		h := health{
 			Role: "secondary", Name: node.Name, Status: "ok", Master: master,
-			LogID: st.LogID(), LastID: st.LastID(), Faults: node.Faults.Settings(),
+			LogID: st.LogID(), FirstID: st.FirstID(), LastID: st.LastID(), HeldBytes: st.HeldBytes(),
+			Faults: node.Faults.Settings(),
 		}
 		if master == "disconnected" {
 			h.MasterError = repl.MasterError()
@@ -87,7 +88,9 @@ type health struct {
 	// MasterError says why the master is disconnected, when known.
 	MasterError string `json:"masterError,omitempty"`
 	LogID       string `json:"logId"`
+	FirstID     uint64 `json:"firstId"`
 	LastID      uint64 `json:"lastId"`
+	HeldBytes   int64  `json:"heldBytes"`
 	// Error says why storing fails; status is then "error".
 	Error string `json:"error,omitempty"`
 	// Faults shows injected faults, so nobody forgets they are on.

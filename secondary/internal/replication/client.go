@@ -258,8 +258,34 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (frame.Fra
 			return w, fmt.Errorf("reset log for %s: %w", w.LogID, err)
 		}
 	}
+	if last := c.store.LastID(); w.From > last+1 {
+		// Retention on the master dropped what this secondary lacks: it
+		// can never get those ids, and restarts its log where the
+		// master's begins (same log id), gap-free from there.
+		c.log.Warn("the master no longer holds the ids this secondary lacks; restarting the log at the master's first id",
+			zap.Uint64("lostFrom", last+1), zap.Uint64("lostTo", w.From-1), zap.Uint64("firstId", w.From))
+		if err := c.store.DropBefore(w.From); err != nil {
+			return w, fmt.Errorf("restart log at %d: %w", w.From, err)
+		}
+	}
+	if err := c.followFirst(w.FirstID); err != nil {
+		return w, err
+	}
 	conn.SetReadLimit(w.MaxFrameBytes + 1024)
 	return w, nil
+}
+
+// followFirst drops what the secondary holds below the master's first
+// id, as the master's retention did; what lies beyond what it holds is
+// the welcome's business (a restart), never a heartbeat's.
+func (c *Client) followFirst(first uint64) error {
+	if first <= c.store.FirstID() || first > c.store.LastID()+1 {
+		return nil
+	}
+	if err := c.store.DropBefore(first); err != nil {
+		return fmt.Errorf("follow the master's first id %d: %w", first, err)
+	}
+	return nil
 }
 
 // follow reads the master's frames until the connection ends. Heartbeats
@@ -315,6 +341,9 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 		case frame.TypeHeartbeat:
 			if c.opts.Faults.CutOff() {
 				continue // cut off: the master hears nothing
+			}
+			if err := c.followFirst(f.FirstID); err != nil {
+				c.log.Error("retention not followed", zap.Error(err))
 			}
 			if err := c.write(conn, f); err != nil {
 				return err
