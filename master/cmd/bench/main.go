@@ -34,6 +34,7 @@ type options struct {
 	size         int
 	repeat       int
 	catchup      int
+	retention    int // messages for the retention cell; 0 skips it
 	batch        int
 	streams      bool
 	env          []string
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 100, "messages per batch for the batch cells (C = 1, 16; w = 1, 3); 0 skips them")
 	flag.BoolVar(&o.streams, "streams", true, "measure delivery to 1 and 100 stream consumers of a secondary")
 	flag.IntVar(&o.catchup, "catchup", 1000000, "messages for the catch-up and memory measurements; 0 skips them")
+	flag.IntVar(&o.retention, "retention", 0, "messages for the retention cell (e.g. 2000000: RSS and rate with RETENTION_MAX_MESSAGES at a twentieth, against none); 0 skips it")
 	flag.StringVar(&env, "env", "", "extra settings for the started nodes, e.g. DATA_DIR=auto,FSYNC=always (DATA_DIR=auto: a temporary directory)")
 	flag.Parse()
 	var err error

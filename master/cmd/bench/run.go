@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/replog/replog/master/internal/proc"
@@ -52,10 +54,76 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if o.retention > 0 && o.target == "" {
+		if err := retentionCell(ctx, o); err != nil {
+			return err
+		}
+	}
 	if o.catchup > 0 && o.target == "" {
 		return catchup(ctx, o)
 	}
 	return nil
+}
+
+// retentionCell appends o.retention messages (batches of 100, 16 clients)
+// to a lone in-memory master twice: without retention, and with
+// RETENTION_MAX_MESSAGES at a twentieth of them. It prints the master's
+// RSS after each half and the rate of each run: with retention the RSS
+// must stay flat over the second half.
+func retentionCell(ctx context.Context, o options) error {
+	fmt.Printf("\nretention: %d appends of %d bytes in batches of 100\n", o.retention, o.size)
+	fmt.Printf("| RETENTION_MAX_MESSAGES | msg/s | RSS at start | after half | at the end |\n|---|---|---|---|---|\n")
+	for _, keep := range []int{0, o.retention / 20} {
+		env := []string(nil)
+		if keep > 0 {
+			env = []string{fmt.Sprintf("RETENTION_MAX_MESSAGES=%d", keep)}
+		}
+		c := &cluster{o: o}
+		m, err := c.start("master", "master", env)
+		if err != nil {
+			return err
+		}
+		start, r0 := time.Now(), rss(m.Pid())
+		err = fillBatches(ctx, m.URL()+"/messages", o.retention/2, o.size)
+		r1 := rss(m.Pid())
+		if err == nil {
+			err = fillBatches(ctx, m.URL()+"/messages", o.retention-o.retention/2, o.size)
+		}
+		took, r2 := time.Since(start), rss(m.Pid())
+		c.stop()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %.0f | %d MiB | %d MiB | %d MiB |\n", keep, float64(o.retention)/took.Seconds(), r0>>20, r1>>20, r2>>20)
+	}
+	return nil
+}
+
+// fillBatches appends n messages in batches of 100 with 16 clients.
+func fillBatches(ctx context.Context, url string, n, size int) error {
+	msgs := make([]string, 100)
+	for i := range msgs {
+		msgs[i] = strings.Repeat("x", size)
+	}
+	body, _ := json.Marshal(map[string]any{"messages": msgs})
+	var wg sync.WaitGroup
+	var left, failed atomic.Int64
+	left.Store(int64((n + 99) / 100))
+	for range 16 {
+		client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+		wg.Go(func() {
+			for left.Add(-1) >= 0 && failed.Load() <= 100 && ctx.Err() == nil {
+				if !post(ctx, client, url, body) {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 100 {
+		return errors.New("filling the master: more than 100 batches failed")
+	}
+	return ctx.Err()
 }
 
 // table measures every cell, interleaving baseline and replog runs so that
