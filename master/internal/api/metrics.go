@@ -70,6 +70,8 @@ type clusterCollector struct{ s *Server }
 
 var (
 	descLastID    = prometheus.NewDesc("replog_log_last_id", "The last id in the log.", nil, nil)
+	descFirstID   = prometheus.NewDesc("replog_log_first_id", "The oldest id the log holds (retention drops what is below).", nil, nil)
+	descHeld      = prometheus.NewDesc("replog_log_held_bytes", "Bytes of message text the log holds.", nil, nil)
 	descWaiting   = prometheus.NewDesc("replog_appends_waiting", "Appends waiting for their write concern now.", nil, nil)
 	descConnected = prometheus.NewDesc("replog_secondaries_connected", "Secondaries connected now.", nil, nil)
 	descAcked     = prometheus.NewDesc("replog_secondary_acked_id", "The highest id a secondary holds, by its acks.", []string{"secondary"}, nil)
@@ -85,7 +87,7 @@ var (
 )
 
 func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLastID, descWaiting, descConnected, descAcked, descLag, descState,
+	for _, d := range []*prometheus.Desc{descLastID, descFirstID, descHeld, descWaiting, descConnected, descAcked, descLag, descState,
 		descHealthy, descRequired, descReadOnly, descMessages, descFrames, descNacks, descSessions} {
 		ch <- d
 	}
@@ -100,6 +102,8 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(descLastID, float64(s.store.LastID()))
+	gauge(descFirstID, float64(s.store.FirstID()))
+	gauge(descHeld, float64(s.store.HeldBytes()))
 	gauge(descWaiting, float64(s.hub.Waiting()))
 	secs := s.hub.Secondaries()
 	connected := 0
