@@ -18,13 +18,14 @@ type result struct {
 	rate           float64 // messages appended per second (a batch counts each of its messages)
 	p50, p99, p999 time.Duration
 	errors         int64
+	cpu            []float64 // CPU µs per message of each process of the cell's meter
 }
 
 // load drives url with c closed-loop clients, each on its own keep-alive
 // connection, appending messages of size bytes with write concern w (in
 // batches of batch messages when batch > 1): first warmup unmeasured, then
 // d measured.
-func load(ctx context.Context, url string, c, w, size, batch int, warmup, d time.Duration) (result, error) {
+func load(ctx context.Context, meter cpuMeter, url string, c, w, size, batch int, warmup, d time.Duration) (result, error) {
 	body := fmt.Appendf(nil, `{"message":"%s","writeConcern":%d}`, strings.Repeat("x", size), w)
 	perRequest := int64(1)
 	if batch > 1 {
@@ -65,10 +66,10 @@ func load(ctx context.Context, url string, c, w, size, batch int, warmup, d time
 	}
 	wait(warmup)
 	measuring.Store(true)
-	start := time.Now()
+	start, cpu0 := time.Now(), meter.sample()
 	wait(d)
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, cpu1 := time.Since(start), meter.sample()
 	cancel()
 	wg.Wait()
 	var all []time.Duration
@@ -82,7 +83,8 @@ func load(ctx context.Context, url string, c, w, size, batch int, warmup, d time
 	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	return result{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), p999: pct(0.999), errors: errs.Load()}, nil
+	return result{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), p999: pct(0.999), errors: errs.Load(),
+		cpu: meter.perOp(cpu0, cpu1, n)}, nil
 }
 
 func post(ctx context.Context, client *http.Client, url string, body []byte) bool {

@@ -34,7 +34,9 @@ type options struct {
 	size         int
 	repeat       int
 	catchup      int
-	retention    int // messages for the retention cell; 0 skips it
+	retention    int      // messages for the retention cell; 0 skips it
+	meter        cpuMeter // the replog cells' processes, set by run
+	baseMeter    cpuMeter // the baseline cells' processes
 	batch        int
 	streams      bool
 	env          []string

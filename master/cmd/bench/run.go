@@ -31,7 +31,11 @@ func run(ctx context.Context, o options) error {
 		defer c.stop()
 		target = c.master.URL()
 		fmt.Printf("cluster: master and 2 secondaries on loopback (%s)\n", strings.Join(o.env, " "))
+		for _, n := range c.nodes {
+			o.meter = append(o.meter, procRef{n.Name, n.Pid()})
+		}
 	}
+	o.meter = append(o.meter, procRef{"load", os.Getpid()})
 	var base string
 	if o.baseline {
 		b, err := startBaseline()
@@ -40,6 +44,7 @@ func run(ctx context.Context, o options) error {
 		}
 		defer b.Kill()
 		base = b.URL()
+		o.baseMeter = cpuMeter{{"baseline", b.Pid()}, {"load", os.Getpid()}}
 	}
 	if err := table(ctx, o, target, base); err != nil {
 		return err
@@ -134,14 +139,14 @@ func table(ctx context.Context, o options, target, base string) error {
 	for r := range o.repeat {
 		for _, c := range o.concurrency {
 			if base != "" {
-				res, err := load(ctx, base+"/messages", c, 1, o.size, 1, o.warmup, o.duration)
+				res, err := load(ctx, o.baseMeter, base+"/messages", c, 1, o.size, 1, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
 				runs[key{c, 0}] = append(runs[key{c, 0}], res)
 			}
 			for _, w := range o.writeConcern {
-				res, err := load(ctx, target+"/messages", c, w, o.size, 1, o.warmup, o.duration)
+				res, err := load(ctx, o.meter, target+"/messages", c, w, o.size, 1, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
@@ -154,7 +159,8 @@ func table(ctx context.Context, o options, target, base string) error {
 	for _, c := range o.concurrency {
 		b := median(runs[key{c, 0}])
 		if base != "" {
-			fmt.Printf("%4d %3s %12.0f %9s %9s %9s %8s\n", c, "base", b.rate, ms(b.p50), ms(b.p99), ms(b.p999), "1.00")
+			fmt.Printf("%4d %3s %12.0f %9s %9s %9s %8s   %s\n", c, "base", b.rate, ms(b.p50), ms(b.p99), ms(b.p999), "1.00",
+				formatCPU(o.baseMeter, b.cpu))
 		}
 		for _, w := range o.writeConcern {
 			m := median(runs[key{c, w}])
@@ -162,7 +168,8 @@ func table(ctx context.Context, o options, target, base string) error {
 			if base != "" {
 				ratio = fmt.Sprintf("%.2f", m.rate/b.rate)
 			}
-			fmt.Printf("%4d %3d %12.0f %9s %9s %9s %8s\n", c, w, m.rate, ms(m.p50), ms(m.p99), ms(m.p999), ratio)
+			fmt.Printf("%4d %3d %12.0f %9s %9s %9s %8s   %s\n", c, w, m.rate, ms(m.p50), ms(m.p99), ms(m.p999), ratio,
+				formatCPU(o.meter, m.cpu))
 		}
 	}
 	return nil
@@ -176,14 +183,14 @@ func batchTable(ctx context.Context, o options, target string) error {
 		for _, w := range []int{1, 3} {
 			var runs []result
 			for range o.repeat {
-				res, err := load(ctx, target+"/messages", c, w, o.size, o.batch, o.warmup, o.duration)
+				res, err := load(ctx, o.meter, target+"/messages", c, w, o.size, o.batch, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
 				runs = append(runs, res)
 			}
 			m := median(runs)
-			fmt.Printf("%4d %3d %14.0f %9s %9s\n", c, w, m.rate, ms(m.p50), ms(m.p99))
+			fmt.Printf("%4d %3d %14.0f %9s %9s   %s\n", c, w, m.rate, ms(m.p50), ms(m.p99), formatCPU(o.meter, m.cpu))
 		}
 	}
 	return nil
@@ -207,7 +214,27 @@ func median(rs []result) result {
 		p50:  time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
 		p99:  time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
 		p999: time.Duration(pick(func(r result) float64 { return float64(r.p999) })),
+		cpu:  medianCPU(rs),
 	}
+}
+
+// medianCPU takes each process's median CPU per message over the runs.
+func medianCPU(rs []result) []float64 {
+	if len(rs[0].cpu) == 0 {
+		return nil
+	}
+	out := make([]float64, len(rs[0].cpu))
+	for i := range out {
+		v := make([]float64, 0, len(rs))
+		for _, r := range rs {
+			if i < len(r.cpu) {
+				v = append(v, r.cpu[i])
+			}
+		}
+		slices.Sort(v)
+		out[i] = v[len(v)/2]
+	}
+	return out
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
