@@ -125,13 +125,16 @@ func TestStreamResumes(t *testing.T) {
 
 // TestStreamStalledConsumer: a consumer that reads nothing for 10 s while
 // 100,000 messages of 1 KiB are appended costs the secondary at most a
-// page of memory beyond the log itself, and then gets every message.
+// page of memory beyond the log itself, and then gets every message. The
+// appends take longer than the default one-minute stream write timeout
+// under -race on a loaded 2-core machine (past it the server ends a
+// stalled stream, by design), so the secondary gets five minutes.
 func TestStreamStalledConsumer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 100 MiB log in -short mode")
 	}
 	m := startMaster(t)
-	s1 := startSecondary(t, "s1", m)
+	s1 := startSecondary(t, "s1", m, "STREAM_WRITE_TIMEOUT=5m")
 	s := ssetest.Open(t, s1.url()+"/messages/stream?from=1") // opened, then not read
 	before := rss(t, s1)
 	const total, size = 100000, 1024

@@ -17,6 +17,7 @@ type Reads struct {
 	store store.Store
 	slots chan struct{}   // one per open stream or waiting long-poll
 	large chan struct{}   // one per GET /messages building a page above smallPageBytes
+	stall time.Duration   // a page not taken in this time ends its stream
 	done  <-chan struct{} // closed when the server shuts down
 }
 
@@ -27,13 +28,20 @@ type ReadLimits struct {
 	// MaxLargeReads bounds the GET /messages replies above 1 MiB being
 	// built at once (MAX_LARGE_READS); more wait for a place.
 	MaxLargeReads int
+	// StreamWriteTimeout ends a stream whose consumer takes no page in
+	// that time (STREAM_WRITE_TIMEOUT); 0 means a minute.
+	StreamWriteTimeout time.Duration
 }
 
 // NewReads serves reads of st within lim; done ends every stream and
 // waiting long-poll.
 func NewReads(st store.Store, lim ReadLimits, done <-chan struct{}) *Reads {
+	stall := lim.StreamWriteTimeout
+	if stall <= 0 {
+		stall = streamWriteTimeout
+	}
 	return &Reads{store: st, slots: make(chan struct{}, max(lim.MaxStreams, 1)),
-		large: make(chan struct{}, max(lim.MaxLargeReads, 1)), done: done}
+		large: make(chan struct{}, max(lim.MaxLargeReads, 1)), stall: stall, done: done}
 }
 
 // smallPageBytes is the most message text a GET /messages reply holds
@@ -257,9 +265,9 @@ func (rd *Reads) Stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// send writes buf and flushes it, bounded by streamWriteTimeout.
+// send writes buf and flushes it, bounded by the stream write timeout.
 func (rd *Reads) send(rc *http.ResponseController, w http.ResponseWriter, buf []byte) error {
-	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(rd.stall))
 	if _, err := w.Write(buf); err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ type Settings struct {
 	// MaxLargeReads bounds the GET /messages replies above 1 MiB built at
 	// once; each may hold up to 64 MiB of messages.
 	MaxLargeReads int `envconfig:"MAX_LARGE_READS" default:"4"`
+	// StreamWriteTimeout ends a stream whose consumer takes no page in
+	// that time.
+	StreamWriteTimeout time.Duration `envconfig:"STREAM_WRITE_TIMEOUT" default:"1m"`
 	// ReadHeaderTimeout cuts off a client that takes longer to send its
 	// request headers (slowloris); IdleTimeout closes keep-alive
 	// connections left idle.
@@ -45,7 +48,7 @@ func (s Settings) TLSFiles() certs.Files {
 
 // ReadLimits are the bounds on reads served at once.
 func (s Settings) ReadLimits() httpapi.ReadLimits {
-	return httpapi.ReadLimits{MaxStreams: s.MaxStreams, MaxLargeReads: s.MaxLargeReads}
+	return httpapi.ReadLimits{MaxStreams: s.MaxStreams, MaxLargeReads: s.MaxLargeReads, StreamWriteTimeout: s.StreamWriteTimeout}
 }
 
 // DefaultAddr fills in HTTP_ADDR when it was not set.
@@ -62,6 +65,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", s.ShutdownTimeout)
 	case s.MaxStreams < 1:
 		return fmt.Errorf("MAX_STREAMS: must be at least 1, got %d", s.MaxStreams)
+	case s.StreamWriteTimeout <= 0:
+		return fmt.Errorf("STREAM_WRITE_TIMEOUT: must be positive, got %s", s.StreamWriteTimeout)
 	case s.MaxLargeReads < 1:
 		return fmt.Errorf("MAX_LARGE_READS: must be at least 1, got %d", s.MaxLargeReads)
 	case s.ReadHeaderTimeout <= 0:
