@@ -60,9 +60,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		HelloTimeout:      cfg.ReplicationHelloTimeout,
 		WriteTimeout:      cfg.ReplicationWriteTimeout,
 	}, log.Named("replication"))
-	defer hub.Close() // after the HTTP server stopped: waiting writes could still complete until then
+	defer hub.Close()        // after the HTTP server stopped: waiting writes could still complete until then
+	hub.Retain(st.FirstID()) // what an earlier run dropped, retention on or not now
 	if lim := cfg.Retention(); lim.On() {
-		hub.Retain(st.FirstID()) // what an earlier run dropped
 		wg.Go(func() { retention.Run(ctx, st, lim, retention.SweepEvery, hub.Retain, log.Named("retention")) })
 		log.Info("retention on", zap.Uint64("maxMessages", lim.MaxMessages), zap.Int64("maxBytes", lim.MaxBytes),
 			zap.Duration("maxAge", lim.MaxAge), zap.Duration("sweepEvery", retention.SweepEvery))

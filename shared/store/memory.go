@@ -50,7 +50,7 @@ func (m *Memory) Append(recs ...Record) (uint64, error) {
 	m.mu.Lock()
 	for _, r := range recs {
 		m.add(r.Message)
-		m.newest[len(m.newest)-1] = now
+		m.newest[len(m.newest)-1] = now // per record: a batch may fill one chunk and start the next
 	}
 	last := m.last()
 	m.mu.Unlock()

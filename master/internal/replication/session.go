@@ -200,7 +200,7 @@ func (s *session) loop(flow *Flow) error {
 			if n == 0 {
 				continue // poked: look at the log again
 			}
-			if first := h.store.FirstID(); from < first {
+			if first := h.first.Load(); from < first { // Retain's atomic: no store lock per frame
 				return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, first)
 			}
 			var err error
