@@ -19,13 +19,15 @@ type result struct {
 	p50, p99, p999 time.Duration
 	errors         int64
 	cpu            []float64 // CPU µs per message of each process of the cell's meter
+	perFrame       float64   // messages per replication frame (0: none sent)
+	acksPerFrame   float64   // acks the master received per frame it sent
 }
 
 // load drives url with c closed-loop clients, each on its own keep-alive
 // connection, appending messages of size bytes with write concern w (in
 // batches of batch messages when batch > 1): first warmup unmeasured, then
 // d measured.
-func load(ctx context.Context, meter cpuMeter, url string, c, w, size, batch int, warmup, d time.Duration) (result, error) {
+func load(ctx context.Context, win window, url string, c, w, size, batch int, warmup, d time.Duration) (result, error) {
 	body := fmt.Appendf(nil, `{"message":"%s","writeConcern":%d}`, strings.Repeat("x", size), w)
 	perRequest := int64(1)
 	if batch > 1 {
@@ -66,12 +68,16 @@ func load(ctx context.Context, meter cpuMeter, url string, c, w, size, batch int
 	}
 	wait(warmup)
 	measuring.Store(true)
-	start, cpu0 := time.Now(), meter.sample()
+	start, measured := time.Now(), win.begin(ctx, d)
 	wait(d)
 	measuring.Store(false)
-	elapsed, cpu1 := time.Since(start), meter.sample()
+	elapsed := time.Since(start)
+	werr := measured.stop()
 	cancel()
 	wg.Wait()
+	if werr != nil {
+		return result{}, werr
+	}
 	var all []time.Duration
 	var n int64
 	for i := range c {
@@ -83,8 +89,9 @@ func load(ctx context.Context, meter cpuMeter, url string, c, w, size, batch int
 	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	return result{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), p999: pct(0.999), errors: errs.Load(),
-		cpu: meter.perOp(cpu0, cpu1, n)}, nil
+	r := result{rate: float64(n) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), p999: pct(0.999), errors: errs.Load()}
+	measured.fill(&r, n)
+	return r, nil
 }
 
 func post(ctx context.Context, client *http.Client, url string, body []byte) bool {

@@ -34,9 +34,12 @@ type options struct {
 	size         int
 	repeat       int
 	catchup      int
-	retention    int      // messages for the retention cell; 0 skips it
-	meter        cpuMeter // the replog cells' processes, set by run
-	baseMeter    cpuMeter // the baseline cells' processes
+	retention    int           // messages for the retention cell; 0 skips it
+	meter        cpuMeter      // the replog cells' processes, set by run
+	metrics      string        // the master's /metrics, set by run
+	nodes        []profiledURL // the nodes -profile reads, set by run
+	profile      string        // directory for CPU profiles; "" takes none
+	baseMeter    cpuMeter      // the baseline cells' processes
 	batch        int
 	streams      bool
 	env          []string
@@ -68,6 +71,7 @@ func main() {
 	flag.BoolVar(&o.streams, "streams", true, "measure delivery to 1 and 100 stream consumers of a secondary")
 	flag.IntVar(&o.catchup, "catchup", 1000000, "messages for the catch-up and memory measurements; 0 skips them")
 	flag.IntVar(&o.retention, "retention", 0, "messages for the retention cell (e.g. 2000000: RSS and rate with RETENTION_MAX_MESSAGES at a twentieth, against none); 0 skips it")
+	flag.StringVar(&o.profile, "profile", "", "save a CPU profile of every node over each replog cell's measured window in this directory (nodes started with DEBUG_PPROF=true)")
 	flag.StringVar(&env, "env", "", "extra settings for the started nodes, e.g. DATA_DIR=auto,FSYNC=always (DATA_DIR=auto: a temporary directory)")
 	flag.Parse()
 	var err error

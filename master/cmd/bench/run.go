@@ -33,9 +33,19 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("cluster: master and 2 secondaries on loopback (%s)\n", strings.Join(o.env, " "))
 		for _, n := range c.nodes {
 			o.meter = append(o.meter, procRef{n.Name, n.Pid()})
+			o.nodes = append(o.nodes, profiledURL{n.Name, n.URL()})
 		}
 	}
 	o.meter = append(o.meter, procRef{"load", os.Getpid()})
+	o.metrics = target + "/metrics"
+	if o.target != "" {
+		o.nodes = []profiledURL{{"master", o.target}}
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+	}
 	var base string
 	if o.baseline {
 		b, err := startBaseline()
@@ -139,14 +149,14 @@ func table(ctx context.Context, o options, target, base string) error {
 	for r := range o.repeat {
 		for _, c := range o.concurrency {
 			if base != "" {
-				res, err := load(ctx, o.baseMeter, base+"/messages", c, 1, o.size, 1, o.warmup, o.duration)
+				res, err := load(ctx, window{meter: o.baseMeter}, base+"/messages", c, 1, o.size, 1, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
 				runs[key{c, 0}] = append(runs[key{c, 0}], res)
 			}
 			for _, w := range o.writeConcern {
-				res, err := load(ctx, o.meter, target+"/messages", c, w, o.size, 1, o.warmup, o.duration)
+				res, err := load(ctx, o.window(fmt.Sprintf("C%d-w%d", c, w)), target+"/messages", c, w, o.size, 1, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
@@ -168,8 +178,8 @@ func table(ctx context.Context, o options, target, base string) error {
 			if base != "" {
 				ratio = fmt.Sprintf("%.2f", m.rate/b.rate)
 			}
-			fmt.Printf("%4d %3d %12.0f %9s %9s %9s %8s   %s\n", c, w, m.rate, ms(m.p50), ms(m.p99), ms(m.p999), ratio,
-				formatCPU(o.meter, m.cpu))
+			fmt.Printf("%4d %3d %12.0f %9s %9s %9s %8s   %s%s\n", c, w, m.rate, ms(m.p50), ms(m.p99), ms(m.p999), ratio,
+				formatCPU(o.meter, m.cpu), formatFrames(m))
 		}
 	}
 	return nil
@@ -183,17 +193,34 @@ func batchTable(ctx context.Context, o options, target string) error {
 		for _, w := range []int{1, 3} {
 			var runs []result
 			for range o.repeat {
-				res, err := load(ctx, o.meter, target+"/messages", c, w, o.size, o.batch, o.warmup, o.duration)
+				res, err := load(ctx, o.window(fmt.Sprintf("batch%d-C%d-w%d", o.batch, c, w)), target+"/messages", c, w, o.size, o.batch, o.warmup, o.duration)
 				if err != nil {
 					return err
 				}
 				runs = append(runs, res)
 			}
 			m := median(runs)
-			fmt.Printf("%4d %3d %14.0f %9s %9s   %s\n", c, w, m.rate, ms(m.p50), ms(m.p99), formatCPU(o.meter, m.cpu))
+			fmt.Printf("%4d %3d %14.0f %9s %9s   %s%s\n", c, w, m.rate, ms(m.p50), ms(m.p99), formatCPU(o.meter, m.cpu), formatFrames(m))
 		}
 	}
 	return nil
+}
+
+// window is what a replog cell named cell measures besides its appends.
+func (o options) window(cell string) window {
+	w := window{meter: o.meter, metrics: o.metrics, cell: cell}
+	if o.profile != "" {
+		w.nodes, w.dir = o.nodes, o.profile
+	}
+	return w
+}
+
+// formatFrames writes a cell's batching: messages and acks per frame.
+func formatFrames(r result) string {
+	if r.perFrame == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %.1f msg/frame, %.2f acks/frame", r.perFrame, r.acksPerFrame)
 }
 
 // median takes each field's median over the runs.
@@ -215,6 +242,9 @@ func median(rs []result) result {
 		p99:  time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
 		p999: time.Duration(pick(func(r result) float64 { return float64(r.p999) })),
 		cpu:  medianCPU(rs),
+
+		perFrame:     pick(func(r result) float64 { return r.perFrame }),
+		acksPerFrame: pick(func(r result) float64 { return r.acksPerFrame }),
 	}
 }
 
@@ -384,6 +414,9 @@ func (c *cluster) start(name, bin string, env []string) (*proc.Node, error) {
 	}
 	n := &proc.Node{Name: name, Bin: filepath.Join(c.o.bin, bin), Addr: addr, Logs: os.Stderr,
 		Env: []string{"HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "LOG_FORMAT=console"}}
+	if c.o.profile != "" {
+		n.Env = append(n.Env, "DEBUG_PPROF=true")
+	}
 	for _, e := range c.o.env {
 		if e == "DATA_DIR=auto" {
 			dir, err := os.MkdirTemp("", "replog-bench-")

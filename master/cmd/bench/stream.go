@@ -30,7 +30,7 @@ func streamTable(ctx context.Context, o options) error {
 		for range consumers {
 			wg.Go(func() { consume(sctx, sec.URL()+"/messages/stream", &delivered) })
 		}
-		res, err := load(ctx, nil, c.master.URL()+"/messages", 16, 1, o.size, max(o.batch, 1), 0, o.duration)
+		res, err := load(ctx, window{}, c.master.URL()+"/messages", 16, 1, o.size, max(o.batch, 1), 0, o.duration)
 		got := delivered.Load()
 		cancel()
 		wg.Wait()

@@ -82,13 +82,14 @@ var (
 	descReadOnly  = prometheus.NewDesc("replog_read_only", "1 while appends are refused for want of a quorum.", nil, nil)
 	descMessages  = prometheus.NewDesc("replog_replication_messages_sent_total", "Messages sent to a secondary, resends included.", []string{"secondary"}, nil)
 	descFrames    = prometheus.NewDesc("replog_replication_frames_sent_total", "Append frames sent to a secondary (messages ÷ frames is the batching).", []string{"secondary"}, nil)
+	descAcks      = prometheus.NewDesc("replog_replication_acks_received_total", "Acks from a secondary (acks ÷ frames sent: how many frames one ack answers).", []string{"secondary"}, nil)
 	descNacks     = prometheus.NewDesc("replog_replication_nacks_received_total", "Resend requests (nacks) from a secondary.", []string{"secondary"}, nil)
 	descSessions  = prometheus.NewDesc("replog_replication_sessions_total", "Replication sessions a secondary opened.", []string{"secondary"}, nil)
 )
 
 func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLastID, descFirstID, descHeld, descWaiting, descConnected, descAcked, descLag, descState,
-		descHealthy, descRequired, descReadOnly, descMessages, descFrames, descNacks, descSessions} {
+		descHealthy, descRequired, descReadOnly, descMessages, descFrames, descAcks, descNacks, descSessions} {
 		ch <- d
 	}
 }
@@ -118,6 +119,7 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(descMessages, sec.MessagesSent, sec.Name)
 		counter(descFrames, sec.FramesSent, sec.Name)
+		counter(descAcks, sec.AcksReceived, sec.Name)
 		counter(descNacks, sec.NacksReceived, sec.Name)
 		counter(descSessions, sec.Sessions, sec.Name)
 	}

@@ -3,6 +3,9 @@ package api
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -22,6 +25,13 @@ func TestMetricsLintAndNames(t *testing.T) {
 	check(t, "bad", m.postJSON(`{"message":""}`), 400, nil)
 	s1.ExpectIDs(1, 1)
 	s1.Send(frame.Ack(1))
+	// The ack is counted once the session has taken it.
+	for deadline := time.Now().Add(5 * time.Second); counterValue(t, reg, "replog_replication_acks_received_total") != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("acks received: %v, want 1", counterValue(t, reg, "replog_replication_acks_received_total"))
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
@@ -53,7 +63,7 @@ func TestMetricsLintAndNames(t *testing.T) {
 		"replog_secondary_state secondary=s1 state=unhealthy\n", "replog_quorum_healthy_nodes\n",
 		"replog_quorum_required_nodes\n", "replog_read_only\n",
 		"replog_replication_messages_sent_total secondary=s1\n", "replog_replication_frames_sent_total secondary=s1\n",
-		"replog_replication_nacks_received_total secondary=s1\n", "replog_replication_sessions_total secondary=s1\n",
+		"replog_replication_acks_received_total secondary=s1\n", "replog_replication_nacks_received_total secondary=s1\n", "replog_replication_sessions_total secondary=s1\n",
 		"replog_store_fsync_duration_seconds\n", "replog_store_records_per_fsync\n",
 		"replog_build_info goversion=", "go_goroutines\n", "process_resident_memory_bytes\n",
 	} {
@@ -64,4 +74,22 @@ func TestMetricsLintAndNames(t *testing.T) {
 	if got := testutil.ToFloat64(m.srvMetrics().requests.WithLabelValues("created")); got != 1 {
 		t.Errorf("created appends counted %v, want 1", got)
 	}
+}
+
+// counterValue sums a counter family's series in reg (0 when absent).
+func counterValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

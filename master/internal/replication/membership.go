@@ -49,7 +49,7 @@ type StatusChange struct {
 // Counters count what the master sent a secondary and heard back, over all
 // its sessions. Its sessions add to them without the hub's lock.
 type Counters struct {
-	MessagesSent, FramesSent, NacksReceived, Sessions atomic.Uint64
+	MessagesSent, FramesSent, AcksReceived, NacksReceived, Sessions atomic.Uint64
 }
 
 // NewMembership returns a membership for heartbeats every interval that
@@ -201,6 +201,7 @@ type SecondaryStatus struct {
 	// What the master sent it and heard back, over all its sessions.
 	MessagesSent  uint64 `json:"-"`
 	FramesSent    uint64 `json:"-"`
+	AcksReceived  uint64 `json:"-"`
 	NacksReceived uint64 `json:"-"`
 	Sessions      uint64 `json:"-"`
 	// FaultControl says whether it takes fault changes from the master;
@@ -221,7 +222,7 @@ func (m *Membership) Status(now time.Time, last uint64) []SecondaryStatus {
 		_, s.Connected = m.owners[name]
 		c := m.Counters(name)
 		s.MessagesSent, s.FramesSent = c.MessagesSent.Load(), c.FramesSent.Load()
-		s.NacksReceived, s.Sessions = c.NacksReceived.Load(), c.Sessions.Load()
+		s.AcksReceived, s.NacksReceived, s.Sessions = c.AcksReceived.Load(), c.NacksReceived.Load(), c.Sessions.Load()
 		s.FaultControl, s.Faults = m.faults[name].control, m.faults[name].inForce
 		if seen := m.health.LastSeen(name); !seen.IsZero() {
 			s.LastSeen = seen.UTC().Format(time.RFC3339Nano)

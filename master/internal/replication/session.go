@@ -226,6 +226,7 @@ func (s *session) handle(flow *Flow, f frame.Frame) error {
 		s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		return nil
 	}
+	s.counters.AcksReceived.Add(1)
 	advanced, ok := flow.Ack(f.ID)
 	if !ok {
 		return protocolErrorf("ack for id %d, which was never sent", f.ID)
