@@ -61,6 +61,7 @@ fuzz:
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./store
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./frame
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME) ./frame
+	cd shared && $(GO) test -run XXX -fuzz '^FuzzDecodeAppend$$' -fuzztime $(FUZZTIME) ./frame
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzMessagesQuery$$' -fuzztime $(FUZZTIME) ./httpapi
 	cd master && $(GO) test -run XXX -fuzz '^FuzzParseAppend$$' -fuzztime $(FUZZTIME) ./internal/api
 

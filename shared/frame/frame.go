@@ -118,8 +118,22 @@ type Frame struct {
 // peer speaking nonsense from a broken connection.
 var ErrMalformed = errors.New("malformed frame")
 
-// Decode parses and validates one frame.
+// Decode parses and validates one frame. Append frames as the master
+// writes them take a hand-written path (decodeAppend); everything else,
+// and any append it does not read exactly, goes through encoding/json.
 func Decode(data []byte) (Frame, error) {
+	f, ok := decodeAppend(data)
+	if ok {
+		if err := validateEntries(f.Entries); err != nil {
+			return Frame{}, err
+		}
+		return f, nil
+	}
+	return decodeJSON(data)
+}
+
+// decodeJSON is Decode by encoding/json alone.
+func decodeJSON(data []byte) (Frame, error) {
 	var f Frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Frame{}, fmt.Errorf("%w: %w", ErrMalformed, err)

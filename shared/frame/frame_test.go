@@ -175,3 +175,63 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeAppendFastPath: the frames the master writes take the hand
+// decoder (not a silent fallback to encoding/json), short escapes
+// included, and give what encoding/json gives.
+func TestDecodeAppendFastPath(t *testing.T) {
+	for _, msgs := range [][]string{
+		{"a"}, {"plain", "two"}, {`q"uote`, `back\slash`, "new\nline\ttab\r", "é ☃ 𝄞", "", "{brace}"},
+	} {
+		entries := make([]Entry, len(msgs))
+		for i, m := range msgs {
+			entries[i] = Entry{ID: uint64(1<<40 + i), Message: m}
+		}
+		data := AppendEntries(nil, entries)
+		fast, ok := decodeAppend(data)
+		if !ok {
+			t.Fatalf("%s: not taken by the hand decoder", data)
+		}
+		std, err := decodeJSON(data)
+		if err != nil || !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%s: hand decoder %+v, encoding/json %+v %v", data, fast, std, err)
+		}
+	}
+	// What it leaves to encoding/json.
+	for _, in := range []string{
+		`{"type":"append","entries":[{"id":1,"message":"\u00e9"}]}`,
+		`{"type":"append","entries":[{"id":01,"message":"x"}]}`,
+		`{"type":"append","entries":[{"id":18446744073709551616,"message":"x"}]}`,
+		`{"type":"append","entries":[{"message":"x","id":1}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x"}] }`,
+		"{\"type\":\"append\",\"entries\":[{\"id\":1,\"message\":\"\xff\"}]}",
+		"{\"type\":\"append\",\"entries\":[{\"id\":1,\"message\":\"a\x01\"}]}",
+	} {
+		if f, ok := decodeAppend([]byte(in)); ok {
+			t.Errorf("%s: taken by the hand decoder as %+v", in, f)
+		}
+	}
+}
+
+// FuzzDecodeAppend: for any input, Decode (hand decoder first) and
+// encoding/json alone agree: both refuse it, or both give the same frame.
+func FuzzDecodeAppend(f *testing.F) {
+	for _, msgs := range [][]string{{"a"}, {"x", "y"}, {`"\`, "\n\t\r\b\f/", "é\u2028", "\xff", "\x00"}} {
+		entries := make([]Entry, len(msgs))
+		for i, m := range msgs {
+			entries[i] = Entry{ID: uint64(i + 7), Message: m}
+		}
+		f.Add(AppendEntries(nil, entries))
+	}
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"a\/b\u0041"},{"id":2,"message":""}]}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"\b\f\/\"\\\n\r\t"}]}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":0,"message":"a"}]}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"a"},{"id":3,"message":"b"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotErr := Decode(data)
+		want, wantErr := decodeJSON(data)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: Decode %+v %v; encoding/json %+v %v", data, got, gotErr, want, wantErr)
+		}
+	})
+}

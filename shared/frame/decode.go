@@ -1,0 +1,163 @@
+package frame
+
+import (
+	"unicode/utf8"
+)
+
+// appendPrefix is how AppendEntries starts every append frame.
+const appendPrefix = `{"type":"append","entries":[`
+
+// decodeAppend parses an append frame written exactly as AppendEntries
+// writes it, without reflection and with one string allocation for all
+// its messages: this is the secondary's hot path (encoding/json costs
+// about a microsecond per entry). It reports ok false for anything else —
+// other frame kinds, other key orders, whitespace, \u escapes, numbers it
+// does not read exactly as encoding/json would — and the caller decodes
+// those with encoding/json, so that both paths give the same frame
+// (FuzzDecodeAppend holds them to it).
+func decodeAppend(data []byte) (f Frame, ok bool) {
+	if len(data) < len(appendPrefix)+2 || string(data[:len(appendPrefix)]) != appendPrefix {
+		return Frame{}, false
+	}
+	// One copy of the frame: unescaped messages are substrings of it.
+	text := string(data)
+	i := len(appendPrefix)
+	n := 0
+	for j := i; j < len(text); j++ {
+		if text[j] == '{' {
+			n++ // at least the entries; a brace inside a message only overcounts
+		}
+	}
+	entries := make([]Entry, 0, n)
+	for {
+		var e Entry
+		if i, ok = expect(text, i, `{"id":`); !ok {
+			return Frame{}, false
+		}
+		if e.ID, i, ok = readUint(text, i); !ok {
+			return Frame{}, false
+		}
+		if i, ok = expect(text, i, `,"message":`); !ok {
+			return Frame{}, false
+		}
+		if e.Message, i, ok = readString(text, i); !ok {
+			return Frame{}, false
+		}
+		if i, ok = expect(text, i, `}`); !ok {
+			return Frame{}, false
+		}
+		entries = append(entries, e)
+		if i < len(text) && text[i] == ',' {
+			i++
+			continue
+		}
+		if text[i:] != "]}" {
+			return Frame{}, false
+		}
+		return Frame{Type: TypeAppend, Entries: entries}, true
+	}
+}
+
+// expect consumes lit at text[i:].
+func expect(text string, i int, lit string) (int, bool) {
+	if len(text)-i < len(lit) || text[i:i+len(lit)] != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// readUint reads a JSON integer that fits a uint64: digits, no leading
+// zero, no sign, fraction or exponent (those go to encoding/json).
+func readUint(text string, i int) (uint64, int, bool) {
+	start := i
+	var v uint64
+	for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+		d := uint64(text[i] - '0')
+		if v > (^uint64(0)-d)/10 {
+			return 0, i, false // overflow: encoding/json refuses it
+		}
+		v = v*10 + d
+		i++
+	}
+	if i == start || (text[start] == '0' && i-start > 1) {
+		return 0, i, false
+	}
+	return v, i, true
+}
+
+// readString reads a quoted JSON string starting at text[i]. A string
+// with no escape is returned as a substring of text; the short escapes are
+// unescaped into a new string; \u escapes, control characters and invalid
+// UTF-8 are left to encoding/json (which has its own rules for them).
+func readString(text string, i int) (string, int, bool) {
+	if i >= len(text) || text[i] != '"' {
+		return "", i, false
+	}
+	i++
+	start := i
+	ascii := true
+	for i < len(text) {
+		c := text[i]
+		switch {
+		case c == '"':
+			s := text[start:i]
+			if !ascii && !utf8.ValidString(s) {
+				return "", i, false
+			}
+			return s, i + 1, true
+		case c == '\\':
+			return readEscaped(text, start)
+		case c < 0x20:
+			return "", i, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		i++
+	}
+	return "", i, false
+}
+
+// readEscaped reads the rest of a string that holds a backslash, from
+// start (just past its opening quote).
+func readEscaped(text string, start int) (string, int, bool) {
+	buf := make([]byte, 0, 64)
+	for i := start; i < len(text); {
+		c := text[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(buf) {
+				return "", i, false
+			}
+			return string(buf), i + 1, true
+		case c == '\\':
+			if i+1 >= len(text) {
+				return "", i, false
+			}
+			var r byte
+			switch text[i+1] {
+			case '"', '\\', '/':
+				r = text[i+1]
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			default: // \u and anything invalid
+				return "", i, false
+			}
+			buf = append(buf, r)
+			i += 2
+		case c < 0x20:
+			return "", i, false
+		default:
+			buf = append(buf, c)
+			i++
+		}
+	}
+	return "", len(text), false
+}
