@@ -49,6 +49,14 @@ func (in *Injector) Delay() time.Duration {
 	return d
 }
 
+// Delays reports whether a replication delay is in force, so that
+// frames must wait before they are applied.
+func (in *Injector) Delays() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.delay.Max > 0
+}
+
 // Fail reports whether the next append frame is to be refused.
 func (in *Injector) Fail() bool {
 	in.mu.Lock()

@@ -289,23 +289,26 @@ func (c *Client) followFirst(first uint64) error {
 }
 
 // follow reads the master's frames until the connection ends. Heartbeats
-// are answered here, at once; appends go through an inbox to the applier
-// goroutine, so that a slow apply (an injected delay, a slow disk) never
-// delays a heartbeat answer. A master silent for four heartbeat intervals
-// is taken for dead and the connection dropped, so the caller redials.
+// are answered here, at once. An append is applied here too, with no
+// hand-off, when no replication delay is injected and nothing waits;
+// otherwise it goes through the inbox to the applier goroutine, so that an
+// injected delay never delays a heartbeat answer. A master silent for four
+// heartbeat intervals is taken for dead and the connection dropped, so the
+// caller redials.
 func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat time.Duration) error {
 	in := newInbox()
+	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
 	applyErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		err := c.applyLoop(ctx, conn, in)
+		err := c.applyLoop(ctx, conn, in, applier)
 		if err != nil {
 			conn.CloseNow() // ends the read below
 		}
 		applyErr <- err
 	}()
-	err := c.readLoop(conn, in, heartbeat)
+	err := c.readLoop(conn, in, applier, heartbeat)
 	cancel() // an injected delay need not run out for a dead connection
 	in.close()
 	if aerr := <-applyErr; aerr != nil {
@@ -314,7 +317,7 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat tim
 	return err
 }
 
-func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Duration) error {
+func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
 	for {
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
@@ -337,6 +340,14 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, heartbeat time.Durati
 		}
 		switch f.Type {
 		case frame.TypeAppend:
+			if !c.opts.Faults.Delays() && in.claim() {
+				err := c.applyFrames(conn, applier, [][]frame.Entry{f.Entries})
+				in.done()
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			in.put(f.Entries)
 		case frame.TypeHeartbeat:
 			if c.opts.Faults.CutOff() {
@@ -377,36 +388,49 @@ func (c *Client) answerFaults(conn *websocket.Conn, f frame.Frame) error {
 }
 
 // applyLoop takes every frame waiting in the inbox at once, waits the
-// injected delay, applies them in order and acks once for the lot. While
-// the secondary is cut off it drops them: a heal asks for them again.
-func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox) error {
-	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
+// injected delay, applies them in order and acks once for the lot.
+func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox, applier *apply.Applier) error {
 	for {
 		frames, ok := in.take()
 		if !ok {
 			return nil
 		}
-		if c.opts.Faults.CutOff() {
-			continue
-		}
-		if d := c.opts.Faults.Delay(); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			}
-		}
-		for _, entries := range frames {
-			if err := c.apply(conn, applier, entries); err != nil {
-				return err
-			}
-		}
-		if err := c.write(conn, frame.Ack(applier.Last())); err != nil {
+		err := c.delayThenApply(ctx, conn, applier, frames)
+		in.done()
+		if err != nil || ctx.Err() != nil {
 			return err
 		}
 	}
+}
+
+func (c *Client) delayThenApply(ctx context.Context, conn *websocket.Conn, applier *apply.Applier, frames [][]frame.Entry) error {
+	if c.opts.Faults.CutOff() {
+		return nil // dropped, as below
+	}
+	if d := c.opts.Faults.Delay(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return c.applyFrames(conn, applier, frames)
+}
+
+// applyFrames applies frames in order and acks once for them all. While
+// the secondary is cut off it drops them: a heal asks for them again.
+func (c *Client) applyFrames(conn *websocket.Conn, applier *apply.Applier, frames [][]frame.Entry) error {
+	if c.opts.Faults.CutOff() {
+		return nil
+	}
+	for _, entries := range frames {
+		if err := c.apply(conn, applier, entries); err != nil {
+			return err
+		}
+	}
+	return c.write(conn, frame.Ack(applier.Last()))
 }
 
 // apply adds what the applier releases to the log, or refuses the frame
