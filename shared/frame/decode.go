@@ -58,6 +58,21 @@ func decodeAppend(data []byte) (f Frame, ok bool) {
 	}
 }
 
+// decodeAck parses an ack frame written exactly as AppendAck writes it:
+// the master reads one per frame from each secondary. It reports ok false
+// for anything else, which goes to encoding/json.
+func decodeAck(data []byte) (f Frame, ok bool) {
+	if len(data) < len(ackPrefix)+2 || string(data[:len(ackPrefix)]) != ackPrefix || data[len(data)-1] != '}' {
+		return Frame{}, false
+	}
+	text := string(data[len(ackPrefix) : len(data)-1]) // no copy: it does not escape
+	id, i, ok := readUint(text, 0)
+	if !ok || i != len(text) {
+		return Frame{}, false
+	}
+	return Frame{Type: TypeAck, ID: id}, true
+}
+
 // expect consumes lit at text[i:].
 func expect(text string, i int, lit string) (int, bool) {
 	if len(text)-i < len(lit) || text[i:i+len(lit)] != lit {

@@ -20,6 +20,17 @@ func AppendEntries(dst []byte, entries []Entry) []byte {
 	return append(dst, "]}"...)
 }
 
+// ackPrefix is how AppendAck starts every ack frame.
+const ackPrefix = `{"type":"ack","id":`
+
+// AppendAck appends the ack frame of id to dst, as encoding/json writes
+// Ack(id) for any id but 0 (which it leaves out): one ack per frame
+// applied, the secondary's other hot path.
+func AppendAck(dst []byte, id uint64) []byte {
+	dst = append(dst, ackPrefix...)
+	return append(strconv.AppendUint(dst, id, 10), '}')
+}
+
 // AppendEntry appends one {"id":..,"message":..} object to dst.
 func AppendEntry(dst []byte, e Entry) []byte {
 	dst = append(dst, `{"id":`...)

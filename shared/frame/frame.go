@@ -119,9 +119,13 @@ type Frame struct {
 var ErrMalformed = errors.New("malformed frame")
 
 // Decode parses and validates one frame. Append frames as the master
-// writes them take a hand-written path (decodeAppend); everything else,
-// and any append it does not read exactly, goes through encoding/json.
+// writes them and acks as the secondary writes them take hand-written
+// paths (decodeAppend, decodeAck); everything else, and any such frame
+// they do not read exactly, goes through encoding/json.
 func Decode(data []byte) (Frame, error) {
+	if f, ok := decodeAck(data); ok {
+		return f, nil
+	}
 	f, ok := decodeAppend(data)
 	if ok {
 		if err := validateEntries(f.Entries); err != nil {

@@ -100,6 +100,24 @@ func FuzzAppendString(f *testing.F) {
 	})
 }
 
+// TestAppendAck: the hand-written ack is what encoding/json writes, and
+// decodes back through the hand-written path.
+func TestAppendAck(t *testing.T) {
+	for _, id := range []uint64{1, 9, 10, 12345, ^uint64(0)} {
+		want, err := json.Marshal(Ack(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := AppendAck(nil, id)
+		if string(got) != string(want) {
+			t.Fatalf("AppendAck(%d) = %s, want %s", id, got, want)
+		}
+		if f, ok := decodeAck(got); !ok || !reflect.DeepEqual(f, Ack(id)) {
+			t.Fatalf("decodeAck(%s) = %+v, %v", got, f, ok)
+		}
+	}
+}
+
 func BenchmarkAppendEntries(b *testing.B) {
 	entries := make([]Entry, 64)
 	for i := range entries {
@@ -213,8 +231,9 @@ func TestDecodeAppendFastPath(t *testing.T) {
 	}
 }
 
-// FuzzDecodeAppend: for any input, Decode (hand decoder first) and
-// encoding/json alone agree: both refuse it, or both give the same frame.
+// FuzzDecodeAppend: for any input, Decode (hand decoders of appends and
+// acks first) and encoding/json alone agree: both refuse it, or both give
+// the same frame.
 func FuzzDecodeAppend(f *testing.F) {
 	for _, msgs := range [][]string{{"a"}, {"x", "y"}, {`"\`, "\n\t\r\b\f/", "é\u2028", "\xff", "\x00"}} {
 		entries := make([]Entry, len(msgs))
@@ -227,6 +246,12 @@ func FuzzDecodeAppend(f *testing.F) {
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"\b\f\/\"\\\n\r\t"}]}`))
 	f.Add([]byte(`{"type":"append","entries":[{"id":0,"message":"a"}]}`))
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"a"},{"id":3,"message":"b"}]}`))
+	// Acks take a hand-written path too.
+	f.Add(AppendAck(nil, 12))
+	f.Add([]byte(`{"type":"ack","id":0}`))
+	f.Add([]byte(`{"type":"ack","id":012}`))
+	f.Add([]byte(`{"type":"ack","id":18446744073709551616}`))
+	f.Add([]byte(`{"type":"ack","id":12 }`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, gotErr := Decode(data)
 		want, wantErr := decodeJSON(data)
