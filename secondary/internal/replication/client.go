@@ -319,15 +319,22 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat tim
 
 func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
+	// One watchdog for the connection, armed only while a read waits,
+	// rather than a context with a timer of its own for every frame.
+	var silent atomic.Bool
+	watchdog := time.AfterFunc(time.Hour, func() {
+		silent.Store(true)
+		conn.CloseNow() // ends the read
+	})
+	watchdog.Stop()
+	defer watchdog.Stop()
 	for {
-		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if silence > 0 {
-			ctx, cancel = context.WithTimeout(ctx, silence)
+			watchdog.Reset(silence)
 		}
-		_, data, err := conn.Read(ctx)
-		timedOut := ctx.Err() != nil
-		cancel()
-		if timedOut {
+		_, data, err := conn.Read(context.Background())
+		watchdog.Stop()
+		if silent.Load() {
 			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, frame.UnhealthyAfter)
 		}
 		if err != nil {
@@ -430,7 +437,7 @@ func (c *Client) applyFrames(conn *websocket.Conn, applier *apply.Applier, frame
 			return err
 		}
 	}
-	return c.write(conn, frame.Ack(applier.Last()))
+	return c.writeRaw(conn, frame.TypeAck, frame.AppendAck(nil, applier.Last()))
 }
 
 // apply adds what the applier releases to the log, or refuses the frame
@@ -479,10 +486,15 @@ func (c *Client) write(conn *websocket.Conn, f frame.Frame) error {
 	if err != nil {
 		return err
 	}
+	return c.writeRaw(conn, f.Type, b)
+}
+
+// writeRaw sends an encoded frame of kind typ.
+func (c *Client) writeRaw(conn *websocket.Conn, typ frame.Type, b []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
 	defer cancel()
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("send %s: %w", f.Type, err)
+		return fmt.Errorf("send %s: %w", typ, err)
 	}
 	return nil
 }

@@ -142,6 +142,37 @@ func TestClientResumesAfterDisconnect(t *testing.T) {
 	conn.ExpectAck(3)
 }
 
+// TestClientDropsASilentMaster: a master that keeps sending, heartbeats
+// only, is followed for well past the silence limit (four heartbeat
+// intervals); one that falls silent is dropped and redialed.
+func TestClientDropsASilentMaster(t *testing.T) {
+	st := store.NewMemory("")
+	fm := startClient(t, st)
+	conn, _ := fm.Accept()
+	w := welcome("L", 1)
+	w.HeartbeatMs = 50 // silent after 200 ms
+	conn.Send(w)
+	conn.Send(frametest.Entries(1))
+	conn.ExpectAck(1)
+	for i := range 20 { // 600 ms, a heartbeat every 30 ms
+		conn.Send(frame.Frame{Type: frame.TypeHeartbeat, ID: uint64(i + 1)})
+		if hb, err := conn.ReadAny(); err != nil || hb.Type != frame.TypeHeartbeat || hb.ID != uint64(i+1) {
+			t.Fatalf("heartbeat %d answered with %+v %v", i+1, hb, err)
+		}
+		time.Sleep(30 * time.Millisecond) // the master's pace, not a wait for the client
+	}
+	start := time.Now()
+	if err := conn.ExpectClosed(5 * time.Second); err == nil {
+		t.Fatal("no error from a closed connection")
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Fatalf("dropped after %s of silence, before four heartbeat intervals", took)
+	}
+	if _, hello := fm.Accept(); hello.LastID != 1 {
+		t.Fatalf("hello after the silence %+v, want from 1", hello)
+	}
+}
+
 func TestClientDropsAnotherLog(t *testing.T) {
 	st := store.NewMemory("OLD")
 	for range 3 {
