@@ -12,6 +12,7 @@ package replication
 type Flow struct {
 	next      uint64 // first id not yet sent
 	acked     uint64 // every id up to acked is held by the peer
+	highest   uint64 // the highest id ever sent; a nack rewinds next, never this
 	window    uint64
 	maxFrames int
 	inFlight  []uint64 // last id of each frame sent and not yet acked
@@ -21,7 +22,7 @@ type Flow struct {
 // NewFlow starts a flow that sends from id from, for a peer that holds
 // everything before it.
 func NewFlow(from, window uint64, maxFrames int, observer bool) Flow {
-	return Flow{next: from, acked: from - 1, window: window, maxFrames: maxFrames, observer: observer}
+	return Flow{next: from, acked: from - 1, highest: from - 1, window: window, maxFrames: maxFrames, observer: observer}
 }
 
 // Next returns the first id to send and how many ids, at most max, may be
@@ -49,6 +50,7 @@ func (f *Flow) Sent(n int) {
 		return
 	}
 	f.next += uint64(n)
+	f.highest = max(f.highest, f.next-1)
 	if f.observer {
 		f.acked = f.next - 1
 		return
@@ -58,15 +60,18 @@ func (f *Flow) Sent(n int) {
 
 // Ack records that the peer holds every id up to id. It reports whether
 // that is news. An ack for ids never sent is a protocol error the caller
-// must refuse, so Ack reports it as not ok.
+// must refuse, so Ack reports it as not ok. An ack beyond next after a
+// nack is no error: the peer kept what followed the gap and the resend
+// filled it, so the flow goes on from after what it acked.
 func (f *Flow) Ack(id uint64) (advanced, ok bool) {
-	if id >= f.next {
+	if id > f.highest {
 		return false, false
 	}
 	if id <= f.acked {
 		return false, true
 	}
 	f.acked = id
+	f.next = max(f.next, id+1)
 	done := 0
 	for done < len(f.inFlight) && f.inFlight[done] <= id {
 		done++

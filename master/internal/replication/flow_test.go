@@ -54,6 +54,22 @@ func TestFlow(t *testing.T) {
 			},
 		},
 		{
+			// The peer rejected 1-5, kept 6-10 behind the gap, and the
+			// resend of 1-5 filled it: it acks 10 while next is 6.
+			name: "an ack beyond a resend, for ids sent before the nack, is taken", from: 1, window: 100, last: 12,
+			steps: []step{
+				{op: "next", wantFrom: 1, wantN: 12},
+				{op: "sent", arg: 5},
+				{op: "sent", arg: 5},
+				{op: "nack", arg: 1},
+				{op: "next", wantFrom: 1, wantN: 12},
+				{op: "sent", arg: 5},
+				{op: "ack", arg: 10, wantAdv: true},
+				{op: "next", wantFrom: 11, wantN: 2},
+				{op: "ack", arg: 11, wantBadAck: true},
+			},
+		},
+		{
 			name: "an ack for ids never sent is refused", from: 1, window: 100, last: 10,
 			steps: []step{{op: "ack", arg: 1, wantBadAck: true}},
 		},

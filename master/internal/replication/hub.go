@@ -4,11 +4,14 @@
 // concerns.
 //
 // Who owns what: each session's loop goroutine owns that session's Flow
-// (what to send next); the session's reader goroutine only decodes frames
-// and hands acks and nacks to the loop. The Hub's one mutex guards the
-// Membership (owners, positions, health, waiting writes) and the set of
-// sessions. No lock is held across I/O, and none is held while another is
-// taken: the store's last id is read before the hub's lock.
+// (what to send next) and alone writes frames; the session's reader
+// goroutine decodes the peer's frames and records each ack in the
+// Membership itself, so that the writes it satisfies wake with no hand-off,
+// then leaves it in an atomic for the loop's flow. Nacks and fault answers
+// go to the loop over a channel. The Hub's one mutex guards the Membership
+// (owners, positions, health, waiting writes) and the set of sessions. No
+// lock is held across I/O, and none is held while another is taken: the
+// store's last id is read before the hub's lock.
 package replication
 
 import (
@@ -411,10 +414,11 @@ func (h *Hub) seen(s *session) {
 	h.members.Seen(s.name, s.id, h.now())
 }
 
-// hold records that s's peer holds every id up to id and wakes the writes
-// that satisfies.
-func (h *Hub) hold(s *session, id uint64) {
+// heard records that s's peer was heard from and holds every id up to
+// id, and wakes the writes that satisfies: one lock for both.
+func (h *Hub) heard(s *session, id uint64) {
 	h.mu.Lock()
+	h.members.Seen(s.name, s.id, h.now())
 	done := h.members.Hold(s.name, s.id, id)
 	h.mu.Unlock()
 	release(done)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,8 +30,11 @@ func protocolErrorf(format string, args ...any) error {
 
 // session streams the log to one peer. Two goroutines serve it: the loop
 // (run), which owns the flow and is the only one to write frames, and the
-// reader, which decodes the peer's frames and hands acks and nacks to the
-// loop over control.
+// reader, which decodes the peer's frames. The reader records an ack in
+// the hub itself, so that the writes it satisfies wake with no hand-off
+// to the loop, and leaves it in acked for the loop's flow; it pokes the
+// loop only when the flow is full and the ack may free it (blocked).
+// Nacks and fault answers go to the loop over control.
 type session struct {
 	hub      *Hub
 	id       SessionID // set by the hub when it joins
@@ -41,8 +45,12 @@ type session struct {
 	ctx      context.Context // cancelled to end the session; its cause says why
 	cancel   context.CancelCauseFunc
 	wake     chan struct{}    // capacity 1: "look at the log again"
-	control  chan frame.Frame // acks and nacks, reader → loop
+	control  chan frame.Frame // nacks and fault answers, reader → loop
 	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
+
+	sent    atomic.Uint64 // the highest id the loop ever sent; the loop stores it before the write
+	acked   atomic.Uint64 // the highest id the peer acked; the reader stores it, the loop reads it
+	blocked atomic.Bool   // the loop has ids to send and waits for an ack to free its flow
 
 	faultsAPI bool          // its hello said it takes fault changes
 	faults    *frame.Faults // the faults its hello said are in force
@@ -67,7 +75,7 @@ var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c 
 
 func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *session {
 	ctx, cancel := context.WithCancelCause(h.ctx)
-	return &session{
+	s := &session{
 		hub:      h,
 		conn:     conn,
 		log:      h.log.With(zap.String("peer", hello.Name), zap.String("role", string(hello.Role))),
@@ -76,13 +84,16 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		ctx:      ctx,
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
-		// Acks are cumulative and few (one per frame and heartbeat), so a
-		// small buffer keeps the reader from waiting on the loop.
+		// Nacks and fault answers are few, so a small buffer keeps the
+		// reader from waiting on the loop.
 		control:   make(chan frame.Frame, 64),
 		faultsAPI: hello.FaultsAPI && hello.Role != frame.RoleObserver,
 		faults:    hello.Faults,
 		faultReqs: make(chan faultsRequest),
 	}
+	s.sent.Store(start.From - 1) // the peer holds those: it may ack them
+	s.acked.Store(start.From - 1)
+	return s
 }
 
 func (s *session) poke() {
@@ -130,7 +141,7 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	if err == nil || errors.Is(err, context.Canceled) {
 		err = cause
 	}
-	return flow.Acked(), err
+	return s.acked.Load(), err
 }
 
 // loop is the session's owner: it alone asks the flow what to send, sends
@@ -150,8 +161,24 @@ func (s *session) loop(flow *Flow) error {
 		asks    uint64          // the id of the last faults frame sent
 	)
 	for {
+		if err := s.absorbAcks(flow); err != nil {
+			return err
+		}
 		last := h.store.LastID()
 		from, n := flow.Next(last, h.opts.BatchEntries)
+		if n == 0 && from <= last && !s.observer {
+			// Full: say so before looking at acked once more, and the
+			// reader, which stores acked before it reads blocked, either
+			// sees it and pokes, or its ack is seen here.
+			s.blocked.Store(true)
+			if err := s.absorbAcks(flow); err != nil {
+				return err
+			}
+			from, n = flow.Next(last, h.opts.BatchEntries)
+		}
+		if n > 0 {
+			s.blocked.Store(false)
+		}
 		wake := s.wake
 		if n > 0 {
 			wake = ready
@@ -193,9 +220,12 @@ func (s *session) loop(flow *Flow) error {
 				}
 				continue
 			}
-			if err := s.handle(flow, f); err != nil {
+			if err := s.absorbAcks(flow); err != nil { // acks the peer sent before the nack
 				return err
 			}
+			s.counters.NacksReceived.Add(1)
+			flow.Nack(f.From)
+			s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		case <-wake:
 			if n == 0 {
 				continue // poked: look at the log again
@@ -208,6 +238,9 @@ func (s *session) loop(flow *Flow) error {
 				return fmt.Errorf("read log from id %d: %w", from, err)
 			}
 			flow.Sent(len(entries))
+			if to := from + uint64(len(entries)) - 1; to > s.sent.Load() {
+				s.sent.Store(to) // before the write: the ack may come back before it returns
+			}
 			s.counters.FramesSent.Add(1)
 			s.counters.MessagesSent.Add(uint64(len(entries)))
 			buf = frame.AppendEntries(buf[:0], entries)
@@ -218,27 +251,43 @@ func (s *session) loop(flow *Flow) error {
 	}
 }
 
-// handle applies an ack or a nack to the flow; only the loop calls it.
-func (s *session) handle(flow *Flow, f frame.Frame) error {
-	if f.Type == frame.TypeNack {
-		s.counters.NacksReceived.Add(1)
-		flow.Nack(f.From)
-		s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
+// absorbAcks gives the flow what the peer acked; only the loop calls it.
+// The reader checked each ack against what was sent.
+func (s *session) absorbAcks(flow *Flow) error {
+	id := s.acked.Load()
+	if id <= flow.Acked() {
 		return nil
 	}
-	s.counters.AcksReceived.Add(1)
-	advanced, ok := flow.Ack(f.ID)
-	if !ok {
-		return protocolErrorf("ack for id %d, which was never sent", f.ID)
-	}
-	if advanced {
-		s.hub.hold(s, f.ID)
+	if _, ok := flow.Ack(id); !ok {
+		return protocolErrorf("ack for id %d, which was never sent", id)
 	}
 	return nil
 }
 
-// readLoop decodes the peer's frames until the connection closes, hands
-// acks and nacks to the loop, and tells the hub the peer is alive.
+// ack records, in the reader, that the peer holds every id up to id: in
+// the hub first (waking the writes that satisfies, with no hand-off to
+// the loop), then in acked for the loop's flow, which it pokes only when
+// it waits for an ack to send more.
+func (s *session) ack(id uint64) error {
+	s.counters.AcksReceived.Add(1)
+	if id > s.sent.Load() {
+		return protocolErrorf("ack for id %d, which was never sent", id)
+	}
+	if id <= s.acked.Load() {
+		s.hub.seen(s)
+		return nil
+	}
+	s.hub.heard(s, id)
+	s.acked.Store(id)
+	if s.blocked.Load() {
+		s.poke()
+	}
+	return nil
+}
+
+// readLoop decodes the peer's frames until the connection closes, takes
+// acks (see ack), hands nacks and fault answers to the loop, and tells the
+// hub the peer is alive.
 func (s *session) readLoop() error {
 	for {
 		typ, data, err := s.conn.Read(context.Background()) // ends when the connection closes
@@ -255,14 +304,19 @@ func (s *session) readLoop() error {
 		if err != nil {
 			return &protocolError{msg: err.Error()}
 		}
+		if f.Type == frame.TypeAck {
+			if s.observer {
+				continue // observers never count
+			}
+			if err := s.ack(f.ID); err != nil {
+				return err
+			}
+			continue
+		}
 		if !s.observer {
 			s.hub.seen(s)
 		}
 		switch f.Type {
-		case frame.TypeAck:
-			if s.observer {
-				continue // observers never count
-			}
 		case frame.TypeNack:
 		case frame.TypeFaults:
 			if s.observer {
