@@ -252,7 +252,9 @@ func TestHubHeartbeatsAndHealth(t *testing.T) {
 }
 
 func TestHubLargeBacklogInBatches(t *testing.T) {
-	f := newFixture(t, Options{BatchEntries: 100})
+	// Catch-up is sent as the acks come back, with no append to wake the
+	// loop and no heartbeat in the test's time.
+	f := newFixture(t, Options{BatchEntries: 100, HeartbeatInterval: time.Hour})
 	for i := range 1000 {
 		_, _ = f.store.Append(store.Record{Message: fmt.Sprintf("m%d", i)})
 	}
@@ -269,7 +271,8 @@ func TestHubLargeBacklogInBatches(t *testing.T) {
 }
 
 func TestHubBoundsFramesInFlight(t *testing.T) {
-	f := newFixture(t, Options{MaxFrames: 1})
+	// No heartbeat in the test's time: the ack alone must wake the loop.
+	f := newFixture(t, Options{MaxFrames: 1, HeartbeatInterval: time.Hour})
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.Expect(frame.TypeWelcome)
 	f.append("a")
