@@ -56,11 +56,17 @@ func (in *inbox) claim() bool {
 }
 
 // done ends a claim, or the applier goroutine's hold on what it took.
+// It wakes the applier goroutine only for frames put meanwhile: waking it
+// for nothing, once per frame the reader applies, costs a wake-up of a
+// thread for each frame.
 func (in *inbox) done() {
 	in.mu.Lock()
 	in.busy = false
+	waiting := len(in.frames) > 0
 	in.mu.Unlock()
-	in.signal() // frames put meanwhile may wait for the applier goroutine
+	if waiting {
+		in.signal()
+	}
 }
 
 // take waits until frames wait and nobody is applying, and returns them
