@@ -255,6 +255,9 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 	}
 	select {
 	case <-w.Done:
+		if !w.Dropped { // met: the tracker counted the holders when it let the wait go
+			return 1 + w.Holders, nil
+		}
 	case <-expired:
 		err = &ConcernError{Need: need, Timeout: timeout}
 	case <-ctx.Done():

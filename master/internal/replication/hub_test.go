@@ -89,13 +89,20 @@ func TestHubWriteConcernCountsAcks(t *testing.T) {
 	if acks := f.acks(1); acks != 1 {
 		t.Fatalf("id 1 held by %d nodes before any ack", acks)
 	}
-	wait := f.await(1, 2, 0)
+	met := make(chan int, 1)
+	go func() {
+		acks, err := f.hub.Await(context.Background(), 1, 2, 0)
+		if err != nil {
+			acks = -1
+		}
+		met <- acks
+	}()
 	p.ExpectIDs(1, 1)
 	p.Send(frame.Ack(1))
 	select {
-	case err := <-wait:
-		if err != nil {
-			t.Fatalf("Await: %v", err)
+	case acks := <-met:
+		if acks != 2 {
+			t.Fatalf("Await met with %d acks, want 2 (-1: an error)", acks)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the ack did not satisfy the write")

@@ -16,6 +16,10 @@ type Wait struct {
 	// Dropped is set, before Done is closed, when retention dropped ID
 	// before the write concern was met.
 	Dropped bool
+	// Holders is set by the Tracker when it reports the wait satisfied:
+	// how many secondaries held ID then, so that the woken writer need not
+	// ask again under its owner's lock.
+	Holders int
 
 	index int // position in its heap; -1 once it left
 }
@@ -85,7 +89,9 @@ func (t *Tracker) Hold(node string, id uint64) []*Wait {
 		// The need-th largest position is held by at least need nodes.
 		commit := t.sorted[need-1]
 		for h.Len() > 0 && (*h)[0].ID <= commit {
-			done = append(done, heap.Pop(h).(*Wait))
+			w := heap.Pop(h).(*Wait)
+			w.Holders = t.Holders(w.ID)
+			done = append(done, w)
 		}
 	}
 	return done

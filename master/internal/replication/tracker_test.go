@@ -121,3 +121,21 @@ func BenchmarkTracker(b *testing.B) {
 		tr.Hold("s2", id)
 	}
 }
+
+// TestTrackerCountsHoldersOfSatisfiedWaits: a wait let go by Hold carries
+// how many secondaries held its id then, for the reply's acks.
+func TestTrackerCountsHoldersOfSatisfiedWaits(t *testing.T) {
+	tr := NewTracker()
+	one, two := NewWait(3, 1), NewWait(3, 2)
+	tr.Add(one)
+	tr.Add(two)
+	tr.Hold("s1", 2)
+	tr.Hold("s3", 9) // holds 3: one is met
+	if one.Holders != 1 || two.Holders != 0 {
+		t.Fatalf("after one holder: %d and %d", one.Holders, two.Holders)
+	}
+	tr.Hold("s2", 4) // two is met, with two holders of 3
+	if two.Holders != 2 {
+		t.Fatalf("two met with %d holders, want 2", two.Holders)
+	}
+}
