@@ -115,7 +115,11 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 	}
 	first := last - uint64(len(entries)) + 1
 	s.settle(rec, first, last, nil)
-	s.hub.Notify()
+	if req.WriteConcern > 1 {
+		s.hub.Hurry(last) // the reply waits for the secondaries: no linger
+	} else {
+		s.hub.Notify()
+	}
 	return req, s.awaitConcern(r, req, first, last, false)
 }
 

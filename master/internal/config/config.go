@@ -36,9 +36,12 @@ type Config struct {
 	ReplicationHelloTimeout time.Duration `envconfig:"REPLICATION_HELLO_TIMEOUT" default:"10s"`
 	ReplicationWriteTimeout time.Duration `envconfig:"REPLICATION_WRITE_TIMEOUT" default:"10s"`
 	HeartbeatInterval       time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
-	IdempotencyWindow       time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
-	IdempotencyMaxKeys      int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
-	ForgetAfter             time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
+	// ReplicationLinger is how long appends with writeConcern 1 may wait
+	// to leave for the secondaries in one frame with those that follow.
+	ReplicationLinger  time.Duration `envconfig:"REPLICATION_LINGER" default:"1ms"`
+	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
+	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
+	ForgetAfter        time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
 	// ReplicationClientCAFile, when set, makes every /replicate peer
 	// present a client certificate signed by one of its CAs (mutual TLS;
 	// needs TLS_CERT_FILE).
@@ -103,6 +106,8 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("REPLICATION_HELLO_TIMEOUT: must be positive, got %s", c.ReplicationHelloTimeout)
 	case c.ReplicationWriteTimeout <= 0:
 		return c, fmt.Errorf("REPLICATION_WRITE_TIMEOUT: must be positive, got %s", c.ReplicationWriteTimeout)
+	case c.ReplicationLinger < 0 || c.ReplicationLinger > time.Second:
+		return c, fmt.Errorf("REPLICATION_LINGER: must be from 0 (send at once) to 1s, got %s", c.ReplicationLinger)
 	case c.HeartbeatInterval < 10*time.Millisecond:
 		return c, fmt.Errorf("HEARTBEAT_INTERVAL: must be at least 10ms, got %s", c.HeartbeatInterval)
 	case c.IdempotencyWindow <= 0:

@@ -62,6 +62,11 @@ type Options struct {
 	// ForgetAfter is how long a disconnected secondary stays listed (as
 	// unhealthy) before the master forgets it.
 	ForgetAfter time.Duration
+	// Linger is how long a session may hold appends that no write waits
+	// for (writeConcern 1) to send them in one frame with those that
+	// follow; an append a write waits for leaves at once, with whatever is
+	// held. Negative: never hold.
+	Linger time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -94,6 +99,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ForgetAfter == 0 {
 		o.ForgetAfter = time.Hour
+	}
+	if o.Linger == 0 {
+		o.Linger = time.Millisecond
 	}
 	return o
 }
@@ -128,6 +136,9 @@ type Hub struct {
 	conns atomic.Int64
 	// first is the oldest id retention keeps (see Retain).
 	first atomic.Uint64
+	// urgent is the highest id a write waits for (see Hurry): sessions
+	// send up to it at once rather than linger.
+	urgent atomic.Uint64
 }
 
 // NewHub returns a hub that streams st to the peers that dial it. Close
@@ -166,6 +177,21 @@ func (h *Hub) Close() {
 func (h *Hub) Notify() {
 	for _, s := range *h.peers.Load() {
 		s.poke()
+	}
+}
+
+// Hurry tells every session that the log grew and that a write waits for
+// id: they send it at once, with whatever they held, rather than linger.
+func (h *Hub) Hurry(id uint64) {
+	for {
+		cur := h.urgent.Load()
+		if id <= cur {
+			return // already told, and the sessions were poked then
+		}
+		if h.urgent.CompareAndSwap(cur, id) {
+			h.Notify()
+			return
+		}
 	}
 }
 
@@ -247,6 +273,7 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 		return acks, &RetainedError{ID: id, Acks: acks, Need: need}
 	}
 	h.mu.Unlock()
+	h.Hurry(id) // a repeat may wait for an id a session still holds back
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)

@@ -346,3 +346,62 @@ func TestHubCloseDoesNotWaitForCatchUp(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 }
+
+// TestHubLingersOnlyWhileNoWriteWaits: an append no write waits for is
+// held back (here for the whole test) and leaves with the first append a
+// write waits for, in one frame.
+func TestHubLingersOnlyWhileNoWriteWaits(t *testing.T) {
+	f := newFixture(t, Options{Linger: time.Hour, HeartbeatInterval: time.Hour})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.Expect(frame.TypeWelcome)
+	got := make(chan frame.Frame, 1)
+	go func() {
+		fr, _ := p.ReadAny() // gives up after frametest.Timeout
+		got <- fr
+	}()
+	f.append("a") // writeConcern 1: Notify alone
+	select {
+	case fr := <-got:
+		t.Fatalf("sent at once: %+v", fr)
+	case <-time.After(200 * time.Millisecond): // the loop has had its chance to send it
+	}
+	if _, err := f.store.Append(store.Record{Message: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	f.hub.Hurry(2)
+	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 2 || fr.Entries[0].ID != 1 {
+		t.Fatalf("after Hurry(2): %+v, want ids 1 and 2 in one frame", fr)
+	}
+}
+
+// TestHubLingerRunsOut: a held append leaves when the linger runs out,
+// with no further append, ack or heartbeat to wake the loop.
+func TestHubLingerRunsOut(t *testing.T) {
+	f := newFixture(t, Options{Linger: 20 * time.Millisecond, HeartbeatInterval: time.Hour})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.Expect(frame.TypeWelcome)
+	f.append("a")
+	p.ExpectIDs(1, 1)
+	f.append("b", "c")
+	p.ExpectIDs(2, 3)
+}
+
+// TestHubAwaitHurries: a write that waits for an id a session holds back
+// (an Idempotency-Key repeat with a higher writeConcern) gets it sent.
+func TestHubAwaitHurries(t *testing.T) {
+	f := newFixture(t, Options{Linger: time.Hour, HeartbeatInterval: time.Hour})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.Expect(frame.TypeWelcome)
+	f.append("a")
+	done := f.await(1, 2, 0)
+	p.ExpectIDs(1, 1)
+	p.Send(frame.Ack(1))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(frametest.Timeout):
+		t.Fatal("the write is still waiting after the ack")
+	}
+}
