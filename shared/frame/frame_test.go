@@ -118,6 +118,38 @@ func TestAppendAck(t *testing.T) {
 	}
 }
 
+// BenchmarkDecodeAck: the master decodes one ack per frame from each
+// secondary.
+func BenchmarkDecodeAck(b *testing.B) {
+	data := []byte(`{"type":"ack","id":123456789}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeAck: the secondary writes one ack per frame it applies,
+// with AppendAck; Encode (encoding/json) is what it used before.
+func BenchmarkEncodeAck(b *testing.B) {
+	b.Run("Encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Encode(Ack(123456789)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendAck", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = AppendAck(buf[:0], 123456789)
+		}
+	})
+}
+
 func BenchmarkAppendEntries(b *testing.B) {
 	entries := make([]Entry, 64)
 	for i := range entries {
