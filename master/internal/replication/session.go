@@ -316,8 +316,9 @@ func (s *session) ack(id uint64) error {
 // acks (see ack), hands nacks and fault answers to the loop, and tells the
 // hub the peer is alive.
 func (s *session) readLoop() error {
+	var r frame.Reader
 	for {
-		typ, data, err := s.conn.Read(context.Background()) // ends when the connection closes
+		typ, data, err := r.Read(context.Background(), s.conn) // ends when the connection closes
 		if err != nil {
 			if websocket.CloseStatus(err) != -1 {
 				return fmt.Errorf("peer closed: %w", err)

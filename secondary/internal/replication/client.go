@@ -328,11 +328,12 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applie
 	})
 	watchdog.Stop()
 	defer watchdog.Stop()
+	var r frame.Reader
 	for {
 		if silence > 0 {
 			watchdog.Reset(silence)
 		}
-		_, data, err := conn.Read(context.Background())
+		_, data, err := r.Read(context.Background(), conn)
 		watchdog.Stop()
 		if silent.Load() {
 			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, frame.UnhealthyAfter)
