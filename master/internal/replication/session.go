@@ -141,22 +141,21 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	if err == nil || errors.Is(err, context.Canceled) {
 		err = cause
 	}
-	return s.acked.Load(), err
+	return max(s.acked.Load(), flow.Acked()), err // an observer acks nothing: its flow counts what was sent
 }
 
 // loop is the session's owner: it alone asks the flow what to send, sends
 // it (or holds it for the linger, see holds), takes the peer's acks and
 // nacks, and sends a heartbeat every interval, even while busy, so that a
-// slow or paused peer shows. It
-// returns nil once the session is cancelled, which it notices between any
-// two frames, however far behind the peer is.
+// slow or paused peer shows. It returns nil once the session is
+// cancelled, which it notices between any two frames, however far behind
+// the peer is.
 func (s *session) loop(flow *Flow) error {
 	h := s.hub
 	beat := time.NewTicker(h.opts.HeartbeatInterval)
 	defer beat.Stop()
 	var (
-		entries []frame.Entry
-		buf     []byte
+		out     appendsOut
 		beats   uint64
 		asked   []faultsRequest  // sent, not yet answered, oldest first
 		asks    uint64           // the id of the last faults frame sent
@@ -167,23 +166,9 @@ func (s *session) loop(flow *Flow) error {
 	linger.Stop()
 	defer linger.Stop()
 	for {
-		if err := s.absorbAcks(flow); err != nil {
+		from, n, err := s.next(flow)
+		if err != nil {
 			return err
-		}
-		last := h.store.LastID()
-		from, n := flow.Next(last, h.opts.BatchEntries)
-		if n == 0 && from <= last && !s.observer {
-			// Full: say so before looking at acked once more, and the
-			// reader, which stores acked before it reads blocked, either
-			// sees it and pokes, or its ack is seen here.
-			s.blocked.Store(true)
-			if err := s.absorbAcks(flow); err != nil {
-				return err
-			}
-			from, n = flow.Next(last, h.opts.BatchEntries)
-		}
-		if n > 0 {
-			s.blocked.Store(false)
 		}
 		send := n > 0 && !s.holds(from, n, due)
 		if n > 0 && !send && lingerC == nil {
@@ -214,21 +199,7 @@ func (s *session) loop(flow *Flow) error {
 			asked = append(asked, req)
 		case f := <-s.control:
 			if f.Type == frame.TypeFaults {
-				// An answer carries the id of the change it answers; a
-				// change made on the secondary's own API carries none.
-				// Changes asked before the one answered were never
-				// answered (their askers have given up): dropped.
-				if f.ID != 0 {
-					for len(asked) > 0 && asked[0].id <= f.ID {
-						if asked[0].id == f.ID {
-							asked[0].answer <- f
-						}
-						asked = asked[1:]
-					}
-				}
-				if f.Faults != nil {
-					h.faultsAnswered(s, f.Faults)
-				}
+				asked = s.faultsAnswer(asked, f)
 				continue
 			}
 			if err := s.absorbAcks(flow); err != nil { // acks the peer sent before the nack
@@ -245,25 +216,84 @@ func (s *session) loop(flow *Flow) error {
 			}
 			linger.Stop()
 			lingerC, due = nil, false
-			if first := h.first.Load(); from < first { // Retain's atomic: no store lock per frame
-				return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, first)
-			}
-			var err error
-			if entries, err = h.store.Read(entries[:0], from, n, h.opts.BatchBytes); err != nil {
-				return fmt.Errorf("read log from id %d: %w", from, err)
-			}
-			flow.Sent(len(entries))
-			if to := from + uint64(len(entries)) - 1; to > s.sent.Load() {
-				s.sent.Store(to) // before the write: the ack may come back before it returns
-			}
-			s.counters.FramesSent.Add(1)
-			s.counters.MessagesSent.Add(uint64(len(entries)))
-			buf = frame.AppendEntries(buf[:0], entries)
-			if err := s.write(buf); err != nil {
-				return fmt.Errorf("send ids %d-%d: %w", from, from+uint64(len(entries))-1, err)
+			if err := s.sendAppends(flow, from, n, &out); err != nil {
+				return err
 			}
 		}
 	}
+}
+
+// next gives the flow the peer's acks and asks it what to send. When the
+// flow is full it says so (blocked) before looking at the acks once more:
+// the reader, which stores an ack before it reads blocked, either sees it
+// and pokes the loop, or its ack is seen here.
+func (s *session) next(flow *Flow) (from uint64, n int, err error) {
+	if err := s.absorbAcks(flow); err != nil {
+		return 0, 0, err
+	}
+	last := s.hub.store.LastID()
+	from, n = flow.Next(last, s.hub.opts.BatchEntries)
+	if n == 0 && from <= last && !s.observer {
+		s.blocked.Store(true)
+		if err := s.absorbAcks(flow); err != nil {
+			return 0, 0, err
+		}
+		from, n = flow.Next(last, s.hub.opts.BatchEntries)
+	}
+	if n > 0 {
+		s.blocked.Store(false)
+	}
+	return from, n, nil
+}
+
+// appendsOut is the loop's scratch for append frames, kept across frames.
+type appendsOut struct {
+	entries []frame.Entry
+	buf     []byte
+}
+
+// sendAppends sends the n ids from from in one frame.
+func (s *session) sendAppends(flow *Flow, from uint64, n int, out *appendsOut) error {
+	h := s.hub
+	if first := h.first.Load(); from < first { // Retain's atomic: no store lock per frame
+		return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, first)
+	}
+	var err error
+	if out.entries, err = h.store.Read(out.entries[:0], from, n, h.opts.BatchBytes); err != nil {
+		return fmt.Errorf("read log from id %d: %w", from, err)
+	}
+	flow.Sent(len(out.entries))
+	to := from + uint64(len(out.entries)) - 1
+	if to > s.sent.Load() {
+		s.sent.Store(to) // before the write: the ack may come back before it returns
+	}
+	s.counters.FramesSent.Add(1)
+	s.counters.MessagesSent.Add(uint64(len(out.entries)))
+	out.buf = frame.AppendEntries(out.buf[:0], out.entries)
+	if err := s.write(out.buf); err != nil {
+		return fmt.Errorf("send ids %d-%d: %w", from, to, err)
+	}
+	return nil
+}
+
+// faultsAnswer hands the peer's answer to the change it answers and
+// returns the changes still asked. An answer carries the id of its change;
+// a change made on the secondary's own API carries none. Changes asked
+// before the one answered were never answered (their askers have given
+// up): dropped.
+func (s *session) faultsAnswer(asked []faultsRequest, f frame.Frame) []faultsRequest {
+	if f.ID != 0 {
+		for len(asked) > 0 && asked[0].id <= f.ID {
+			if asked[0].id == f.ID {
+				asked[0].answer <- f
+			}
+			asked = asked[1:]
+		}
+	}
+	if f.Faults != nil {
+		s.hub.faultsAnswered(s, f.Faults)
+	}
+	return asked
 }
 
 // holds reports whether the loop should hold back the n ids from from,
