@@ -39,6 +39,7 @@ type session struct {
 	hub      *Hub
 	id       SessionID // set by the hub when it joins
 	conn     *websocket.Conn
+	out      *frame.Writer // every frame to the peer
 	log      *zap.Logger
 	name     string
 	observer bool
@@ -78,6 +79,7 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 	s := &session{
 		hub:      h,
 		conn:     conn,
+		out:      frame.NewWriter(conn, h.opts.WriteTimeout),
 		log:      h.log.With(zap.String("peer", hello.Name), zap.String("role", string(hello.Role))),
 		name:     hello.Name,
 		observer: hello.Role == frame.RoleObserver,
@@ -427,22 +429,13 @@ func closeWithError(conn *websocket.Conn, err error) {
 	_ = conn.Close(websocket.StatusPolicyViolation, reason)
 }
 
-func (s *session) writeFrame(f frame.Frame) error {
-	b, err := frame.Encode(f)
-	if err != nil {
-		return err
-	}
-	return s.write(b)
-}
+func (s *session) writeFrame(f frame.Frame) error { return s.out.Send(f) }
 
-// write bounds each frame with its own timeout rather than the session's
-// context, whose cancellation would tear the connection down mid-frame;
-// the loop looks at the context between frames instead.
-func (s *session) write(b []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.hub.opts.WriteTimeout)
-	defer cancel()
-	return s.conn.Write(ctx, websocket.MessageText, b)
-}
+// write bounds each frame with the write timeout (see frame.Writer)
+// rather than the session's context, whose cancellation would tear the
+// connection down mid-frame; the loop looks at the context between
+// frames instead.
+func (s *session) write(b []byte) error { return s.out.Write(b) }
 
 // errBehind ends a session whose peer needs ids retention dropped: it
 // reconnects and restarts its log at the first id held.

@@ -67,10 +67,10 @@ type Client struct {
 	log   *zap.Logger
 
 	connected atomic.Bool
-	conn      atomic.Pointer[websocket.Conn] // the session's connection, while connected
-	storeErr  atomic.Pointer[string]         // the last failure to store; nil after a success
-	masterErr atomic.Pointer[string]         // why the last session failed or ended; nil while connected
-	dialer    *http.Client                   // with opts.TLS, for wss://
+	out       atomic.Pointer[frame.Writer] // writes to the session's connection, while connected
+	storeErr  atomic.Pointer[string]       // the last failure to store; nil after a success
+	masterErr atomic.Pointer[string]       // why the last session failed or ended; nil while connected
+	dialer    *http.Client                 // with opts.TLS, for wss://
 
 	applied, nacksSent atomic.Uint64 // messages applied and nacks sent, for metrics
 }
@@ -94,16 +94,16 @@ func (c *Client) changeFaults(f frame.Faults, report bool) (frame.Faults, error)
 	}
 	c.log.Warn("injected faults changed", zap.String("replicationDelay", *inForce.ReplicationDelay),
 		zap.Float64("failRate", *inForce.FailRate), zap.Bool("cutOff", *inForce.CutOff))
-	conn := c.conn.Load()
-	if conn == nil {
+	out := c.out.Load()
+	if out == nil {
 		return inForce, nil
 	}
 	if wasCut && !*inForce.CutOff {
 		// Frames that came while cut off were dropped: ask for them again.
-		_ = c.writeNack(conn, c.store.LastID()+1, "healed after a cut-off")
+		_ = c.writeNack(out, c.store.LastID()+1, "healed after a cut-off")
 	}
 	if report {
-		_ = c.write(conn, frame.Frame{Type: frame.TypeFaults, Faults: &inForce})
+		_ = c.write(out, frame.Frame{Type: frame.TypeFaults, Faults: &inForce})
 	}
 	return inForce, nil
 }
@@ -213,25 +213,26 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 		}
 	}()
 
-	w, err := c.handshake(dctx, conn)
+	out := frame.NewWriter(conn, c.opts.WriteTimeout)
+	w, err := c.handshake(dctx, conn, out)
 	if err != nil {
 		return false, err
 	}
-	c.conn.Store(conn)
-	defer c.conn.Store(nil)
+	c.out.Store(out)
+	defer c.out.Store(nil)
 	c.connected.Store(true)
 	c.masterErr.Store(nil)
 	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", c.store.LastID()))
-	return true, c.follow(ctx, conn, time.Duration(w.HeartbeatMs)*time.Millisecond)
+	return true, c.follow(ctx, conn, out, time.Duration(w.HeartbeatMs)*time.Millisecond)
 }
 
 // handshake says hello from the last id held and reads the welcome; a
 // master with another log makes the secondary drop its copy.
-func (c *Client) handshake(ctx context.Context, conn *websocket.Conn) (frame.Frame, error) {
+func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, out *frame.Writer) (frame.Frame, error) {
 	hello := frame.Hello(c.name, frame.RoleSecondary, c.store.LogID(), c.store.LastID())
 	inForce := c.opts.Faults.InForce()
 	hello.FaultsAPI, hello.Faults = c.opts.FaultsAPI, &inForce
-	if err := c.write(conn, hello); err != nil {
+	if err := c.write(out, hello); err != nil {
 		return frame.Frame{}, fmt.Errorf("send hello: %w", err)
 	}
 	_, data, err := conn.Read(ctx)
@@ -295,20 +296,20 @@ func (c *Client) followFirst(first uint64) error {
 // injected delay never delays a heartbeat answer. A master silent for four
 // heartbeat intervals is taken for dead and the connection dropped, so the
 // caller redials.
-func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat time.Duration) error {
+func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Writer, heartbeat time.Duration) error {
 	in := newInbox()
 	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
 	applyErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		err := c.applyLoop(ctx, conn, in, applier)
+		err := c.applyLoop(ctx, out, in, applier)
 		if err != nil {
 			conn.CloseNow() // ends the read below
 		}
 		applyErr <- err
 	}()
-	err := c.readLoop(conn, in, applier, heartbeat)
+	err := c.readLoop(conn, out, in, applier, heartbeat)
 	cancel() // an injected delay need not run out for a dead connection
 	in.close()
 	if aerr := <-applyErr; aerr != nil {
@@ -317,7 +318,7 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, heartbeat tim
 	return err
 }
 
-func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
+func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
 	// One watchdog for the connection, armed only while a read waits,
 	// rather than a context with a timer of its own for every frame.
@@ -343,13 +344,13 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applie
 		}
 		f, err := frame.Decode(data)
 		if err != nil {
-			_ = c.write(conn, frame.Error(err.Error()))
+			_ = c.write(out, frame.Error(err.Error()))
 			return err
 		}
 		switch f.Type {
 		case frame.TypeAppend:
 			if !c.opts.Faults.Delays() && in.claim() {
-				err := c.applyFrames(conn, applier, [][]frame.Entry{f.Entries})
+				err := c.applyFrames(out, applier, [][]frame.Entry{f.Entries})
 				in.done()
 				if err != nil {
 					return err
@@ -364,11 +365,11 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applie
 			if err := c.followFirst(f.FirstID); err != nil {
 				c.log.Error("retention not followed", zap.Error(err))
 			}
-			if err := c.write(conn, f); err != nil {
+			if err := c.write(out, f); err != nil {
 				return err
 			}
 		case frame.TypeFaults:
-			if err := c.answerFaults(conn, f); err != nil {
+			if err := c.answerFaults(out, f); err != nil {
 				return err
 			}
 		case frame.TypeError:
@@ -381,29 +382,29 @@ func (c *Client) readLoop(conn *websocket.Conn, in *inbox, applier *apply.Applie
 
 // answerFaults takes a change of faults from the master and answers with
 // what is in force (or why nothing changed).
-func (c *Client) answerFaults(conn *websocket.Conn, f frame.Frame) error {
+func (c *Client) answerFaults(out *frame.Writer, f frame.Frame) error {
 	answer := frame.Frame{Type: frame.TypeFaults, ID: f.ID} // the id says which change this answers
 	if !c.opts.FaultsAPI || f.Faults == nil {
 		answer.Error = "this secondary does not take fault control (FAULTS_API is off)"
-		return c.write(conn, answer)
+		return c.write(out, answer)
 	}
 	inForce, err := c.changeFaults(*f.Faults, false)
 	answer.Faults = &inForce
 	if err != nil {
 		answer.Error = err.Error()
 	}
-	return c.write(conn, answer)
+	return c.write(out, answer)
 }
 
 // applyLoop takes every frame waiting in the inbox at once, waits the
 // injected delay, applies them in order and acks once for the lot.
-func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox, applier *apply.Applier) error {
+func (c *Client) applyLoop(ctx context.Context, out *frame.Writer, in *inbox, applier *apply.Applier) error {
 	for {
 		frames, ok := in.take()
 		if !ok {
 			return nil
 		}
-		err := c.delayThenApply(ctx, conn, applier, frames)
+		err := c.delayThenApply(ctx, out, applier, frames)
 		in.done()
 		if err != nil || ctx.Err() != nil {
 			return err
@@ -411,7 +412,7 @@ func (c *Client) applyLoop(ctx context.Context, conn *websocket.Conn, in *inbox,
 	}
 }
 
-func (c *Client) delayThenApply(ctx context.Context, conn *websocket.Conn, applier *apply.Applier, frames [][]frame.Entry) error {
+func (c *Client) delayThenApply(ctx context.Context, out *frame.Writer, applier *apply.Applier, frames [][]frame.Entry) error {
 	if c.opts.Faults.CutOff() {
 		return nil // dropped, as below
 	}
@@ -424,29 +425,29 @@ func (c *Client) delayThenApply(ctx context.Context, conn *websocket.Conn, appli
 			return nil
 		}
 	}
-	return c.applyFrames(conn, applier, frames)
+	return c.applyFrames(out, applier, frames)
 }
 
 // applyFrames applies frames in order and acks once for them all. While
 // the secondary is cut off it drops them: a heal asks for them again.
-func (c *Client) applyFrames(conn *websocket.Conn, applier *apply.Applier, frames [][]frame.Entry) error {
+func (c *Client) applyFrames(out *frame.Writer, applier *apply.Applier, frames [][]frame.Entry) error {
 	if c.opts.Faults.CutOff() {
 		return nil
 	}
 	for _, entries := range frames {
-		if err := c.apply(conn, applier, entries); err != nil {
+		if err := c.apply(out, applier, entries); err != nil {
 			return err
 		}
 	}
-	return c.writeRaw(conn, frame.TypeAck, frame.AppendAck(nil, applier.Last()))
+	return c.writeRaw(out, frame.TypeAck, frame.AppendAck(nil, applier.Last()))
 }
 
 // apply adds what the applier releases to the log, or refuses the frame
 // when a failure is injected; either way a resend is asked for when the
 // log cannot go on without one.
-func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []frame.Entry) error {
+func (c *Client) apply(out *frame.Writer, applier *apply.Applier, entries []frame.Entry) error {
 	if c.opts.Faults.Fail() {
-		return c.writeNack(conn, applier.Reject(), "injected failure (FAIL_RATE)")
+		return c.writeNack(out, applier.Reject(), "injected failure (FAIL_RATE)")
 	}
 	r := applier.Receive(entries)
 	if len(r.Apply) > 0 {
@@ -472,29 +473,28 @@ func (c *Client) apply(conn *websocket.Conn, applier *apply.Applier, entries []f
 	}
 	if r.Nack != 0 {
 		c.log.Debug("gap in the stream; asking for a resend", zap.Uint64("id", r.Nack))
-		return c.writeNack(conn, r.Nack, "gap before a received id")
+		return c.writeNack(out, r.Nack, "gap before a received id")
 	}
 	return nil
 }
 
-func (c *Client) writeNack(conn *websocket.Conn, from uint64, why string) error {
+func (c *Client) writeNack(out *frame.Writer, from uint64, why string) error {
 	c.nacksSent.Add(1)
-	return c.write(conn, frame.Nack(from, why))
+	return c.write(out, frame.Nack(from, why))
 }
 
-func (c *Client) write(conn *websocket.Conn, f frame.Frame) error {
+func (c *Client) write(out *frame.Writer, f frame.Frame) error {
 	b, err := frame.Encode(f)
 	if err != nil {
 		return err
 	}
-	return c.writeRaw(conn, f.Type, b)
+	return c.writeRaw(out, f.Type, b)
 }
 
-// writeRaw sends an encoded frame of kind typ.
-func (c *Client) writeRaw(conn *websocket.Conn, typ frame.Type, b []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.WriteTimeout)
-	defer cancel()
-	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+// writeRaw sends an encoded frame of kind typ, bounded by WriteTimeout
+// (see frame.Writer).
+func (c *Client) writeRaw(out *frame.Writer, typ frame.Type, b []byte) error {
+	if err := out.Write(b); err != nil {
 		return fmt.Errorf("send %s: %w", typ, err)
 	}
 	return nil

@@ -1,0 +1,79 @@
+package frame
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestWriterBoundsEachWrite: frames go out while the peer reads; once it
+// stops reading and the buffers fill, the write that waits fails after
+// the timeout, with the connection closed.
+func TestWriterBoundsEachWrite(t *testing.T) {
+	reading := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		conn.SetReadLimit(1 << 20)
+		for range 3 { // then stops reading, connection open
+			if _, _, err := conn.Read(r.Context()); err != nil {
+				return
+			}
+		}
+		close(reading)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	w := NewWriter(conn, 200*time.Millisecond)
+	for range 3 {
+		if err := w.Send(Ack(1)); err != nil {
+			t.Fatalf("while the peer reads: %v", err)
+		}
+	}
+	<-reading
+	big := []byte(strings.Repeat("x", 64<<10))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- w.Write(big) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a write to a peer that reads nothing still waits after 5 s")
+		}
+		if err == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("writes to a peer that reads nothing still succeed after 10 s")
+			}
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("the write failed with %v, want a timeout", err)
+		}
+		if took := time.Since(start); took < 150*time.Millisecond {
+			t.Fatalf("the write failed after %s, before its timeout", took)
+		}
+		break
+	}
+	if err := w.Send(Ack(2)); err == nil {
+		t.Fatal("a write after the timeout succeeded on a closed connection")
+	}
+}
