@@ -2,11 +2,8 @@ package frame
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 )
@@ -15,28 +12,14 @@ import (
 // come back whole and unmixed through one Reader.
 func TestReaderReusesItsBuffer(t *testing.T) {
 	msgs := []string{strings.Repeat("a", 300<<10), "b", strings.Repeat("c", 70<<10), ""}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
+	ctx, conn := dialPeer(t, func(ctx context.Context, conn *websocket.Conn) {
 		for _, m := range msgs {
-			if err := conn.Write(r.Context(), websocket.MessageText, []byte(m)); err != nil {
+			if err := conn.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
 				return
 			}
 		}
-		_, _, _ = conn.Read(r.Context()) // until the client closes
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(1 << 20)
+		_, _, _ = conn.Read(ctx) // until the client closes
+	})
 	var r Reader
 	for i, want := range msgs {
 		typ, got, err := r.Read(ctx, conn)

@@ -3,8 +3,6 @@ package frame
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,29 +15,15 @@ import (
 // the timeout, with the connection closed.
 func TestWriterBoundsEachWrite(t *testing.T) {
 	reading := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		conn.SetReadLimit(1 << 20)
+	_, conn := dialPeer(t, func(ctx context.Context, conn *websocket.Conn) {
 		for range 3 { // then stops reading, connection open
-			if _, _, err := conn.Read(r.Context()); err != nil {
+			if _, _, err := conn.Read(ctx); err != nil {
 				return
 			}
 		}
 		close(reading)
-		<-r.Context().Done()
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
+		<-ctx.Done()
+	})
 	w := NewWriter(conn, 200*time.Millisecond)
 	for range 3 {
 		if err := w.Send(Ack(1)); err != nil {
