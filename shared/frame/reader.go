@@ -3,6 +3,8 @@ package frame
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -11,14 +13,34 @@ import (
 // where websocket.Conn.Read allocates a new one for every message and
 // grows it by copying: a catch-up frame of a few hundred kilobytes would
 // be copied a dozen times. The message Read returns is valid until the
-// next Read; Decode copies what it keeps.
+// next Read; Decode copies what it keeps. A Reader is for the
+// connection's one reading goroutine.
 type Reader struct {
-	buf bytes.Buffer
+	conn     *websocket.Conn
+	buf      bytes.Buffer
+	deadline *deadline
 }
 
-// Read returns the next message of conn.
-func (r *Reader) Read(ctx context.Context, conn *websocket.Conn) (websocket.MessageType, []byte, error) {
-	typ, msg, err := conn.Reader(ctx)
+// NewReader returns a Reader for conn. With a timeout, a Read that gets
+// no whole message in that time closes the connection and fails with an
+// error wrapping context.DeadlineExceeded (a silent peer); 0 waits
+// without limit.
+func NewReader(conn *websocket.Conn, timeout time.Duration) *Reader {
+	return &Reader{conn: conn, deadline: newDeadline(conn, timeout)}
+}
+
+// Read returns the next message.
+func (r *Reader) Read() (websocket.MessageType, []byte, error) {
+	r.deadline.start()
+	typ, data, err := r.read()
+	if r.deadline.stop() {
+		return 0, nil, fmt.Errorf("nothing read in %s: %w", r.deadline.timeout, context.DeadlineExceeded)
+	}
+	return typ, data, err
+}
+
+func (r *Reader) read() (websocket.MessageType, []byte, error) {
+	typ, msg, err := r.conn.Reader(context.Background())
 	if err != nil {
 		return 0, nil, err
 	}

@@ -348,9 +348,9 @@ func (s *session) ack(id uint64) error {
 // acks (see ack), hands nacks and fault answers to the loop, and tells the
 // hub the peer is alive.
 func (s *session) readLoop() error {
-	var r frame.Reader
+	r := frame.NewReader(s.conn, 0) // the loop's heartbeats tell when the peer is gone
 	for {
-		typ, data, err := r.Read(context.Background(), s.conn) // ends when the connection closes
+		typ, data, err := r.Read() // ends when the connection closes
 		if err != nil {
 			if websocket.CloseStatus(err) != -1 {
 				return fmt.Errorf("peer closed: %w", err)

@@ -6,6 +6,7 @@ package replication
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -320,23 +321,10 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Wr
 
 func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
-	// One watchdog for the connection, armed only while a read waits,
-	// rather than a context with a timer of its own for every frame.
-	var silent atomic.Bool
-	watchdog := time.AfterFunc(time.Hour, func() {
-		silent.Store(true)
-		conn.CloseNow() // ends the read
-	})
-	watchdog.Stop()
-	defer watchdog.Stop()
-	var r frame.Reader
+	r := frame.NewReader(conn, silence)
 	for {
-		if silence > 0 {
-			watchdog.Reset(silence)
-		}
-		_, data, err := r.Read(context.Background(), conn)
-		watchdog.Stop()
-		if silent.Load() {
+		_, data, err := r.Read()
+		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, frame.UnhealthyAfter)
 		}
 		if err != nil {
