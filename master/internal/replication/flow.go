@@ -89,5 +89,8 @@ func (f *Flow) Nack(from uint64) {
 	f.inFlight = f.inFlight[:0]
 }
 
+// Highest is the highest id ever sent: the most the peer may ack.
+func (f *Flow) Highest() uint64 { return f.highest }
+
 // Acked is the highest id the peer holds.
 func (f *Flow) Acked() uint64 { return f.acked }

@@ -265,7 +265,7 @@ func (s *session) sendAppends(flow *Flow, from uint64, n int, out *appendsOut) e
 		return fmt.Errorf("read log from id %d: %w", from, err)
 	}
 	flow.Sent(len(out.entries))
-	s.sent.Store(flow.highest) // for the reader, before the write: the ack may come back before it returns
+	s.sent.Store(flow.Highest()) // for the reader, before the write: the ack may come back before it returns
 	to := from + uint64(len(out.entries)) - 1
 	s.counters.FramesSent.Add(1)
 	s.counters.MessagesSent.Add(uint64(len(out.entries)))
