@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
+.PHONY: build test vet tidy run run-test clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -26,9 +26,15 @@ tidy:
 	cd secondary && $(GO) mod tidy
 	$(GO) work sync
 
-# A master on :8080 and secondaries on :8081 and :8082, in the foreground.
+# A master on :8080 and secondaries on :8081 and :8082, in the foreground;
+# MASTER_PORT, S1_PORT and S2_PORT pick others (make run MASTER_PORT=9080).
 run: build
 	deploy/run-local.sh
+
+# deploy/run-local.sh's own test: busy ports, a failed start, a normal
+# start and stop, on free ports (about ten seconds).
+run-test: build
+	deploy/run-local-test.sh
 
 # The load benchmark against a baseline (see docs/PERFORMANCE.md); BENCH_ARGS
 # passes options, e.g. BENCH_ARGS="-duration 3s -repeat 1 -catchup 0".
