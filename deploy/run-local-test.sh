@@ -8,7 +8,8 @@
 #     the nodes already started are stopped;
 #   - a bad port: exit 2 naming the variable;
 #   - a normal start: the secondaries start after the master is healthy,
-#     so no failed dial is logged; SIGTERM stops all three, exit 0.
+#     so no failed dial is logged; SIGTERM stops all three, exit 0;
+#   - a node killed after the start: the others are stopped, exit 1.
 # CI runs it (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,16 +86,16 @@ show() { echo "--- output of $1:" >&2; sed 's/^/    /' "$work/$1.out" >&2; }
 ports
 hold "127.0.0.1:$m"
 name=busy-master
-run $name MASTER_PORT="$m" S1_PORT="$a" S2_PORT="$b"
-expect $name 1 "port $m is in use" "MASTER_PORT"
+run "$name" MASTER_PORT="$m" S1_PORT="$a" S2_PORT="$b"
+expect "$name" 1 "port $m is in use" "MASTER_PORT"
 none_left "$a" "$b"
 
 # A busy secondary port.
 ports
 hold "127.0.0.1:$b"
 name=busy-s2
-run $name MASTER_PORT="$m" S1_PORT="$a" S2_PORT="$b"
-expect $name 1 "port $b is in use" "S2_PORT"
+run "$name" MASTER_PORT="$m" S1_PORT="$a" S2_PORT="$b"
+expect "$name" 1 "port $b is in use" "S2_PORT"
 none_left "$m" "$a"
 
 # A port held on 127.0.0.2 only: connecting to 127.0.0.1 finds nothing,
@@ -102,27 +103,33 @@ none_left "$m" "$a"
 ports
 hold "127.0.0.2:$a"
 name=bind-fails
-run $name MASTER_PORT="$m" S1_PORT="$a" S2_PORT="$b"
-expect $name 1 "s1 did not start on port $a" "S1_PORT" "address already in use"
+run "$name" MASTER_PORT="$m" S1_PORT="$a" S2_PORT="$b"
+expect "$name" 1 "s1 did not start on port $a" "S1_PORT" "address already in use"
 none_left "$m" "$b"
 
 name=bad-port
-run $name MASTER_PORT=80x
-expect $name 2 'MASTER_PORT: must be a port number'
+run "$name" MASTER_PORT=80x
+expect "$name" 2 'MASTER_PORT: must be a port number'
+
+# start NAME: runs run-local.sh in the background on ports m, a and b
+# (pid in pid) and waits for its ready line.
+start() {
+	name=$1
+	MASTER_PORT=$m S1_PORT=$a S2_PORT=$b deploy/run-local.sh >"$work/$name.out" 2>&1 &
+	pid=$!
+	local deadline=$((SECONDS + 60))
+	until grep -q 'Ctrl-C stops all three' "$work/$name.out"; do
+		if ((SECONDS >= deadline)) || ! kill -0 $pid 2>/dev/null; then
+			fail "$name: no ready line within 60 s"
+			return
+		fi
+		sleep 0.1
+	done
+}
 
 # A normal start, then SIGTERM (what Ctrl-C sends the script, as INT).
 ports
-name=normal
-MASTER_PORT=$m S1_PORT=$a S2_PORT=$b deploy/run-local.sh >"$work/$name.out" 2>&1 &
-pid=$!
-deadline=$((SECONDS + 60))
-until grep -q 'Ctrl-C stops all three' "$work/$name.out"; do
-	if ((SECONDS >= deadline)) || ! kill -0 $pid 2>/dev/null; then
-		fail "$name: no ready line within 60 s"
-		break
-	fi
-	sleep 0.1
-done
+start normal
 # Both secondaries are connected when the ready line is printed.
 for want in '\[s1\].*connected to master' '\[s2\].*connected to master'; do
 	grep -q "$want" "$work/$name.out" || fail "$name: no line matching \"$want\" before the ready line"
@@ -133,11 +140,27 @@ fi
 kill -TERM $pid
 rc=0
 wait $pid || rc=$?
-expect $name 0
+expect "$name" 0
 none_left "$m" "$a" "$b"
+
+# A node that dies after the start ends the script: exit 1, the others
+# stopped.
+ports
+start node-dies
+s1=$(ss -Hltnp "sport = :$a" | grep -o 'pid=[0-9]*' | cut -d= -f2 | head -1)
+if [ -n "$s1" ]; then
+	kill -KILL "$s1"
+else
+	fail "$name: no process found listening on s1's port $a"
+	kill -TERM $pid
+fi
+rc=0
+wait $pid || rc=$?
+expect "$name" 1 'a node stopped by itself'
+none_left "$m" "$b"
 
 if ((failed)); then
 	for o in "$work"/*.out; do show "$(basename "$o" .out)"; done
 	exit 1
 fi
-echo "run-local-test: ok (busy ports, a failed bind, a bad port, a normal start and stop)"
+echo "run-local-test: ok (busy ports, a failed bind, a bad port, a normal start and stop, a node that dies)"

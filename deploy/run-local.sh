@@ -86,8 +86,13 @@ up() {
 }
 
 # alive PID: the process runs (an exited child not yet reaped by the
-# shell is a zombie, which kill -0 would still find).
+# shell is a zombie, which kill -0 would still find; without /proc,
+# kill -0 is all there is).
 alive() {
+	if [[ ! -d /proc/self ]]; then
+		kill -0 "$1" 2>/dev/null
+		return
+	fi
 	local state
 	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
 	[[ -n $state && $state != Z ]]
