@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/replog/replog/master/internal/replication"
+	"github.com/replog/replog/shared/metrics"
 )
 
 // appendMetrics count and time the appends the master answers.
@@ -25,7 +26,7 @@ func newAppendMetrics(r prometheus.Registerer) *appendMetrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "replog_append_duration_seconds",
 			Help:    "Time from an append's arrival to its reply, by the write concern it asked for.",
-			Buckets: prometheus.ExponentialBucketsRange(100e-6, 30, 20),
+			Buckets: metrics.DurationBuckets,
 		}, []string{"write_concern"}),
 	}
 	for _, res := range []string{"created", "duplicate", "bad_request", "too_large", "unsupported_media_type",

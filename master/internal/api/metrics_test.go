@@ -11,6 +11,7 @@ import (
 
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics"
+	"github.com/replog/replog/shared/metrics/metricstest"
 )
 
 // TestMetricsLintAndNames: every metric the master exposes passes
@@ -65,6 +66,8 @@ func TestMetricsLintAndNames(t *testing.T) {
 		"replog_replication_messages_sent_total secondary=s1\n", "replog_replication_frames_sent_total secondary=s1\n",
 		"replog_replication_acks_received_total secondary=s1\n", "replog_replication_nacks_received_total secondary=s1\n", "replog_replication_sessions_total secondary=s1\n",
 		"replog_store_fsync_duration_seconds\n", "replog_store_records_per_fsync\n",
+		"replog_read_requests_total code=200 kind=page\n", "replog_read_requests_total code=200 kind=stream\n",
+		"replog_read_duration_seconds kind=long_poll\n", "replog_reads_open kind=stream\n",
 		"replog_build_info goversion=", "go_goroutines\n", "process_resident_memory_bytes\n",
 	} {
 		if !strings.Contains(text.String(), want) {
@@ -73,6 +76,24 @@ func TestMetricsLintAndNames(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.srvMetrics().requests.WithLabelValues("created")); got != 1 {
 		t.Errorf("created appends counted %v, want 1", got)
+	}
+	// The master's histograms, the append latency's first, have round edges.
+	exposition := metricstest.Scrape(t, m.url+"/metrics")
+	if n := metricstest.MustValue(t, exposition, "replog_append_duration_seconds_bucket", `write_concern="1"`, `le="0.0025"`); n > 1 {
+		t.Errorf("appends within 2.5 ms: %v, want at most the one", n)
+	}
+	metricstest.RoundEdges(t, exposition, 2)
+	if got := metricstest.MustValue(t, exposition, "replog_read_requests_total", `kind="page"`, `code="200"`); got != 0 {
+		t.Errorf("pages read: %v before any", got)
+	}
+	resp, err := m.client.Get(m.url + "/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	exposition = metricstest.Scrape(t, m.url+"/metrics")
+	if got := metricstest.MustValue(t, exposition, "replog_read_requests_total", `kind="page"`, `code="200"`); got != 1 {
+		t.Errorf("pages read: %v, want 1", got)
 	}
 }
 
