@@ -74,6 +74,7 @@ type Server struct {
 	metrics *appendMetrics
 	reads   *metrics.Reads
 	recent  recentAppends
+	lags    lagRing
 	waiting atomic.Int64 // places of MaxWaitingWrites taken
 }
 
@@ -116,6 +117,7 @@ func (s *Server) Routes() http.Handler {
 	}
 	r.Get("/", dashboardPage)
 	r.Get("/dashboard/state", s.dashboardState)
+	r.Get("/dashboard/history", s.dashboardHistory)
 	r.Put("/secondaries/{name}/faults", s.setFaults)
 	if s.opts.Pprof {
 		r.Mount("/debug", middleware.Profiler())
