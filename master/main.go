@@ -85,6 +85,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Reads:              cfg.ReadLimits(),
 		Draining:           draining,
 	}, log)
+	wg.Go(func() { server.SampleLag(ctx) }) // the dashboard's last minute of lag
 	if cfg.FaultsAPI {
 		log.Warn("fault control is on (FAULTS_API=true): anyone who reaches the API can slow or cut off secondaries")
 	}

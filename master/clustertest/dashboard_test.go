@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,7 +20,7 @@ import (
 )
 
 var dashboardShot = flag.String("dashboard.screenshot", "",
-	"write a PNG of the dashboard to this file (README's picture: -dashboard.screenshot=../../docs/dashboard.png)")
+	"write a PNG of the dashboard with ten secondaries to this file (README's picture: -dashboard.screenshot=../../docs/dashboard.png)")
 
 // chromium finds a headless-capable Chromium, or skips (outside CI; under
 // CI=true, which installs it, a missing browser fails the test).
@@ -173,17 +175,6 @@ func TestDashboard(t *testing.T) {
 		}
 		return nil
 	})
-	if *dashboardShot != "" {
-		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		cancel()
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		if err := os.WriteFile(*dashboardShot, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	s1.signal(syscall.SIGSTOP)
 	b.shows("s1", "suspected", 10*time.Second)
@@ -224,5 +215,139 @@ func TestDashboardFaultButtons(t *testing.T) {
 	b.shows("s1", "healthy", 10*time.Second)
 	click("slow")
 	faultsOf("map[cutOff:false failRate:0 replicationDelay:1s-2s]")
+	b.noErrors()
+}
+
+// TestDashboardTenSecondaries: the page of a cluster scaled to ten
+// secondaries named as compose names them (container ids), one of them
+// replaced: the page never scrolls sideways, wide or narrow; the replaced
+// one is shown gone, apart; the sparklines hold the minute before the
+// page opened; the latencies read in a unit that suits them.
+func TestDashboardTenSecondaries(t *testing.T) {
+	b := newBrowser(t)
+	m := startMaster(t, "CLUSTER_SIZE=11", "HEARTBEAT_INTERVAL=500ms")
+	const replaced = "5c0ffee0a1b2"
+	startSecondary(t, replaced, m).kill()
+	names := []string{"3f2a9c1b7d4e", "a81c07e2f5d9", "0d9e4b7a2c61", "e4b7c2a9013f", "7c1e9a3b5d2f",
+		"b2d4f6a8c0e1", "19af3c7e8b24", "c6e8a0b2d4f7", "58d1b3f5a7c9", "f0a2c4e6b8d3"}
+	for i, name := range names {
+		var env []string
+		if i >= 8 { // two slow ones, so the lag has a shape
+			env = append(env, "REPLICATION_DELAY=150ms-400ms")
+		}
+		startSecondary(t, name, m, env...)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // a steady trickle of appends, some waiting for every node
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		untilStopped(stop, func(i int) bool {
+			if r := appendMsg(t, m, fmt.Sprintf("order-%d shipped to warehouse %d", i, i%7), 1+(i%4)*(i%4)); r.Status != 201 {
+				t.Errorf("append: %+v", r)
+				return false
+			}
+			select {
+			case <-tick.C:
+			case <-stop:
+			}
+			return true
+		})
+	})
+	defer wg.Wait()
+	defer close(stop)
+
+	// The master keeps the lags from before the page opens: wait until
+	// it holds ten seconds of them.
+	checkFor(t, 30*time.Second, func() error {
+		h, err := getJSON[struct {
+			Lags map[string][][2]int64 `json:"lags"`
+		}](m.url() + "/dashboard/history")
+		if err != nil {
+			return err
+		}
+		if _, ok := h.Lags[replaced]; ok {
+			return fmt.Errorf("the replaced secondary is in the lag history")
+		}
+		if n := len(h.Lags[names[9]]); n < 10 {
+			return fmt.Errorf("%d samples of %s's lag", n, names[9])
+		}
+		return nil
+	})
+
+	b.do(chromedp.Navigate(m.url() + "/"))
+	b.shows(names[9], "healthy", 10*time.Second)
+	// How old the oldest point of a sparkline is, and how long the page
+	// has been open: without the master's history the first cannot
+	// exceed the second.
+	type spark struct{ OldestMs, OpenMs float64 }
+	got, err := eval[spark](b, fmt.Sprintf(`(() => {
+		const line = document.querySelector('tr[data-secondary=%q] svg.spark polyline');
+		const xs = line.getAttribute("points").trim().split(" ").map((p) => Number(p.split(",")[0]));
+		return {oldestMs: (1 - Math.min(...xs) / 120) * 60000, openMs: performance.now()};
+	})()`, names[9]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.OldestMs < got.OpenMs+5000 {
+		t.Errorf("on first load the sparkline goes back %.0f ms, the page has been open %.0f ms: it holds no history",
+			got.OldestMs, got.OpenMs)
+	}
+	for _, name := range names {
+		b.shows(name, "healthy", 10*time.Second)
+	}
+	b.shows(replaced, "gone", 10*time.Second)
+	inGone, err := eval[bool](b, fmt.Sprintf(`!!document.querySelector('tbody#gone tr[data-secondary=%q]')`, replaced))
+	if err != nil || !inGone {
+		t.Errorf("the replaced secondary is not in the gone group (%v)", err)
+	}
+	columns, err := eval[int](b, `document.querySelectorAll("#matrix thead th.node").length`)
+	if err != nil || columns != 11 {
+		t.Errorf("the matrix has %d node columns (%v), want the master and ten secondaries", columns, err)
+	}
+
+	formats, err := eval[[]string](b, `[13363.82, 2.349, 0.18, 999.7, 0.05, 0].map(fmtDuration)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"13.4 s", "2.35 ms", "180 µs", "1.00 s", "50.0 µs", "–"}; !slices.Equal(formats, want) {
+		t.Errorf("fmtDuration: %q, want %q", formats, want)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		p99, err := eval[string](b, `document.getElementById("p99").textContent`)
+		if err != nil {
+			return err
+		}
+		if !regexp.MustCompile(`^\d{1,3}(\.\d{1,2})? (s|ms|µs)$`).MatchString(p99) {
+			return fmt.Errorf("p99 reads %q", p99)
+		}
+		return nil
+	})
+
+	for _, width := range []int64{1400, 1000, 720} {
+		b.do(chromedp.EmulateViewport(width, 900))
+		checkFor(t, 5*time.Second, func() error {
+			w, err := eval[[]int](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+			if err != nil {
+				return err
+			}
+			if w[0] > w[1] {
+				return fmt.Errorf("at %d px the page scrolls sideways: %d px wide in %d", width, w[0], w[1])
+			}
+			return nil
+		})
+	}
+	if *dashboardShot != "" {
+		b.do(chromedp.EmulateViewport(1400, 900))
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(*dashboardShot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.noErrors()
 }

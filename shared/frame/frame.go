@@ -78,7 +78,8 @@ type Frame struct {
 	Role    Role   `json:"role,omitempty"`
 	LogID   string `json:"logId,omitempty"`
 	// LastID is, in a hello, the last gap-free id the peer holds; in a
-	// welcome, the master's last id.
+	// welcome and in each heartbeat, the master's last id (a secondary's
+	// own view of its lag).
 	LastID uint64 `json:"lastId,omitempty"`
 	// From is, in a welcome, the first id the master will stream; in a
 	// nack, the first id the secondary could not apply.

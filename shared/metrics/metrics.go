@@ -67,12 +67,12 @@ func NewStore(r prometheus.Registerer) *Store {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "replog_store_fsync_duration_seconds",
 			Help:    "How long each fsync of the durable log took.",
-			Buckets: prometheus.ExponentialBucketsRange(50e-6, 1, 14),
+			Buckets: Buckets(50e-6, 1),
 		}),
 		records: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "replog_store_records_per_fsync",
 			Help:    "Records made durable by each fsync (group commit).",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+			Buckets: Buckets(1, 5000),
 		}),
 	}
 	r.MustRegister(s.duration, s.records)

@@ -72,7 +72,9 @@ type Server struct {
 	keys   *idempotency.Table // guarded by keysMu
 
 	metrics *appendMetrics
+	reads   *metrics.Reads
 	recent  recentAppends
+	lags    lagRing
 	waiting atomic.Int64 // places of MaxWaitingWrites taken
 }
 
@@ -93,6 +95,7 @@ func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *S
 		reg = opts.Registry
 	}
 	s.metrics = newAppendMetrics(reg)
+	s.reads = metrics.NewReads(reg)
 	reg.MustRegister(clusterCollector{s})
 	return s
 }
@@ -105,8 +108,8 @@ func (s *Server) Routes() http.Handler {
 	r.Post("/messages", s.append)
 	r.Post("/newMessage", s.append) // the original system's route, kept for its users' scripts
 	reads := httpapi.NewReads(s.store, s.opts.Reads, s.opts.Draining)
-	r.Get("/messages", reads.Messages)
-	r.Get("/messages/stream", reads.Stream)
+	r.Get("/messages", s.reads.Messages(reads.Messages))
+	r.Get("/messages/stream", s.reads.Stream(reads.Stream))
 	r.Get("/health", s.health)
 	r.Get("/replicate", s.hub.ServeHTTP)
 	if s.opts.Registry != nil {
@@ -114,6 +117,7 @@ func (s *Server) Routes() http.Handler {
 	}
 	r.Get("/", dashboardPage)
 	r.Get("/dashboard/state", s.dashboardState)
+	r.Get("/dashboard/history", s.dashboardHistory)
 	r.Put("/secondaries/{name}/faults", s.setFaults)
 	if s.opts.Pprof {
 		r.Mount("/debug", middleware.Profiler())

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/replog/replog/master/internal/replication"
+	"github.com/replog/replog/shared/metrics"
 )
 
 // appendMetrics count and time the appends the master answers.
@@ -25,7 +26,7 @@ func newAppendMetrics(r prometheus.Registerer) *appendMetrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "replog_append_duration_seconds",
 			Help:    "Time from an append's arrival to its reply, by the write concern it asked for.",
-			Buckets: prometheus.ExponentialBucketsRange(100e-6, 30, 20),
+			Buckets: metrics.DurationBuckets,
 		}, []string{"write_concern"}),
 	}
 	for _, res := range []string{"created", "duplicate", "bad_request", "too_large", "unsupported_media_type",
@@ -76,7 +77,7 @@ var (
 	descConnected = prometheus.NewDesc("replog_secondaries_connected", "Secondaries connected now.", nil, nil)
 	descAcked     = prometheus.NewDesc("replog_secondary_acked_id", "The highest id a secondary holds, by its acks.", []string{"secondary"}, nil)
 	descLag       = prometheus.NewDesc("replog_secondary_lag_messages", "The master's last id minus a secondary's acked id.", []string{"secondary"}, nil)
-	descState     = prometheus.NewDesc("replog_secondary_state", "1 for a secondary's health state now, 0 for the others.", []string{"secondary", "state"}, nil)
+	descState     = prometheus.NewDesc("replog_secondary_state", "1 for a secondary's state now (healthy, suspected, unhealthy, or gone: replaced by a newcomer), 0 for the others.", []string{"secondary", "state"}, nil)
 	descHealthy   = prometheus.NewDesc("replog_quorum_healthy_nodes", "Nodes healthy now, master included.", nil, nil)
 	descRequired  = prometheus.NewDesc("replog_quorum_required_nodes", "Nodes that must be healthy for appends to be taken, master included.", nil, nil)
 	descReadOnly  = prometheus.NewDesc("replog_read_only", "1 while appends are refused for want of a quorum.", nil, nil)
@@ -114,9 +115,12 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descAcked, float64(sec.AckedID), sec.Name)
 		gauge(descLag, float64(sec.Lag), sec.Name)
+		// A gone secondary is no failing replica: it is not unhealthy here,
+		// so alerts on that state do not fire for it.
 		for _, st := range []replication.Status{replication.Healthy, replication.Suspected, replication.Unhealthy} {
-			gauge(descState, boolValue(sec.Status == st), sec.Name, string(st))
+			gauge(descState, boolValue(sec.Status == st && !sec.Gone), sec.Name, string(st))
 		}
+		gauge(descState, boolValue(sec.Gone), sec.Name, "gone")
 		counter(descMessages, sec.MessagesSent, sec.Name)
 		counter(descFrames, sec.FramesSent, sec.Name)
 		counter(descAcks, sec.AcksReceived, sec.Name)

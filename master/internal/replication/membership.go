@@ -25,8 +25,15 @@ type SessionID uint64
 //   - A name stays listed (unhealthy once disconnected) until it has been
 //     silent and disconnected for forgetAfter, then it is forgotten, so
 //     that replicas replaced for good do not stay listed forever.
+//   - A disconnected name is gone once a name new to the master has
+//     joined since it was last heard from: it was most likely replaced
+//     (compose names a scaled replica by its container, and a recreated
+//     one comes back under a new name). It is reported apart, not as a
+//     failing replica, and forgotten after ForgetReplacedAfter (or
+//     forgetAfter, if sooner). Should it come back, it is listed again.
 type Membership struct {
 	forgetAfter time.Duration
+	newest      time.Time             // when a name new to the master last registered
 	owners      map[string]SessionID  // connected names → the session that speaks for each
 	tracker     *Tracker              // what every listed name holds; the writes waiting for them
 	health      *Health               // every listed name: when last heard from, connected or not
@@ -71,6 +78,9 @@ func NewMembership(interval, forgetAfter time.Duration) *Membership {
 // replaces (0 if none), which the caller must end, and the waits that
 // name's position satisfies now.
 func (m *Membership) Register(name string, id SessionID, held uint64, now time.Time) (replaced SessionID, done []*Wait) {
+	if _, listed := m.counters[name]; !listed {
+		m.newest = now
+	}
 	replaced = m.owners[name]
 	m.owners[name] = id
 	m.health.Seen(name, now)
@@ -158,10 +168,20 @@ func (m *Membership) Changes(now time.Time) []StatusChange {
 	return out
 }
 
+// ForgetReplacedAfter is how long a gone (replaced) secondary stays
+// listed: long enough to be seen leaving, not so long that it reads as a
+// failing replica.
+const ForgetReplacedAfter = 5 * time.Minute
+
 // Forget drops the names disconnected and silent for forgetAfter at now,
-// and returns them.
+// and the gone ones silent for ForgetReplacedAfter, and returns them.
 func (m *Membership) Forget(now time.Time) []string {
 	gone := m.health.Gone(now, m.forgetAfter)
+	for _, name := range m.health.Gone(now, min(m.forgetAfter, ForgetReplacedAfter)) {
+		if m.replaced(name) && !slices.Contains(gone, name) {
+			gone = append(gone, name)
+		}
+	}
 	for _, name := range gone {
 		m.health.Forget(name)
 		m.tracker.Forget(name)
@@ -169,6 +189,13 @@ func (m *Membership) Forget(now time.Time) []string {
 	}
 	slices.Sort(gone)
 	return gone
+}
+
+// replaced says whether name is gone: disconnected, with a name new to
+// the master registered since it was last heard from.
+func (m *Membership) replaced(name string) bool {
+	_, connected := m.owners[name]
+	return !connected && m.newest.After(m.health.LastSeen(name))
 }
 
 // Add registers w; it reports true, keeping nothing, if w is satisfied.
@@ -196,6 +223,10 @@ type SecondaryStatus struct {
 	Connected bool   `json:"connected"`
 	AckedID   uint64 `json:"ackedId"`
 	Lag       uint64 `json:"lag"`
+	// Gone: disconnected, and a secondary new to the master joined since
+	// it was last heard from, so it was most likely replaced (see
+	// Membership); it is forgotten after ForgetReplacedAfter.
+	Gone bool `json:"gone,omitempty"`
 	// LastSeen is when the secondary was last heard from (RFC 3339).
 	LastSeen string `json:"lastSeen,omitempty"`
 	// What the master sent it and heard back, over all its sessions.
@@ -220,6 +251,7 @@ func (m *Membership) Status(now time.Time, last uint64) []SecondaryStatus {
 		s := SecondaryStatus{Name: name, Status: m.health.Status(name, now), AckedID: acked,
 			Lag: last - min(acked, last)}
 		_, s.Connected = m.owners[name]
+		s.Gone = m.replaced(name)
 		c := m.Counters(name)
 		s.MessagesSent, s.FramesSent = c.MessagesSent.Load(), c.FramesSent.Load()
 		s.AcksReceived, s.NacksReceived, s.Sessions = c.AcksReceived.Load(), c.NacksReceived.Load(), c.Sessions.Load()

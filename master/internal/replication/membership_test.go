@@ -25,6 +25,7 @@ func TestMembership(t *testing.T) {
 		status    Status
 		connected bool
 		acked     uint64
+		gone      bool
 	}
 	cases := []struct {
 		name  string
@@ -35,7 +36,43 @@ func TestMembership(t *testing.T) {
 		{
 			name:  "a new secondary is healthy and holds what its hello says",
 			steps: []step{{op: "register", name: "s1", sess: 1, id: 7}},
-			want:  []want{{"s1", Healthy, true, 7}},
+			want:  []want{{"s1", Healthy, true, 7, false}},
+		},
+		{
+			name: "a disconnected secondary is gone once a new name joins after it",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s2", sess: 2},
+				{at: 2 * iv, op: "disconnect", name: "s1", sess: 1},
+				{at: 3 * iv, op: "register", name: "s3", sess: 3},
+			},
+			at:   3 * iv,
+			want: []want{{"s1", Unhealthy, false, 0, true}, {"s2", Suspected, true, 0, false}, {"s3", Healthy, true, 0, false}},
+		},
+		{
+			name: "a disconnected secondary is not gone for a session of a known name, nor for one before it left",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "register", name: "s2", sess: 2},
+				{at: iv, op: "seen", name: "s1", sess: 1},
+				{at: iv, op: "disconnect", name: "s1", sess: 1},
+				{at: 2 * iv, op: "disconnect", name: "s2", sess: 2},
+				{at: 3 * iv, op: "register", name: "s2", sess: 3},
+			},
+			at:   3 * iv,
+			want: []want{{"s1", Unhealthy, false, 0, false}, {"s2", Healthy, true, 0, false}},
+		},
+		{
+			name: "a gone secondary that comes back is listed again",
+			steps: []step{
+				{op: "register", name: "s1", sess: 1},
+				{op: "disconnect", name: "s1", sess: 1},
+				{at: iv, op: "register", name: "s2", sess: 2},
+				{at: 2 * iv, op: "register", name: "s1", sess: 3},
+				{at: 2 * iv, op: "seen", name: "s2", sess: 2},
+			},
+			at:   2 * iv,
+			want: []want{{"s1", Healthy, true, 0, false}, {"s2", Healthy, true, 0, false}},
 		},
 		{
 			name: "only the newest session of a name counts its acks",
@@ -44,7 +81,7 @@ func TestMembership(t *testing.T) {
 				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
 				{op: "hold", name: "s1", sess: 1, id: 5},
 			},
-			want: []want{{"s1", Healthy, true, 0}},
+			want: []want{{"s1", Healthy, true, 0, false}},
 		},
 		{
 			name: "a restarted, emptied secondary no longer holds what it held",
@@ -53,7 +90,7 @@ func TestMembership(t *testing.T) {
 				{op: "hold", name: "s1", sess: 1, id: 5},
 				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
 			},
-			want: []want{{"s1", Healthy, true, 0}},
+			want: []want{{"s1", Healthy, true, 0, false}},
 		},
 		{
 			name: "a replaced session's frames say nothing of the node's health",
@@ -63,7 +100,7 @@ func TestMembership(t *testing.T) {
 				{at: 3 * iv, op: "seen", name: "s1", sess: 1},
 			},
 			at:   4 * iv,
-			want: []want{{"s1", Unhealthy, true, 0}},
+			want: []want{{"s1", Unhealthy, true, 0, false}},
 		},
 		{
 			name: "a replaced session ending leaves its successor connected",
@@ -72,7 +109,7 @@ func TestMembership(t *testing.T) {
 				{op: "register", name: "s1", sess: 2, want: []string{"replaced 1"}},
 				{op: "disconnect", name: "s1", sess: 1},
 			},
-			want: []want{{"s1", Healthy, true, 0}},
+			want: []want{{"s1", Healthy, true, 0, false}},
 		},
 		{
 			name: "silence makes a secondary suspected, then unhealthy",
@@ -82,7 +119,7 @@ func TestMembership(t *testing.T) {
 				{at: 2 * iv, op: "seen", name: "s2", sess: 2},
 			},
 			at:   2 * iv,
-			want: []want{{"s1", Suspected, true, 0}, {"s2", Healthy, true, 0}},
+			want: []want{{"s1", Suspected, true, 0, false}, {"s2", Healthy, true, 0, false}},
 		},
 		{
 			name: "a disconnected secondary stays listed, unhealthy, with what it held",
@@ -93,7 +130,7 @@ func TestMembership(t *testing.T) {
 				{at: forget - time.Nanosecond, op: "forget"},
 			},
 			at:   forget - time.Nanosecond,
-			want: []want{{"s1", Unhealthy, false, 3}},
+			want: []want{{"s1", Unhealthy, false, 3, false}},
 		},
 		{
 			name: "a secondary disconnected and silent for forgetAfter is forgotten",
@@ -104,7 +141,7 @@ func TestMembership(t *testing.T) {
 				{at: forget, op: "forget", want: []string{"s1"}},
 			},
 			at:   forget,
-			want: []want{{"s2", Unhealthy, true, 0}},
+			want: []want{{"s2", Unhealthy, true, 0, false}},
 		},
 		{
 			name: "a connected secondary is never forgotten, however silent",
@@ -113,7 +150,7 @@ func TestMembership(t *testing.T) {
 				{at: 10 * forget, op: "forget"},
 			},
 			at:   10 * forget,
-			want: []want{{"s1", Unhealthy, true, 0}},
+			want: []want{{"s1", Unhealthy, true, 0, false}},
 		},
 		{
 			name: "forgetting counts from the last time it was heard from",
@@ -124,7 +161,7 @@ func TestMembership(t *testing.T) {
 				{at: forget, op: "forget"},
 			},
 			at:   forget,
-			want: []want{{"s1", Unhealthy, false, 0}},
+			want: []want{{"s1", Unhealthy, false, 0, false}},
 		},
 		{
 			name: "a forgotten name that comes back starts over",
@@ -136,7 +173,7 @@ func TestMembership(t *testing.T) {
 				{at: forget, op: "register", name: "s1", sess: 2, id: 2},
 			},
 			at:   forget,
-			want: []want{{"s1", Healthy, true, 2}},
+			want: []want{{"s1", Healthy, true, 2, false}},
 		},
 	}
 	t0 := time.Unix(1000, 0)
@@ -166,7 +203,7 @@ func TestMembership(t *testing.T) {
 			}
 			var got []want
 			for _, s := range m.Status(t0.Add(c.at), 100) {
-				got = append(got, want{s.Name, s.Status, s.Connected, s.AckedID})
+				got = append(got, want{s.Name, s.Status, s.Connected, s.AckedID, s.Gone})
 				if s.Lag != 100-s.AckedID {
 					t.Errorf("%s: lag %d with acked %d of 100", s.Name, s.Lag, s.AckedID)
 				}
@@ -175,6 +212,32 @@ func TestMembership(t *testing.T) {
 				t.Fatalf("Status = %+v, want %+v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestMembershipForgetsReplacedSooner: with an hour's forgetAfter, a
+// gone (replaced) secondary is forgotten after ForgetReplacedAfter, while
+// one that left with no newcomer after it stays listed.
+func TestMembershipForgetsReplacedSooner(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	m := NewMembership(time.Second, time.Hour)
+	m.Register("s1", 1, 0, t0)
+	m.Register("s2", 2, 0, t0)
+	m.Disconnect("s1", 1)
+	m.Register("s3", 3, 0, t0.Add(time.Second)) // s1's replacement
+	m.Seen("s2", 2, t0.Add(2*time.Second))
+	m.Disconnect("s2", 2) // heard from after s3 joined: no newcomer replaced it
+	if got := m.Forget(t0.Add(ForgetReplacedAfter - time.Nanosecond)); len(got) != 0 {
+		t.Fatalf("forgotten before ForgetReplacedAfter: %v", got)
+	}
+	if got := m.Forget(t0.Add(ForgetReplacedAfter)); !slices.Equal(got, []string{"s1"}) {
+		t.Fatalf("forgotten at ForgetReplacedAfter: %v, want [s1]", got)
+	}
+	if got := m.Forget(t0.Add(time.Hour - time.Nanosecond)); len(got) != 0 {
+		t.Fatalf("forgotten before forgetAfter: %v", got)
+	}
+	if got := m.Forget(t0.Add(time.Hour + 2*time.Second)); !slices.Equal(got, []string{"s2"}) {
+		t.Fatalf("forgotten at forgetAfter: %v, want [s2]", got)
 	}
 }
 

@@ -186,7 +186,7 @@ func (s *session) loop(flow *Flow) error {
 			return nil
 		case <-beat.C:
 			beats++
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID()}); err != nil {
+			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
 		case req := <-s.faultReqs:

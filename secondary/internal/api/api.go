@@ -23,6 +23,7 @@ type Replication interface {
 	MasterError() string
 	StoreError() string
 	Counts() (applied, nacksSent uint64)
+	Lag() uint64
 	ChangeFaults(frame.Faults) (frame.Faults, error)
 }
 
@@ -48,8 +49,13 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
 	reads := httpapi.NewReads(st, node.Reads, node.Draining)
-	r.Get("/messages", reads.Messages)
-	r.Get("/messages/stream", reads.Stream)
+	reg := prometheus.Registerer(prometheus.NewRegistry()) // unserved, when the node has none
+	if node.Registry != nil {
+		reg = node.Registry
+	}
+	rm := metrics.NewReads(reg)
+	r.Get("/messages", rm.Messages(reads.Messages))
+	r.Get("/messages/stream", rm.Stream(reads.Stream))
 	r.Post("/messages", readOnly)
 	r.Post("/newMessage", readOnly)
 	if node.Pprof {

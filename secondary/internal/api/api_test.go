@@ -23,6 +23,7 @@ func (f fakeReplication) Connected() bool          { return true }
 func (f fakeReplication) MasterError() string      { return "" }
 func (f fakeReplication) StoreError() string       { return "" }
 func (f fakeReplication) Counts() (uint64, uint64) { return 7, 2 }
+func (f fakeReplication) Lag() uint64              { return 3 }
 func (f fakeReplication) ChangeFaults(c frame.Faults) (frame.Faults, error) {
 	return f.inject.Change(c)
 }
@@ -41,7 +42,7 @@ func TestMetricsLintAndNames(t *testing.T) {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 	for name, want := range map[string]int{"replog_log_last_id": 1, "replog_master_connected": 1,
-		"replog_replication_messages_applied_total": 1, "replog_replication_nacks_sent_total": 1,
+		"replog_replication_messages_applied_total": 1, "replog_secondary_lag_messages": 1, "replog_replication_nacks_sent_total": 1,
 		"replog_faults_injected_total": 2, "replog_store_fsync_duration_seconds": 1,
 		"replog_store_records_per_fsync": 1, "replog_build_info": 1} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {

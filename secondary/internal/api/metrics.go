@@ -28,6 +28,9 @@ func RegisterMetrics(r prometheus.Registerer, st store.Store, repl Replication, 
 				}
 				return 0
 			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "replog_secondary_lag_messages",
+			Help: "The master's last id, as its frames last told this secondary (welcome, appends, heartbeats), minus the secondary's own last id."},
+			func() float64 { return float64(repl.Lag()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_replication_messages_applied_total",
 			Help: "Messages applied to the secondary's log."},
 			func() float64 { applied, _ := repl.Counts(); return float64(applied) }),

@@ -74,6 +74,24 @@ type Client struct {
 	dialer    *http.Client                 // with opts.TLS, for wss://
 
 	applied, nacksSent atomic.Uint64 // messages applied and nacks sent, for metrics
+	masterLast         atomic.Uint64 // the master's last id, as its frames last told it (see heard)
+}
+
+// Lag is how many ids the master holds beyond the secondary's log, as
+// far as the master's frames (welcome, appends, heartbeats) have told it:
+// the secondary's own view, which it has even when the master's is out of
+// reach.
+func (c *Client) Lag() uint64 {
+	master, held := c.masterLast.Load(), c.store.LastID()
+	return master - min(master, held)
+}
+
+// heard notes that the master holds id. Only the reader calls it (and the
+// handshake before it), so a load and a store need no compare-and-swap.
+func (c *Client) heard(id uint64) {
+	if id > c.masterLast.Load() {
+		c.masterLast.Store(id)
+	}
 }
 
 // Counts are the client's counters, for metrics.
@@ -250,6 +268,7 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, out *frame
 	if w.Type != frame.TypeWelcome {
 		return w, fmt.Errorf("expected welcome, got %s", w.Type)
 	}
+	c.masterLast.Store(w.LastID) // a new master may hold less than the last one said
 	if w.LogID != c.store.LogID() {
 		if c.store.LastID() > 0 {
 			c.log.Warn("master holds another log; dropping the local copy and resyncing from id 1",
@@ -337,6 +356,7 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 		}
 		switch f.Type {
 		case frame.TypeAppend:
+			c.heard(f.Entries[len(f.Entries)-1].ID)
 			if !c.opts.Faults.Delays() && in.claim() {
 				err := c.applyFrames(out, applier, [][]frame.Entry{f.Entries})
 				in.done()
@@ -347,6 +367,7 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 			}
 			in.put(f.Entries)
 		case frame.TypeHeartbeat:
+			c.heard(f.LastID)
 			if c.opts.Faults.CutOff() {
 				continue // cut off: the master hears nothing
 			}
