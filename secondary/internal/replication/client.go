@@ -38,6 +38,11 @@ type Options struct {
 	FaultsAPI bool
 	// TLS, when set, is how a wss:// master is dialed and verified.
 	TLS *tls.Config
+	// ReconnectAfterPause: when this process was away (paused, or the
+	// machine slept) at least this long, it redials instead of reading on
+	// (the master's REPLICATION_WRITE_TIMEOUT, 10s by default, may have
+	// dropped it).
+	ReconnectAfterPause time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +57,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReconnectAfterPause == 0 {
+		o.ReconnectAfterPause = 10 * time.Second
 	}
 	if o.Faults == nil {
 		o.Faults = faults.New(faults.Delay{}, 0, 0)
@@ -296,7 +304,8 @@ func (c *Client) followFirst(first uint64) error {
 // otherwise it goes through the inbox to the applier goroutine, so that an
 // injected delay never delays a heartbeat answer. A master silent for four
 // heartbeat intervals is taken for dead and the connection dropped, so the
-// caller redials.
+// caller redials — unless the silence was this process's own (see
+// pauseClock).
 func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Writer, heartbeat time.Duration) error {
 	in := newInbox()
 	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
@@ -310,21 +319,63 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Wr
 		}
 		applyErr <- err
 	}()
-	err := c.readLoop(conn, out, in, applier, heartbeat)
+	var clock *pauseClock // nil when the master set no heartbeat: no silence deadline to excuse
+	ticked := make(chan struct{})
+	if heartbeat > 0 {
+		clock = newPauseClock(max(heartbeat/4, 10*time.Millisecond), time.Now())
+		go func() {
+			defer close(ticked)
+			tickPauseClock(ctx, clock)
+		}()
+	} else {
+		close(ticked)
+	}
+	err := c.readLoop(conn, out, in, applier, heartbeat, clock)
 	cancel() // an injected delay need not run out for a dead connection
 	in.close()
+	<-ticked
 	if aerr := <-applyErr; aerr != nil {
 		return aerr
 	}
 	return err
 }
 
-func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
+// tickPauseClock ticks clock every period until ctx is done.
+func tickPauseClock(ctx context.Context, clock *pauseClock) {
+	t := time.NewTicker(clock.period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			clock.tick(time.Now())
+		}
+	}
+}
+
+func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration,
+	clock *pauseClock) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
-	r := frame.NewReader(conn, silence)
+	var absent atomic.Int64 // how long this process was away, when that ends the connection
+	r := frame.NewReaderExcusing(conn, silence, func() bool {
+		away := clock.absent(time.Now(), max(heartbeat, 250*time.Millisecond))
+		switch judgeSilence(away, heartbeat, c.opts.ReconnectAfterPause) {
+		case pausedCarryOn:
+			c.log.Info("this process was paused or the machine slept; reading on", zap.Duration("for", away.Round(time.Millisecond)))
+			return true
+		case pausedReconnect:
+			absent.Store(int64(away))
+		}
+		return false
+	})
 	for {
 		_, data, err := r.Read()
 		if errors.Is(err, context.DeadlineExceeded) {
+			if away := time.Duration(absent.Load()); away > 0 {
+				c.log.Info("this process was paused or the machine slept; reconnecting", zap.Duration("for", away.Round(time.Millisecond)))
+				return fmt.Errorf("this process was away for %s; the master may have dropped it", away.Round(time.Millisecond))
+			}
 			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, frame.UnhealthyAfter)
 		}
 		if err != nil {
