@@ -15,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/config"
 	"github.com/replog/replog/shared/logging"
 	"github.com/replog/replog/shared/serve"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // variables are the master's settings, from its configuration struct.
 var variables = serve.Variables(&config.Config{})

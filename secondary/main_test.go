@@ -12,11 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/shared/serve"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // variables are the secondary's settings, from its configuration struct.
 var variables = serve.Variables(&config.Config{})
