@@ -319,17 +319,7 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Wr
 		}
 		applyErr <- err
 	}()
-	var clock *pauseClock // nil when the master set no heartbeat: no silence deadline to excuse
-	ticked := make(chan struct{})
-	if heartbeat > 0 {
-		clock = newPauseClock(max(heartbeat/4, 10*time.Millisecond), time.Now())
-		go func() {
-			defer close(ticked)
-			tickPauseClock(ctx, clock)
-		}()
-	} else {
-		close(ticked)
-	}
+	clock, ticked := watchPauses(ctx, heartbeat)
 	err := c.readLoop(conn, out, in, applier, heartbeat, clock)
 	cancel() // an injected delay need not run out for a dead connection
 	in.close()
@@ -340,25 +330,38 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Wr
 	return err
 }
 
-// tickPauseClock ticks clock every period until ctx is done.
-func tickPauseClock(ctx context.Context, clock *pauseClock) {
-	t := time.NewTicker(clock.period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			clock.tick(time.Now())
-		}
+// watchPauses returns a pauseClock ticked every quarter heartbeat until
+// ctx is done, and a channel closed when its goroutine has ended. The
+// clock is nil when the master set no heartbeat: then there is no
+// silence deadline to excuse.
+func watchPauses(ctx context.Context, heartbeat time.Duration) (*pauseClock, <-chan struct{}) {
+	ticked := make(chan struct{})
+	if heartbeat <= 0 {
+		close(ticked)
+		return nil, ticked
 	}
+	clock := newPauseClock(max(heartbeat/4, 10*time.Millisecond), time.Now())
+	go func() {
+		defer close(ticked)
+		t := time.NewTicker(clock.period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				clock.tick(time.Now())
+			}
+		}
+	}()
+	return clock, ticked
 }
 
-func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration,
-	clock *pauseClock) error {
-	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
-	var absent atomic.Int64 // how long this process was away, when that ends the connection
-	r := frame.NewReaderExcusing(conn, silence, func() bool {
+// excuse is what the silence deadline asks when it runs out (see
+// judgeSilence): whether to read on, this process having been away; when
+// it was away so long that it redials, it stores how long in absent.
+func (c *Client) excuse(clock *pauseClock, heartbeat time.Duration, absent *atomic.Int64) func() bool {
+	return func() bool {
 		away := clock.absent(time.Now(), max(heartbeat, 250*time.Millisecond))
 		switch judgeSilence(away, heartbeat, c.opts.ReconnectAfterPause) {
 		case pausedCarryOn:
@@ -368,7 +371,14 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 			absent.Store(int64(away))
 		}
 		return false
-	})
+	}
+}
+
+func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration,
+	clock *pauseClock) error {
+	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
+	var absent atomic.Int64 // how long this process was away, when that ends the connection
+	r := frame.NewReaderExcusing(conn, silence, c.excuse(clock, heartbeat, &absent))
 	for {
 		_, data, err := r.Read()
 		if errors.Is(err, context.DeadlineExceeded) {
