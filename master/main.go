@@ -22,7 +22,11 @@ import (
 	"github.com/replog/replog/shared/store"
 )
 
-func main() { serve.Main("master", config.Load, run) }
+func main() { serve.Main(binary, config.Load, run) }
+
+var binary = serve.Binary{Name: "master",
+	About:    "takes appends over HTTP, gives them ids, and streams the log to the secondaries that dial /replicate.",
+	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": config.DefaultName}}
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
@@ -66,8 +70,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	hub.Retain(st.FirstID()) // what an earlier run dropped, retention on or not now
 	if lim := cfg.Retention(); lim.On() {
 		wg.Go(func() { retention.Run(ctx, st, lim, retention.SweepEvery, hub.Retain, log.Named("retention")) })
-		log.Info("retention on", zap.Uint64("maxMessages", lim.MaxMessages), zap.Int64("maxBytes", lim.MaxBytes),
-			zap.Duration("maxAge", lim.MaxAge), zap.Duration("sweepEvery", retention.SweepEvery))
+		log.Info("retention on", zap.String("maxMessages", said(lim.MaxMessages, "no limit")), zap.String("maxBytes", said(lim.MaxBytes, "no limit")),
+			zap.String("maxAge", said(lim.MaxAge, "no limit")), zap.Duration("sweepEvery", retention.SweepEvery))
 	}
 	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
@@ -92,10 +96,28 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	srv := serve.NewServer(cfg.Settings, server.Routes(), log)
 	srv.TLSConfig = tlsConfig
 	serve.CloseOnShutdown(srv, draining)
-	log.Info("master starting", zap.String("logId", st.LogID()), zap.Int("clusterSize", cfg.ClusterSize),
-		zap.Int("quorum", cfg.Quorum), zap.Duration("writeTimeout", cfg.WriteTimeout),
-		zap.Duration("heartbeatInterval", cfg.HeartbeatInterval))
+	log.Info("master starting", startFields(cfg, st.LogID())...)
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}
+
+// startFields are the start-up line's: the settings an operator checks
+// first, each as it reads in the settings ("1s"), and one left at 0 said
+// as what 0 means, not as a number that reads as a value set. Each field
+// keeps one JSON type whatever its value.
+func startFields(cfg config.Config, logID string) []zap.Field {
+	return []zap.Field{zap.String("logId", logID), zap.String("httpAddr", cfg.HTTPAddr),
+		zap.String("clusterSize", said(cfg.ClusterSize, "unset")), zap.Int("quorum", cfg.Quorum),
+		zap.String("writeTimeout", said(cfg.WriteTimeout, "no limit")), zap.Duration("heartbeatInterval", cfg.HeartbeatInterval),
+		zap.Duration("replicationLinger", cfg.ReplicationLinger)}
+}
+
+// said is a setting for a log line: as it is written in the settings
+// (a duration prints as "10s"), or when 0, what 0 means.
+func said[T ~int | ~int64 | ~uint64](v T, zero string) string {
+	if v == 0 {
+		return zero
+	}
+	return fmt.Sprint(v)
 }
 
 // lingerOption maps REPLICATION_LINGER to replication.Options, where 0

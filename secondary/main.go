@@ -26,7 +26,11 @@ import (
 	"github.com/replog/replog/shared/store"
 )
 
-func main() { serve.Main("secondary", config.Load, run) }
+func main() { serve.Main(binary, config.Load, run) }
+
+var binary = serve.Binary{Name: "secondary",
+	About:    "dials the master, keeps a gap-free copy of its log, and serves reads of it.",
+	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": "the hostname"}}
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
@@ -67,7 +71,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	srv := serve.NewServer(cfg.Settings, api.Routes(node, st, client), log)
 	srv.TLSConfig = serverTLS
 	serve.CloseOnShutdown(srv, draining)
-	log.Info("secondary starting", zap.String("master", cfg.MasterURL))
+	log.Info("secondary starting", zap.String("master", cfg.MasterURL), zap.String("httpAddr", cfg.HTTPAddr))
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
 }
 

@@ -19,10 +19,21 @@ type deadline struct {
 	expired atomic.Bool
 }
 
-func newDeadline(conn *websocket.Conn, timeout time.Duration) *deadline {
+// newDeadline returns a deadline that closes conn when its timeout runs
+// out, unless excused (nil: never) says the time was not the peer's to
+// answer for; then the call waits another timeout. excused runs only
+// when the timer fires, never per call.
+func newDeadline(conn *websocket.Conn, timeout time.Duration, excused func() bool) *deadline {
 	d := &deadline{timeout: timeout}
 	if timeout > 0 {
 		d.timer = time.AfterFunc(time.Hour, func() {
+			if excused != nil && excused() {
+				// Should the call have ended meanwhile, the next start
+				// re-arms the timer anyway; after the last one it fires
+				// on a closed connection.
+				d.timer.Reset(timeout)
+				return
+			}
 			d.expired.Store(true)
 			conn.CloseNow() // ends the call that waits
 		})

@@ -26,7 +26,15 @@ type Reader struct {
 // error wrapping context.DeadlineExceeded (a silent peer); 0 waits
 // without limit.
 func NewReader(conn *websocket.Conn, timeout time.Duration) *Reader {
-	return &Reader{conn: conn, deadline: newDeadline(conn, timeout)}
+	return NewReaderExcusing(conn, timeout, nil)
+}
+
+// NewReaderExcusing is NewReader whose timeout, when it runs out, first
+// asks excused whether the silence was the reader's own doing (a process
+// that was paused cannot have read what waits for it): then the Read
+// goes on, for another timeout, and the connection stays open.
+func NewReaderExcusing(conn *websocket.Conn, timeout time.Duration, excused func() bool) *Reader {
+	return &Reader{conn: conn, deadline: newDeadline(conn, timeout, excused)}
 }
 
 // Read returns the next message.

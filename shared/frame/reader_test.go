@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,5 +64,40 @@ func TestReaderBoundsEachRead(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a read from a silent peer still waits after 5 s")
+	}
+}
+
+// TestReaderExcusedSilenceKeepsReading: a timeout that runs out while
+// excused says the silence was the reader's own doing leaves the
+// connection open, and the Read takes what comes after; once not
+// excused, the Read fails as a silent peer's.
+func TestReaderExcusedSilenceKeepsReading(t *testing.T) {
+	send := make(chan struct{})
+	_, conn := dialPeer(t, func(ctx context.Context, conn *websocket.Conn) {
+		select {
+		case <-send:
+		case <-ctx.Done():
+			return
+		}
+		_ = conn.Write(ctx, websocket.MessageText, []byte("late"))
+		<-ctx.Done()
+	})
+	var asked atomic.Int32
+	excuses := int32(2)
+	r := NewReaderExcusing(conn, 20*time.Millisecond, func() bool {
+		n := asked.Add(1)
+		if n == excuses {
+			close(send) // the peer answers after the second excuse
+		}
+		return n <= excuses
+	})
+	if _, got, err := r.Read(); err != nil || string(got) != "late" {
+		t.Fatalf("read %q, %v; want the message after two excused timeouts", got, err)
+	}
+	if n := asked.Load(); n < excuses {
+		t.Fatalf("excused asked %d times, want at least %d", n, excuses)
+	}
+	if _, _, err := r.Read(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the read once no longer excused failed with %v, want a timeout", err)
 	}
 }

@@ -21,7 +21,7 @@ type Writer struct {
 // NewWriter returns a Writer for conn. Its timer runs only during a
 // write, so there is nothing to stop when the connection ends.
 func NewWriter(conn *websocket.Conn, timeout time.Duration) *Writer {
-	return &Writer{conn: conn, deadline: newDeadline(conn, timeout)}
+	return &Writer{conn: conn, deadline: newDeadline(conn, timeout, nil)}
 }
 
 // Write sends b, an encoded frame, as one text message.

@@ -3,11 +3,16 @@ package serve
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/replog/replog/shared/logging"
 )
@@ -20,40 +25,150 @@ type Config interface{ Node() Node }
 // TLS_CERT_FILE.
 type Node struct{ Name, Addr, LogLevel, LogFormat, TLSCert string }
 
-// Main runs a replog binary the same way for both: a bad configuration
-// exits 2 with one line naming the variable; "health" as the first
-// argument probes the running node's /health (for images without a
-// shell); otherwise the node runs until SIGINT or SIGTERM and exits 0, or
-// 1 when it fails.
+// Binary says what a replog binary is, for its help and its errors.
+type Binary struct {
+	Name  string // "master", "secondary": the command, and the prefix of its errors
+	About string // what it does, for its help
+	// Defaults are the defaults the binary sets itself, for its help.
+	Defaults map[string]string
+}
+
+// Main runs a replog binary the same way for both (see Exec) and exits
+// with Exec's status.
+func Main[C Config](b Binary, load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) {
+	os.Exit(Exec(b, os.Args[1:], os.Stdout, os.Stderr, load, run))
+}
+
+// Exit statuses of Exec.
+const (
+	ExitOK     = 0
+	ExitFailed = 1 // the node ran and failed, or a health probe failed
+	ExitUsage  = 2 // a bad argument or setting; the line on stderr says which
+)
+
+// Exec runs a replog binary with its arguments and returns the exit
+// status. With no argument the node runs until SIGINT or SIGTERM: 0 when
+// it stops, 1 when it fails, 2 with one line naming the variable for a
+// bad configuration. "help" (or -h, --help) lists every variable;
+// "version" (or --version) prints the build; "health" probes the running
+// node's /health (for images without a shell). Anything else is a
+// one-line usage on stderr and status 2, never a server started by
+// mistake.
 //
-// name prefixes start-up errors ("master", "secondary"); load reads the
-// configuration from the environment; run runs the node until ctx is done.
-func Main[C Config](name string, load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) {
+// load reads the configuration from the environment; run runs the node
+// until ctx is done.
+func Exec[C Config](b Binary, args []string, stdout, stderr io.Writer,
+	load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) int {
+	if len(args) == 0 {
+		return runNode(b, stderr, load, run)
+	}
+	if len(args) == 1 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			var spec C
+			return writeHelp(stdout, b, &spec)
+		case "version", "-version", "--version":
+			writeVersion(stdout, b.Name)
+			return ExitOK
+		case "health":
+			return health(b, stderr, load)
+		}
+	}
+	fmt.Fprintf(stderr, "usage: %s [help | version | health] (settings are environment variables: %s help lists them)\n", b.Name, b.Name)
+	return ExitUsage
+}
+
+func runNode[C Config](b Binary, stderr io.Writer, load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) int {
 	cfg, err := load()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
+		return ExitUsage
 	}
 	node := cfg.Node()
-	if len(os.Args) > 1 && os.Args[1] == "health" {
-		if err := Probe(node); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-			os.Exit(1)
-		}
-		return
-	}
-	log, err := logging.New(node.Name, node.LogLevel, node.LogFormat)
+	log, err := logging.NewTo(stderr, node.Name, node.LogLevel, node.LogFormat)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
+		return ExitUsage
 	}
+	defer func() { _ = log.Sync() }()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg, log)
 	stop()
 	if err != nil {
-		log.Error(name+" stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
+		// The error says what failed; a stack of main would not.
+		log.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)).Error(b.Name+" stopped", zap.Error(err))
+		return ExitFailed
 	}
-	_ = log.Sync()
+	return ExitOK
+}
+
+func health[C Config](b Binary, stderr io.Writer, load func() (C, error)) int {
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
+		return ExitUsage
+	}
+	if err := Probe(cfg.Node()); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+func writeHelp(w io.Writer, b Binary, spec any) int {
+	fmt.Fprintf(w, `replog %s: %s
+
+Usage: %[1]s [help | version | health]
+  (none)    run the node until SIGINT or SIGTERM
+  health    probe the running node's /health: exit 0 when it answers
+  help      this text
+  version   the version and build
+
+Exit status: 0 stopped cleanly, 1 failed while running, 2 a bad argument or
+setting (one line on stderr names the variable).
+
+Settings are environment variables only:
+
+`, b.Name, b.About)
+	if err := WriteVariables(w, spec, b.Defaults); err != nil {
+		panic(err) // a struct tag the code owns is wrong
+	}
+	return ExitOK
+}
+
+// writeVersion prints the module version and, when the build recorded
+// them, the commit it was built from and whether the tree had changes.
+func writeVersion(w io.Writer, name string) {
+	version, commit := "unknown", "unknown (built without version control information)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		version = bi.Main.Version
+		commit = vcs(bi.Settings)
+	}
+	fmt.Fprintf(w, "replog %s %s\ncommit %s\n%s %s/%s\n", name, version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func vcs(settings []debug.BuildSetting) string {
+	var revision, when string
+	modified := false
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if revision == "" {
+		return "unknown (built without version control information)"
+	}
+	parts := []string{revision}
+	if when != "" {
+		parts = append(parts, "of "+when)
+	}
+	if modified {
+		parts = append(parts, "with uncommitted changes")
+	}
+	return strings.Join(parts, ", ")
 }

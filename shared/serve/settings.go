@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/replog/replog/shared/certs"
@@ -12,33 +13,33 @@ import (
 // configuration embeds them, so envconfig reads them from the same
 // variables on both; .env.example documents each.
 type Settings struct {
-	NodeName string `envconfig:"NODE_NAME"`
+	NodeName string `envconfig:"NODE_NAME" desc:"name on every log line; a secondary's identity toward the master"`
 	// HTTPAddr has no default here: each binary sets its own port (see
 	// DefaultAddr).
-	HTTPAddr         string        `envconfig:"HTTP_ADDR"`
-	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
-	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info"`
-	LogFormat        string        `envconfig:"LOG_FORMAT" default:"json"`
-	ReplicationToken string        `envconfig:"REPLICATION_TOKEN"`
-	DebugPprof       bool          `envconfig:"DEBUG_PPROF" default:"false"`
+	HTTPAddr         string        `envconfig:"HTTP_ADDR" desc:"listen address of the HTTP API (and on the master /replicate), host:port"`
+	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"on SIGTERM/SIGINT, how long in-flight requests may take to finish"`
+	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat        string        `envconfig:"LOG_FORMAT" default:"json" desc:"json for machines, console for people"`
+	ReplicationToken string        `envconfig:"REPLICATION_TOKEN" desc:"bearer token secondaries present on /replicate; unset, replication is open to any peer"`
+	DebugPprof       bool          `envconfig:"DEBUG_PPROF" default:"false" desc:"true serves Go's profiler at /debug/pprof/ on the API port; keep it off in production"`
 	// MaxStreams bounds the streams and waiting long-poll reads open at
 	// once on the node.
-	MaxStreams int `envconfig:"MAX_STREAMS" default:"1000"`
+	MaxStreams int `envconfig:"MAX_STREAMS" default:"1000" desc:"most streams and waiting long-poll reads open at once; more get 503"`
 	// MaxLargeReads bounds the GET /messages replies above 1 MiB built at
 	// once; each may hold up to 64 MiB of messages.
-	MaxLargeReads int `envconfig:"MAX_LARGE_READS" default:"4"`
+	MaxLargeReads int `envconfig:"MAX_LARGE_READS" default:"4" desc:"most GET /messages replies above 1 MiB built at once (each up to 64 MiB); more wait"`
 	// StreamWriteTimeout ends a stream whose consumer takes no page in
 	// that time.
-	StreamWriteTimeout time.Duration `envconfig:"STREAM_WRITE_TIMEOUT" default:"1m"`
+	StreamWriteTimeout time.Duration `envconfig:"STREAM_WRITE_TIMEOUT" default:"1m" desc:"a stream whose consumer takes no page in this time is ended"`
 	// ReadHeaderTimeout cuts off a client that takes longer to send its
 	// request headers (slowloris); IdleTimeout closes keep-alive
 	// connections left idle.
-	ReadHeaderTimeout time.Duration `envconfig:"HTTP_READ_HEADER_TIMEOUT" default:"5s"`
-	IdleTimeout       time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"2m"`
+	ReadHeaderTimeout time.Duration `envconfig:"HTTP_READ_HEADER_TIMEOUT" default:"5s" desc:"a client that has not sent its request headers in this time is cut off (slowloris)"`
+	IdleTimeout       time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"2m" desc:"an idle keep-alive connection is closed after this"`
 	// TLSCertFile and TLSKeyFile, when set, serve the HTTP API (and on
 	// the master /replicate) over TLS; see package certs for rotation.
-	TLSCertFile string `envconfig:"TLS_CERT_FILE"`
-	TLSKeyFile  string `envconfig:"TLS_KEY_FILE"`
+	TLSCertFile string `envconfig:"TLS_CERT_FILE" desc:"PEM certificate: with TLS_KEY_FILE, serve the API (and /replicate) over TLS; reloaded on change or SIGHUP; unset, plain HTTP"`
+	TLSKeyFile  string `envconfig:"TLS_KEY_FILE" desc:"PEM key of TLS_CERT_FILE"`
 }
 
 // TLSFiles are the node's certificate files.
@@ -58,9 +59,15 @@ func (s *Settings) DefaultAddr(addr string) {
 	}
 }
 
-// Validate checks the settings; its errors name the variable.
+// Validate checks the settings; its errors name the variable. HTTPAddr
+// must be set (DefaultAddr) before.
 func (s Settings) Validate() error {
+	if err := ValidateAddr("HTTP_ADDR", s.HTTPAddr); err != nil {
+		return err
+	}
 	switch {
+	case strings.ContainsFunc(s.ReplicationToken, notInHeader):
+		return fmt.Errorf("REPLICATION_TOKEN: must be printable ASCII without spaces (it travels in an HTTP header)")
 	case s.ShutdownTimeout < 0:
 		return fmt.Errorf("SHUTDOWN_TIMEOUT: must not be negative, got %s", s.ShutdownTimeout)
 	case s.MaxStreams < 1:
@@ -81,6 +88,9 @@ func (s Settings) Validate() error {
 	}
 	return nil
 }
+
+// notInHeader reports whether r cannot be part of a bearer token.
+func notInHeader(r rune) bool { return r <= ' ' || r >= 0x7f }
 
 // Node is what Main needs of the settings.
 func (s Settings) Node() Node {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,16 +12,23 @@ import (
 // environment (each configuration embeds them; .env.example documents
 // each). An empty DataDir keeps the log in memory.
 type DiskSettings struct {
-	DataDir       string        `envconfig:"DATA_DIR"`
-	Fsync         FsyncPolicy   `envconfig:"FSYNC" default:"always"`
-	FsyncInterval time.Duration `envconfig:"FSYNC_INTERVAL" default:"100ms"`
+	DataDir       string        `envconfig:"DATA_DIR" desc:"where the durable log lives; unset, the log is in memory and a restart loses it"`
+	Fsync         FsyncPolicy   `envconfig:"FSYNC" default:"always" desc:"when an append counts as held: always (fsync first), interval (every FSYNC_INTERVAL) or never (left to the OS)"`
+	FsyncInterval time.Duration `envconfig:"FSYNC_INTERVAL" default:"100ms" desc:"with FSYNC=interval, how often to fsync"`
 	// SegmentBytes is the size past which a segment file is closed and a
 	// new one begun: the unit in which retention gives disk space back.
-	SegmentBytes int64 `envconfig:"SEGMENT_BYTES" default:"67108864"`
+	SegmentBytes int64 `envconfig:"SEGMENT_BYTES" default:"67108864" desc:"size past which a segment file is closed (at least 65536): the unit disk space comes back in"`
 }
 
 // Validate checks the settings; its errors name the variable.
 func (s DiskSettings) Validate() error {
+	if s.DataDir != "" {
+		// Caught here, where the variable can be named, rather than as a
+		// failure to open the log.
+		if fi, err := os.Stat(s.DataDir); err == nil && !fi.IsDir() {
+			return fmt.Errorf("DATA_DIR: %s is a file, not a directory", s.DataDir)
+		}
+	}
 	if s.FsyncInterval <= 0 {
 		return fmt.Errorf("FSYNC_INTERVAL: must be positive, got %s", s.FsyncInterval)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/replog/replog/master/internal/retention"
 	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/serve"
@@ -19,40 +17,46 @@ type Config struct {
 	serve.Settings
 	store.DiskSettings
 
-	ClusterSize     int `envconfig:"CLUSTER_SIZE" default:"0"`
-	MaxMessageBytes int `envconfig:"MAX_MESSAGE_BYTES" default:"1048576"`
+	ClusterSize     int `envconfig:"CLUSTER_SIZE" default:"0" desc:"nodes in the cluster, master included; 0 is not stated; when set, a larger writeConcern is refused with 400"`
+	MaxMessageBytes int `envconfig:"MAX_MESSAGE_BYTES" default:"1048576" desc:"largest message accepted, in bytes (at most 64 MiB); larger ones get 413"`
 	// MaxBatchMessages and MaxBatchBytes bound a batch append.
-	MaxBatchMessages int   `envconfig:"MAX_BATCH_MESSAGES" default:"1000"`
-	MaxBatchBytes    int64 `envconfig:"MAX_BATCH_BYTES" default:"16777216"`
+	MaxBatchMessages int   `envconfig:"MAX_BATCH_MESSAGES" default:"1000" desc:"most messages in one batch append (1 to 100000)"`
+	MaxBatchBytes    int64 `envconfig:"MAX_BATCH_BYTES" default:"16777216" desc:"largest append body (a batch), in bytes; 413 beyond"`
 
-	Quorum       int           `envconfig:"QUORUM" default:"0"`
-	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"0"`
+	Quorum       int           `envconfig:"QUORUM" default:"0" desc:"healthy nodes, master included, needed to accept appends; 0 is CLUSTER_SIZE/2+1 when CLUSTER_SIZE is set, else 1"`
+	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"0" desc:"wait for a write concern when a request gives no timeoutMs; 0 is no limit"`
 	// MaxWaitingWrites bounds the appends waiting for their write concern.
-	MaxWaitingWrites int `envconfig:"MAX_WAITING_WRITES" default:"10000"`
+	MaxWaitingWrites int `envconfig:"MAX_WAITING_WRITES" default:"10000" desc:"most appends waiting for their write concern at once; beyond it an append that would wait gets 503"`
 	// MaxReplicationPeers bounds the /replicate sessions, observers included.
-	MaxReplicationPeers int `envconfig:"MAX_REPLICATION_PEERS" default:"256"`
+	MaxReplicationPeers int `envconfig:"MAX_REPLICATION_PEERS" default:"256" desc:"most peers on /replicate at once, observers included; more get 503"`
 	// ReplicationHelloTimeout and ReplicationWriteTimeout drop a peer that
 	// sends no hello, or takes no frame, in that time.
-	ReplicationHelloTimeout time.Duration `envconfig:"REPLICATION_HELLO_TIMEOUT" default:"10s"`
-	ReplicationWriteTimeout time.Duration `envconfig:"REPLICATION_WRITE_TIMEOUT" default:"10s"`
-	HeartbeatInterval       time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
+	ReplicationHelloTimeout time.Duration `envconfig:"REPLICATION_HELLO_TIMEOUT" default:"10s" desc:"a peer that sends no hello in this time is dropped"`
+	ReplicationWriteTimeout time.Duration `envconfig:"REPLICATION_WRITE_TIMEOUT" default:"10s" desc:"a peer that takes no frame in this time is dropped (it reconnects and catches up)"`
+	HeartbeatInterval       time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s" desc:"heartbeat period (at least 10ms); a secondary is suspected after 2 silent intervals, unhealthy after 4"`
 	// ReplicationLinger is how long appends with writeConcern 1 may wait
 	// to leave for the secondaries in one frame with those that follow.
-	ReplicationLinger  time.Duration `envconfig:"REPLICATION_LINGER" default:"1ms"`
-	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m"`
-	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000"`
-	ForgetAfter        time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h"`
+	ReplicationLinger  time.Duration `envconfig:"REPLICATION_LINGER" default:"1ms" desc:"longest wait of a writeConcern 1 append before it leaves for the secondaries with those that follow (0 to 1s; 0 sends at once)"`
+	IdempotencyWindow  time.Duration `envconfig:"IDEMPOTENCY_WINDOW" default:"10m" desc:"how long an Idempotency-Key is remembered"`
+	IdempotencyMaxKeys int           `envconfig:"IDEMPOTENCY_MAX_KEYS" default:"100000" desc:"how many Idempotency-Keys are remembered at most"`
+	ForgetAfter        time.Duration `envconfig:"FORGET_SECONDARY_AFTER" default:"1h" desc:"how long a disconnected secondary stays listed in /health (as unhealthy)"`
 	// ReplicationClientCAFile, when set, makes every /replicate peer
 	// present a client certificate signed by one of its CAs (mutual TLS;
 	// needs TLS_CERT_FILE).
-	ReplicationClientCAFile string `envconfig:"REPLICATION_CLIENT_CA_FILE"`
+	ReplicationClientCAFile string `envconfig:"REPLICATION_CLIENT_CA_FILE" desc:"PEM CAs: every /replicate peer must present a client certificate they signed (needs TLS)"`
 	// Retention bounds the log; 0 on an axis is no limit.
-	RetentionMaxMessages int64         `envconfig:"RETENTION_MAX_MESSAGES" default:"0"`
-	RetentionMaxBytes    int64         `envconfig:"RETENTION_MAX_BYTES" default:"0"`
-	RetentionMaxAge      time.Duration `envconfig:"RETENTION_MAX_AGE" default:"0"`
+	RetentionMaxMessages int64         `envconfig:"RETENTION_MAX_MESSAGES" default:"0" desc:"keep at most this many of the newest messages; 0 is no limit"`
+	RetentionMaxBytes    int64         `envconfig:"RETENTION_MAX_BYTES" default:"0" desc:"keep at most this many bytes of message text, dropping the oldest; 0 is no limit"`
+	RetentionMaxAge      time.Duration `envconfig:"RETENTION_MAX_AGE" default:"0" desc:"drop chunks/segments whose newest message is older (e.g. 168h); 0 is no limit"`
 	// FaultsAPI turns on fault control (PUT /secondaries/{name}/faults).
-	FaultsAPI bool `envconfig:"FAULTS_API" default:"false"`
+	FaultsAPI bool `envconfig:"FAULTS_API" default:"false" desc:"true turns on fault control (PUT /secondaries/{name}/faults); never in production"`
 }
+
+// The master's defaults for the settings both binaries share.
+const (
+	DefaultAddr = ":8080"
+	DefaultName = "master"
+)
 
 // Retention is the retention limits.
 func (c Config) Retention() retention.Limits {
@@ -62,13 +66,13 @@ func (c Config) Retention() retention.Limits {
 // Load reads and validates the settings. Its errors name the variable.
 func Load() (Config, error) {
 	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		return c, fmt.Errorf("invalid configuration: %w", err)
+	if err := serve.LoadEnv(&c); err != nil {
+		return c, err
 	}
 	if c.NodeName == "" {
-		c.NodeName = "master"
+		c.NodeName = DefaultName
 	}
-	c.DefaultAddr(":8080")
+	c.DefaultAddr(DefaultAddr)
 	if err := c.Settings.Validate(); err != nil {
 		return c, err
 	}

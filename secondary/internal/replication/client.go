@@ -38,6 +38,11 @@ type Options struct {
 	FaultsAPI bool
 	// TLS, when set, is how a wss:// master is dialed and verified.
 	TLS *tls.Config
+	// ReconnectAfterPause: when this process was away (paused, or the
+	// machine slept) at least this long, it redials instead of reading on
+	// (the master's REPLICATION_WRITE_TIMEOUT, 10s by default, may have
+	// dropped it).
+	ReconnectAfterPause time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +57,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReconnectAfterPause == 0 {
+		o.ReconnectAfterPause = 10 * time.Second
 	}
 	if o.Faults == nil {
 		o.Faults = faults.New(faults.Delay{}, 0, 0)
@@ -315,7 +323,8 @@ func (c *Client) followFirst(first uint64) error {
 // otherwise it goes through the inbox to the applier goroutine, so that an
 // injected delay never delays a heartbeat answer. A master silent for four
 // heartbeat intervals is taken for dead and the connection dropped, so the
-// caller redials.
+// caller redials — unless the silence was this process's own (see
+// pauseClock).
 func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Writer, heartbeat time.Duration) error {
 	in := newInbox()
 	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
@@ -329,21 +338,73 @@ func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Wr
 		}
 		applyErr <- err
 	}()
-	err := c.readLoop(conn, out, in, applier, heartbeat)
+	clock, ticked := watchPauses(ctx, heartbeat)
+	err := c.readLoop(conn, out, in, applier, heartbeat, clock)
 	cancel() // an injected delay need not run out for a dead connection
 	in.close()
+	<-ticked
 	if aerr := <-applyErr; aerr != nil {
 		return aerr
 	}
 	return err
 }
 
-func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration) error {
+// watchPauses returns a pauseClock ticked every quarter heartbeat until
+// ctx is done, and a channel closed when its goroutine has ended. The
+// clock is nil when the master set no heartbeat: then there is no
+// silence deadline to excuse.
+func watchPauses(ctx context.Context, heartbeat time.Duration) (*pauseClock, <-chan struct{}) {
+	ticked := make(chan struct{})
+	if heartbeat <= 0 {
+		close(ticked)
+		return nil, ticked
+	}
+	clock := newPauseClock(max(heartbeat/4, 10*time.Millisecond), time.Now())
+	go func() {
+		defer close(ticked)
+		t := time.NewTicker(clock.period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				clock.tick(time.Now())
+			}
+		}
+	}()
+	return clock, ticked
+}
+
+// excuse is what the silence deadline asks when it runs out (see
+// judgeSilence): whether to read on, this process having been away; when
+// it was away so long that it redials, it stores how long in absent.
+func (c *Client) excuse(clock *pauseClock, heartbeat time.Duration, absent *atomic.Int64) func() bool {
+	return func() bool {
+		away := clock.absent(time.Now(), max(heartbeat, 250*time.Millisecond))
+		switch judgeSilence(away, heartbeat, c.opts.ReconnectAfterPause) {
+		case pausedCarryOn:
+			c.log.Info("this process was paused or the machine slept; reading on", zap.Duration("for", away.Round(time.Millisecond)))
+			return true
+		case pausedReconnect:
+			absent.Store(int64(away))
+		}
+		return false
+	}
+}
+
+func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration,
+	clock *pauseClock) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
-	r := frame.NewReader(conn, silence)
+	var absent atomic.Int64 // how long this process was away, when that ends the connection
+	r := frame.NewReaderExcusing(conn, silence, c.excuse(clock, heartbeat, &absent))
 	for {
 		_, data, err := r.Read()
 		if errors.Is(err, context.DeadlineExceeded) {
+			if away := time.Duration(absent.Load()); away > 0 {
+				c.log.Info("this process was paused or the machine slept; reconnecting", zap.Duration("for", away.Round(time.Millisecond)))
+				return fmt.Errorf("this process was away for %s; the master may have dropped it", away.Round(time.Millisecond))
+			}
 			return fmt.Errorf("master silent for %s (%d heartbeat intervals)", silence, frame.UnhealthyAfter)
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -14,7 +15,13 @@ import (
 	"github.com/replog/replog/shared/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if url := os.Getenv(secondaryProcessEnv); url != "" {
+		runSecondaryProcess(url) // the test binary as a secondary's process (see pause_process_test.go)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // startClient runs a client of st against a master the test speaks for.
 func startClient(t *testing.T, st store.Store) *frametest.Master {

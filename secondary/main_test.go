@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+
+	"github.com/replog/replog/secondary/internal/config"
+	"github.com/replog/replog/shared/serve"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// variables are the secondary's settings, from its configuration struct.
+var variables = serve.Variables(&config.Config{})
+
+// exec runs the secondary's command line in the process, with only env set
+// of its variables; a configuration that loads fails the test instead of
+// starting a node.
+func exec(t *testing.T, env []string, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	for name := range variables {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
+	}
+	var out, errOut bytes.Buffer
+	status = serve.Exec(binary, args, &out, &errOut, config.Load, func(context.Context, config.Config, *zap.Logger) error {
+		t.Errorf("the node started with %v", env)
+		return nil
+	})
+	return status, out.String(), errOut.String()
+}
+
+// TestHelpListsEveryVariable: help is generated from the configuration
+// struct, so it lists every variable, each with what it means, and says
+// it on stdout with status 0 for each way of asking.
+func TestHelpListsEveryVariable(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		status, out, errOut := exec(t, nil, arg)
+		if status != 0 || errOut != "" {
+			t.Fatalf("%s: status %d, stderr %q", arg, status, errOut)
+		}
+		for name, desc := range variables {
+			if desc == "" {
+				t.Errorf("%s has no desc tag", name)
+			}
+			if !regexp.MustCompile(`\n  ` + name + `( \(default [^)]+\))?\n        \S`).MatchString(out) {
+				t.Errorf("%s: %s is not listed with its meaning:\n%s", arg, name, out)
+			}
+		}
+	}
+	_, out, _ := exec(t, nil, "help")
+	for _, want := range []string{"HTTP_ADDR (default :8081)", "NODE_NAME (default the hostname)", "MASTER_URL (default ws://localhost:8080/replicate)", "Exit status"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// TestDocsListTheSameVariables: README's Configuration table lists, as
+// the secondary's or both binaries', exactly the variables of the secondary's
+// configuration, and .env.example exactly those of README's table.
+func TestDocsListTheSameVariables(t *testing.T) {
+	readme, all := readmeVariables(t, "secondary")
+	if want := slices.Sorted(maps.Keys(variables)); !slices.Equal(readme, want) {
+		t.Errorf("README's Configuration table, secondary or both:\n%v\nthe secondary's configuration:\n%v", readme, want)
+	}
+	env, err := os.ReadFile(filepath.Join("..", ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example []string
+	for _, m := range regexp.MustCompile(`(?m)^([A-Z][A-Z0-9_]*)=`).FindAllStringSubmatch(string(env), -1) {
+		example = append(example, m[1])
+	}
+	slices.Sort(example)
+	if !slices.Equal(example, all) {
+		t.Errorf(".env.example:\n%v\nREADME's Configuration table:\n%v", example, all)
+	}
+}
+
+// readmeVariables reads README's Configuration table: the variables of
+// binary (its own and both's), and all of them, each sorted.
+func readmeVariables(t *testing.T, binary string) (of, all []string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for line := range strings.Lines(section) {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([A-Z][A-Z0-9_]*)`").FindAllStringSubmatch(cells[1], -1) {
+			all = append(all, m[1])
+			if who := strings.TrimSpace(cells[2]); who == binary || who == "both" {
+				of = append(of, m[1])
+			}
+		}
+	}
+	slices.Sort(of)
+	slices.Sort(all)
+	return of, all
+}
+
+// TestBadSettings: every variable that can be wrong stops the master
+// before it starts, with status 2 and one line naming the variable,
+// whether envconfig or our own checks refuse the value.
+func TestBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		env  []string
+		name string
+	}{
+		{[]string{"HTTP_ADDR=:65536"}, "HTTP_ADDR"},
+		{[]string{"HTTP_ADDR=127.0.0.1"}, "HTTP_ADDR"},
+		{[]string{"SHUTDOWN_TIMEOUT=-1s"}, "SHUTDOWN_TIMEOUT"},
+		{[]string{"LOG_LEVEL=loud"}, "LOG_LEVEL"},
+		{[]string{"LOG_FORMAT=xml"}, "LOG_FORMAT"},
+		{[]string{"REPLICATION_TOKEN=line\nbreak"}, "REPLICATION_TOKEN"},
+		{[]string{"DEBUG_PPROF=2"}, "DEBUG_PPROF"},
+		{[]string{"MAX_STREAMS=-3"}, "MAX_STREAMS"},
+		{[]string{"MAX_LARGE_READS=0"}, "MAX_LARGE_READS"},
+		{[]string{"STREAM_WRITE_TIMEOUT=0s"}, "STREAM_WRITE_TIMEOUT"},
+		{[]string{"HTTP_READ_HEADER_TIMEOUT=fast"}, "HTTP_READ_HEADER_TIMEOUT"},
+		{[]string{"HTTP_IDLE_TIMEOUT=0s"}, "HTTP_IDLE_TIMEOUT"},
+		{[]string{"TLS_CERT_FILE=" + file}, "TLS_KEY_FILE"}, // the one missing
+		{[]string{"TLS_KEY_FILE=" + file}, "TLS_CERT_FILE"},
+		{[]string{"DATA_DIR=" + file}, "DATA_DIR"},
+		{[]string{"FSYNC=often"}, "FSYNC"},
+		{[]string{"FSYNC_INTERVAL=0s"}, "FSYNC_INTERVAL"},
+		{[]string{"SEGMENT_BYTES=1000"}, "SEGMENT_BYTES"},
+		{[]string{"MASTER_URL=http://localhost:8080/replicate"}, "MASTER_URL"},
+		{[]string{"MASTER_URL=localhost:8080"}, "MASTER_URL"},
+		{[]string{"MASTER_URL=ws://localhost:99999/replicate"}, "MASTER_URL"},
+		{[]string{"MASTER_URL=ws://:8080/replicate"}, "MASTER_URL"},
+		{[]string{"MASTER_URL=wss://localhost:8080/replicate", "MASTER_CA_FILE=" + file}, "MASTER_CA_FILE"},
+		{[]string{"MASTER_CA_FILE=" + file}, "MASTER_URL"}, // ws://: the file would be ignored
+		{[]string{"MASTER_URL=wss://localhost:8080/replicate", "REPLICATION_CLIENT_CERT_FILE=" + file}, "REPLICATION_CLIENT_KEY_FILE"},
+		{[]string{"MASTER_URL=wss://localhost:8080/replicate", "REPLICATION_CLIENT_KEY_FILE=" + file}, "REPLICATION_CLIENT_CERT_FILE"},
+		{[]string{"REPLICATION_DELAY=2s-1s"}, "REPLICATION_DELAY"},
+		{[]string{"REPLICATION_DELAY=soon"}, "REPLICATION_DELAY"},
+		{[]string{"FAIL_RATE=1.5"}, "FAIL_RATE"},
+		{[]string{"FAIL_RATE=NaN"}, "FAIL_RATE"},
+		{[]string{"FAIL_RATE=abc"}, "FAIL_RATE"},
+		{[]string{"FAULTS_API=on"}, "FAULTS_API"},
+	}
+	tested := map[string]bool{"NODE_NAME": true} // any name will do
+	for _, c := range cases {
+		tested[c.name] = true
+		t.Run(strings.Join(c.env, ","), func(t *testing.T) {
+			status, out, errOut := exec(t, c.env)
+			if status != serve.ExitUsage || out != "" {
+				t.Fatalf("status %d, stdout %q; want 2", status, out)
+			}
+			if !strings.HasPrefix(errOut, "secondary: "+c.name+": ") || strings.Count(errOut, "\n") != 1 || !strings.HasSuffix(errOut, "\n") {
+				t.Fatalf("want one line naming %s, got %q", c.name, errOut)
+			}
+		})
+	}
+	for name := range variables {
+		if !tested[name] {
+			t.Errorf("no bad value of %s is tried", name)
+		}
+	}
+	_, _, errOut := exec(t, []string{"FAIL_RATE=abc"})
+	if want := "secondary: FAIL_RATE: \"abc\" is not a number\n"; errOut != want {
+		t.Errorf("got %q, want %q", errOut, want)
+	}
+}
+
+// TestArguments: version prints the build; anything else but help and
+// health is a one-line usage and status 2, never a node started.
+func TestArguments(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		status, out, errOut := exec(t, nil, arg)
+		if status != 0 || errOut != "" || !strings.HasPrefix(out, "replog secondary ") || !strings.Contains(out, runtime.Version()) ||
+			!strings.Contains(out, "\ncommit ") {
+			t.Errorf("%s: status %d, stdout %q, stderr %q", arg, status, out, errOut)
+		}
+	}
+	for _, args := range [][]string{{"--port=9000"}, {"start"}, {"help", "me"}, {""}} {
+		status, out, errOut := exec(t, nil, args...)
+		if status != serve.ExitUsage || out != "" || !strings.HasPrefix(errOut, "usage: secondary ") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, out, errOut)
+		}
+	}
+}
