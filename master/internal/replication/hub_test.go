@@ -148,14 +148,31 @@ func TestHubResendsAfterNack(t *testing.T) {
 	p.ExpectIDs(2, 3)
 }
 
+// TestHubWindowBoundsInFlight: with Window ids sent and not acked, the
+// session sends nothing more until an ack. The frame bound is set out of
+// the way (four frames of one id), so that the window alone holds id 3
+// back; no heartbeat in the test's time.
 func TestHubWindowBoundsInFlight(t *testing.T) {
-	f := newFixture(t, Options{Window: 2, BatchEntries: 1})
+	f := newFixture(t, Options{Window: 2, MaxFrames: 4, BatchEntries: 1, HeartbeatInterval: time.Hour})
 	f.append("a", "b", "c", "d")
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.Expect(frame.TypeWelcome)
 	p.ExpectIDs(1, 2)
-	p.Send(frame.Ack(2)) // nothing more may come before this ack
-	p.ExpectIDs(3, 4)
+	got := make(chan frame.Frame, 1)
+	go func() {
+		fr, _ := p.ReadAny() // gives up after frametest.Timeout
+		got <- fr
+	}()
+	select {
+	case fr := <-got:
+		t.Fatalf("with ids 1-2 in flight and a window of 2 the session sent %+v", fr)
+	case <-time.After(200 * time.Millisecond): // ids 3-4 have been in the log all along: the loop has had its chance
+	}
+	p.Send(frame.Ack(2))
+	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 1 || fr.Entries[0].ID != 3 {
+		t.Fatalf("after the ack of 2: %+v, want id 3", fr)
+	}
+	p.ExpectIDs(4, 4)
 }
 
 func TestHubObserverIsNeverCounted(t *testing.T) {
