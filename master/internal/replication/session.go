@@ -315,7 +315,7 @@ func (s *session) absorbAcks(flow *Flow) error {
 	if id <= flow.Acked() {
 		return nil
 	}
-	if _, ok := flow.Ack(id); !ok {
+	if !flow.Ack(id) {
 		return protocolErrorf("ack for id %d, which was never sent", id)
 	}
 	return nil
