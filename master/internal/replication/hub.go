@@ -3,12 +3,13 @@
 // membership that turns the secondaries' acks into satisfied write
 // concerns.
 //
-// Who owns what: each session's loop goroutine owns that session's Flow
-// (what to send next) and alone writes frames; the session's reader
-// goroutine decodes the peer's frames and records each ack in the
-// Membership itself, so that the writes it satisfies wake with no hand-off,
-// then leaves it in an atomic for the loop's flow. Nacks and fault answers
-// go to the loop over a channel. The Hub's one mutex guards the Membership
+// Who owns what: each session's loop goroutine decides what to send and
+// alone writes frames; the session's reader goroutine decodes the peer's
+// frames. What the peer was sent and acked lives in the session's
+// progress, which each goroutine uses through methods of its own: the
+// reader records each ack there (waking the loop if it waits for one) and
+// in the Membership itself, so that the writes it satisfies wake with no
+// hand-off. Nacks and fault answers go to the loop over a channel. The Hub's one mutex guards the Membership
 // (owners, positions, health, waiting writes) and the set of sessions. No
 // lock is held across I/O, and none is held while another is taken: the
 // store's last id is read before the hub's lock.
