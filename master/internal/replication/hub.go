@@ -397,7 +397,7 @@ func (h *Hub) join(s *session, start Start) {
 		replaced, done = h.members.Register(s.name, s.id, start.From-1, now)
 		old = h.sessions[replaced]
 		s.counters = h.members.Counters(s.name)
-		h.members.SetFaults(s.name, s.id, s.faultsAPI, s.faults)
+		h.members.SetFaults(s.name, s.id, s.faults.enabled, s.faults.inForce)
 		h.events.Add(now, "connected", s.name, fmt.Sprintf("streaming from id %d", start.From))
 		if start.Resync {
 			h.events.Add(now, "resync", s.name, "holds another log; resyncing from id 1")
@@ -488,7 +488,7 @@ func (h *Hub) SetFaults(ctx context.Context, name string, change frame.Faults) (
 	defer cancel()
 	req := faultsRequest{change: change, answer: make(chan frame.Frame, 1)}
 	select {
-	case s.faultReqs <- req:
+	case s.faults.requests <- req:
 	case <-s.ctx.Done():
 		return frame.Faults{}, fmt.Errorf("%w: %q", ErrUnknownSecondary, name)
 	case <-ctx.Done():
@@ -511,7 +511,7 @@ func (h *Hub) SetFaults(ctx context.Context, name string, change frame.Faults) (
 func (h *Hub) faultsAnswered(s *session, f *frame.Faults) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.members.SetFaults(s.name, s.id, s.faultsAPI, f)
+	h.members.SetFaults(s.name, s.id, s.faults.enabled, f)
 	detail := ""
 	if f != nil && f.ReplicationDelay != nil && f.FailRate != nil && f.CutOff != nil {
 		detail = fmt.Sprintf("replicationDelay %s, failRate %g, cutOff %t", *f.ReplicationDelay, *f.FailRate, *f.CutOff)

@@ -34,7 +34,7 @@ func protocolErrorf(format string, args ...any) error {
 // reader records an ack there and in the hub itself, so that the writes
 // it satisfies wake with no hand-off, and progress wakes the loop when it
 // sleeps waiting for that ack. Nacks and fault answers go to the loop over
-// control.
+// control; fault control is the loop's, in faults.
 type session struct {
 	hub      *Hub
 	id       SessionID // set by the hub when it joins
@@ -49,23 +49,8 @@ type session struct {
 	control  chan frame.Frame // nacks and fault answers, reader → loop
 	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
 	progress *progress        // what the peer was sent and acked
-
-	faultsAPI bool          // its hello said it takes fault changes
-	faults    *frame.Faults // the faults its hello said are in force
-	faultReqs chan faultsRequest
+	faults   faultControl
 }
-
-// faultsRequest is a change of faults for the loop to send; the peer's
-// answer goes to answer.
-type faultsRequest struct {
-	change frame.Faults
-	answer chan frame.Frame // buffered: the loop never waits on an asker
-	id     uint64           // set by the loop when it sends the change
-}
-
-// maxAsked bounds the changes a session remembers as asked and not yet
-// answered, for a secondary that never answers.
-const maxAsked = 16
 
 // ready is always ready: the loop selects on it instead of wake when it
 // has more to send, so that one select serves the busy and the idle loop.
@@ -85,10 +70,8 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		wake:     make(chan struct{}, 1),
 		// Nacks and fault answers are few, so a small buffer keeps the
 		// reader from waiting on the loop.
-		control:   make(chan frame.Frame, 64),
-		faultsAPI: hello.FaultsAPI && hello.Role != frame.RoleObserver,
-		faults:    hello.Faults,
-		faultReqs: make(chan faultsRequest),
+		control: make(chan frame.Frame, 64),
+		faults:  newFaultControl(hello),
 	}
 	s.progress = newProgress(start.From, h.opts.Window, h.opts.MaxFrames, s.observer, s.wake)
 	return s
@@ -154,8 +137,6 @@ func (s *session) loop() error {
 	var (
 		out     appendsOut
 		beats   uint64
-		asked   []faultsRequest  // sent, not yet answered, oldest first
-		asks    uint64           // the id of the last faults frame sent
 		lingerC <-chan time.Time // set while appends are held back (see holds)
 		due     bool             // the linger ran out: send what is held
 	)
@@ -187,19 +168,16 @@ func (s *session) loop() error {
 			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID()}); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
-		case req := <-s.faultReqs:
-			asks++
-			req.id = asks
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeFaults, ID: req.id, Faults: &req.change}); err != nil {
+		case req := <-s.faults.requests:
+			if err := s.writeFrame(s.faults.ask(req)); err != nil {
 				return fmt.Errorf("send faults: %w", err)
 			}
-			if len(asked) == maxAsked { // the oldest asker gave up long ago
-				asked = asked[1:]
-			}
-			asked = append(asked, req)
 		case f := <-s.control:
 			if f.Type == frame.TypeFaults {
-				asked = s.faultsAnswer(asked, f)
+				s.faults.answer(f)
+				if f.Faults != nil {
+					h.faultsAnswered(s, f.Faults)
+				}
 				continue
 			}
 			if err := s.progress.nack(f.From); err != nil {
@@ -247,26 +225,6 @@ func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 		return fmt.Errorf("send ids %d-%d: %w", from, to, err)
 	}
 	return nil
-}
-
-// faultsAnswer hands the peer's answer to the change it answers and
-// returns the changes still asked. An answer carries the id of its change;
-// a change made on the secondary's own API carries none. Changes asked
-// before the one answered were never answered (their askers have given
-// up): dropped.
-func (s *session) faultsAnswer(asked []faultsRequest, f frame.Frame) []faultsRequest {
-	if f.ID != 0 {
-		for len(asked) > 0 && asked[0].id <= f.ID {
-			if asked[0].id == f.ID {
-				asked[0].answer <- f
-			}
-			asked = asked[1:]
-		}
-	}
-	if f.Faults != nil {
-		s.hub.faultsAnswered(s, f.Faults)
-	}
-	return asked
 }
 
 // holds reports whether the loop should hold back the n ids from from,
