@@ -130,14 +130,15 @@ type Hub struct {
 	sessions map[SessionID]*session // guarded by mu; every session, observers included
 	lastID   SessionID              // guarded by mu; the newest session's id
 
-	// peers is a copy of sessions for Notify, which runs on every append
-	// and so reads it without the lock; it is replaced under mu.
+	// peers is a copy of sessions for hurry, which runs on every append a
+	// write waits for and so reads it without the lock; it is replaced
+	// under mu.
 	peers atomic.Pointer[[]*session]
 	// conns counts the /replicate handlers running, for MaxPeers.
 	conns atomic.Int64
 	// first is the oldest id retention keeps (see Retain).
 	first atomic.Uint64
-	// urgent is the highest id a write waits for (see Hurry): sessions
+	// urgent is the highest id a write waits for (see hurry): sessions
 	// send up to it at once rather than linger.
 	urgent atomic.Uint64
 }
@@ -173,25 +174,36 @@ func (h *Hub) Close() {
 	h.wg.Wait()
 }
 
-// Notify tells every session that the log grew. It never blocks: a
-// session that is already awake or busy will see the new entries anyway.
-func (h *Hub) Notify() {
+// wakeSessions makes every session look at the log again. It never
+// blocks: a session that is already awake or busy looks anyway. Sessions
+// see appends through the store's change signal; this is for what the
+// store does not say (hurry, Retain).
+func (h *Hub) wakeSessions() {
 	for _, s := range *h.peers.Load() {
 		s.poke()
 	}
 }
 
-// Hurry tells every session that the log grew and that a write waits for
-// id: they send it at once, with whatever they held, rather than linger.
-func (h *Hub) Hurry(id uint64) {
+// hurry tells every session that a write waits for id: they send it at
+// once, with whatever they held, rather than linger. Await calls it, as
+// the hub is where a write waits; the store's change signal, which wakes
+// the sessions for every append, cannot say which appends are waited for.
+func (h *Hub) hurry(id uint64) {
+	if raise(&h.urgent, id) {
+		h.wakeSessions()
+	} // else already told, and the sessions were woken then
+}
+
+// raise moves a up to v, if v is higher, and reports whether it did;
+// callers that race leave the highest of their values.
+func raise(a *atomic.Uint64, v uint64) bool {
 	for {
-		cur := h.urgent.Load()
-		if id <= cur {
-			return // already told, and the sessions were poked then
+		cur := a.Load()
+		if v <= cur {
+			return false
 		}
-		if h.urgent.CompareAndSwap(cur, id) {
-			h.Notify()
-			return
+		if a.CompareAndSwap(cur, v) {
+			return true
 		}
 	}
 }
@@ -249,7 +261,7 @@ func (h *Hub) Retain(first uint64) {
 	}
 	h.mu.Unlock()
 	release(gone)
-	h.Notify()
+	h.wakeSessions()
 }
 
 // Await waits until need nodes, master included, hold id, and returns how
@@ -258,10 +270,11 @@ func (h *Hub) Retain(first uint64) {
 // at that very moment still counts as met.
 func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Duration) (acks int, err error) {
 	var w *Wait // only for a write that may wait: w=1, the common case, allocates nothing
-	h.mu.Lock()
 	if need > 1 {
+		h.hurry(id) // the sessions may hold id back (see Options.Linger); a write waits for it
 		w = NewWait(id, need-1)
 	}
+	h.mu.Lock()
 	if w == nil || h.members.Add(w) {
 		acks = h.members.Acks(id)
 		h.mu.Unlock()
@@ -274,7 +287,6 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 		return acks, &RetainedError{ID: id, Acks: acks, Need: need}
 	}
 	h.mu.Unlock()
-	h.Hurry(id) // a repeat may wait for an id a session still holds back
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)

@@ -43,8 +43,7 @@ func (f *fixture) append(msgs ...string) {
 		if _, err := f.store.Append(store.Record{Message: m}); err != nil {
 			f.t.Fatal(err)
 		}
-	}
-	f.hub.Notify()
+	} // the store's change signal wakes the sessions
 }
 
 func (f *fixture) dial(hello frame.Frame) *frametest.Peer {
@@ -366,7 +365,7 @@ func TestHubCloseDoesNotWaitForCatchUp(t *testing.T) {
 
 // TestHubLingersOnlyWhileNoWriteWaits: an append no write waits for is
 // held back (here for the whole test) and leaves with the first append a
-// write waits for, in one frame.
+// write waits for (Await), in one frame.
 func TestHubLingersOnlyWhileNoWriteWaits(t *testing.T) {
 	f := newFixture(t, Options{Linger: time.Hour, HeartbeatInterval: time.Hour})
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
@@ -376,18 +375,30 @@ func TestHubLingersOnlyWhileNoWriteWaits(t *testing.T) {
 		fr, _ := p.ReadAny() // gives up after frametest.Timeout
 		got <- fr
 	}()
-	f.append("a") // writeConcern 1: Notify alone
+	f.append("a") // writeConcern 1: the store's change signal alone
 	select {
 	case fr := <-got:
 		t.Fatalf("sent at once: %+v", fr)
 	case <-time.After(200 * time.Millisecond): // the loop has had its chance to send it
 	}
-	if _, err := f.store.Append(store.Record{Message: "b"}); err != nil {
-		t.Fatal(err)
+	f.append("b")
+	select {
+	case fr := <-got:
+		t.Fatalf("sent before any write waited: %+v", fr)
+	case <-time.After(50 * time.Millisecond):
 	}
-	f.hub.Hurry(2)
+	done := f.await(2, 2, 0) // writeConcern 2
 	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 2 || fr.Entries[0].ID != 1 {
-		t.Fatalf("after Hurry(2): %+v, want ids 1 and 2 in one frame", fr)
+		t.Fatalf("once a write waits for id 2: %+v, want ids 1 and 2 in one frame", fr)
+	}
+	p.Send(frame.Ack(2))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(frametest.Timeout):
+		t.Fatal("the write is still waiting after the ack")
 	}
 }
 

@@ -144,21 +144,26 @@ func (s *session) loop() error {
 	linger.Stop()
 	defer linger.Stop()
 	for {
-		from, n, full, err := s.progress.next(h.store.LastID(), h.opts.BatchEntries)
+		last := h.store.LastID()
+		from, n, full, err := s.progress.next(last, h.opts.BatchEntries)
 		if err != nil {
 			return err
 		}
-		if full && !s.progress.sleep() {
-			continue // an ack came since next took them: look again
-		}
 		send := n > 0 && !s.holds(from, n, due)
+		wake, grew := s.wake, (<-chan struct{})(nil)
+		switch {
+		case send:
+			wake = ready
+		case full: // the ack that frees the flow wakes the loop
+			if !s.progress.sleep() {
+				continue // an ack came since next took them: look again
+			}
+		default: // caught up, or holding appends back: the log's growth wakes the loop
+			grew = s.grew(last)
+		}
 		if n > 0 && !send && lingerC == nil {
 			linger.Reset(h.opts.Linger)
 			lingerC = linger.C
-		}
-		wake := s.wake
-		if send {
-			wake = ready
 		}
 		select {
 		case <-s.ctx.Done():
@@ -187,9 +192,10 @@ func (s *session) loop() error {
 			s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		case <-lingerC:
 			lingerC, due = nil, true
+		case <-grew: // look at the log again
 		case <-wake:
 			if !send {
-				continue // poked: look at the log again
+				continue // an ack, a hurry or retention: look again
 			}
 			linger.Stop()
 			lingerC, due = nil, false
@@ -198,6 +204,17 @@ func (s *session) loop() error {
 			}
 		}
 	}
+}
+
+// grew returns the store's signal of the log's next change for a loop
+// that saw last as the log's last id: ready if the log grew before the
+// signal was taken.
+func (s *session) grew(last uint64) <-chan struct{} {
+	changed := s.hub.store.Changed()
+	if s.hub.store.LastID() != last {
+		return ready
+	}
+	return changed
 }
 
 // appendsOut is the loop's scratch for append frames, kept across frames.
