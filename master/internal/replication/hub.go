@@ -66,8 +66,11 @@ type Options struct {
 	// Linger is how long a session may hold appends that no write waits
 	// for (writeConcern 1) to send them in one frame with those that
 	// follow; an append a write waits for leaves at once, with whatever is
-	// held. Negative: never hold.
+	// held. 0 means the default, 1ms; NoLinger means none.
 	Linger time.Duration
+	// NoLinger sends every append at once, whatever Linger says: the
+	// explicit "off" that Linger's zero value cannot say.
+	NoLinger bool
 }
 
 func (o Options) withDefaults() Options {

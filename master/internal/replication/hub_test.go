@@ -433,3 +433,13 @@ func TestHubAwaitHurries(t *testing.T) {
 		t.Fatal("the write is still waiting after the ack")
 	}
 }
+
+// TestHubNoLingerSendsAtOnce: NoLinger sends a writeConcern 1 append at
+// once, whatever Linger says.
+func TestHubNoLingerSendsAtOnce(t *testing.T) {
+	f := newFixture(t, Options{Linger: time.Hour, NoLinger: true, HeartbeatInterval: time.Hour})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.Expect(frame.TypeWelcome)
+	f.append("a")
+	p.ExpectIDs(1, 1)
+}

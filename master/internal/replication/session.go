@@ -253,7 +253,7 @@ func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 // linger.
 func (s *session) holds(from uint64, n int, due bool) bool {
 	o := s.hub.opts
-	return o.Linger > 0 && !s.observer && !due && n < o.BatchEntries && from > s.hub.urgent.Load()
+	return !o.NoLinger && o.Linger > 0 && !s.observer && !due && n < o.BatchEntries && from > s.hub.urgent.Load()
 }
 
 // ack records, in the reader, that the peer holds every id up to id: in
