@@ -251,12 +251,12 @@ func (e *RetainedError) Is(target error) bool { return target == ErrRetained }
 // Retain tells the hub that retention is about to drop every id below
 // first: writes still waiting for those ids are answered with a
 // *RetainedError, new waits below it fail at once, and sessions streaming
-// below it end (their secondaries reconnect and restart at first).
+// below it end (their secondaries reconnect and restart at first). The
+// first id only moves up, whoever calls and however they race.
 func (h *Hub) Retain(first uint64) {
-	if first <= h.first.Load() {
+	if !raise(&h.first, first) {
 		return
 	}
-	h.first.Store(first)
 	h.mu.Lock()
 	gone := h.members.DropBelow(first)
 	for _, w := range gone {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -442,4 +443,44 @@ func TestHubNoLingerSendsAtOnce(t *testing.T) {
 	p.Expect(frame.TypeWelcome)
 	f.append("a")
 	p.ExpectIDs(1, 1)
+}
+
+// TestRaiseLeavesTheHighest: callers of raise that race (Retain's and
+// hurry's) never move the value down; each sees it at least at its own
+// value once its call returns, and the highest is left.
+func TestRaiseLeavesTheHighest(t *testing.T) {
+	var a atomic.Uint64
+	const callers, calls = 4, 200000
+	errs := make(chan error, callers)
+	for c := range callers {
+		go func() {
+			for i := range calls {
+				v := uint64(i*callers + c + 1)
+				raise(&a, v)
+				if got := a.Load(); got < v {
+					errs <- fmt.Errorf("after raise to %d the value is %d", v, got)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.Load(); got != callers*calls {
+		t.Fatalf("the value is %d, want %d", got, callers*calls)
+	}
+}
+
+// TestHubRetainMovesOnlyUp: Retain never moves the hub's first id down.
+func TestHubRetainMovesOnlyUp(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.hub.Retain(10)
+	f.hub.Retain(5)
+	if got := f.hub.first.Load(); got != 10 {
+		t.Fatalf("after Retain(10) and Retain(5) the first id is %d", got)
+	}
 }
