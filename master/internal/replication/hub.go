@@ -9,10 +9,12 @@
 // progress, which each goroutine uses through methods of its own: the
 // reader records each ack there (waking the loop if it waits for one) and
 // in the Membership itself, so that the writes it satisfies wake with no
-// hand-off. Nacks and fault answers go to the loop over a channel. The Hub's one mutex guards the Membership
-// (owners, positions, health, waiting writes) and the set of sessions. No
-// lock is held across I/O, and none is held while another is taken: the
-// store's last id is read before the hub's lock.
+// hand-off. Nacks and fault answers go to the loop over a channel. A
+// session learns of appends from the store's change signal, and from the
+// hub (hurry) that a write waits for one. The Hub's one mutex guards the
+// Membership (owners, positions, health, waiting writes) and the set of
+// sessions. No lock is held across I/O, and none is held while another is
+// taken: the store's last id is read before the hub's lock.
 package replication
 
 import (

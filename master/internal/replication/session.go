@@ -178,18 +178,9 @@ func (s *session) loop() error {
 				return fmt.Errorf("send faults: %w", err)
 			}
 		case f := <-s.control:
-			if f.Type == frame.TypeFaults {
-				s.faults.answer(f)
-				if f.Faults != nil {
-					h.faultsAnswered(s, f.Faults)
-				}
-				continue
-			}
-			if err := s.progress.nack(f.From); err != nil {
+			if err := s.fromReader(f); err != nil {
 				return err
 			}
-			s.counters.NacksReceived.Add(1)
-			s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		case <-lingerC:
 			lingerC, due = nil, true
 		case <-grew: // look at the log again
@@ -204,6 +195,23 @@ func (s *session) loop() error {
 			}
 		}
 	}
+}
+
+// fromReader takes a nack or a fault answer the reader handed over.
+func (s *session) fromReader(f frame.Frame) error {
+	if f.Type == frame.TypeFaults {
+		s.faults.answer(f)
+		if f.Faults != nil {
+			s.hub.faultsAnswered(s, f.Faults)
+		}
+		return nil
+	}
+	if err := s.progress.nack(f.From); err != nil {
+		return err
+	}
+	s.counters.NacksReceived.Add(1)
+	s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
+	return nil
 }
 
 // grew returns the store's signal of the log's next change for a loop
