@@ -22,13 +22,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	store *store.Memory
 	hub   *Hub
 	url   string
 }
 
-func newFixture(t *testing.T, opts Options) *fixture {
+func newFixture(t testing.TB, opts Options) *fixture {
 	st := store.NewMemory("L")
 	hub := NewHub(st, opts, zaptest.NewLogger(t))
 	srv := httptest.NewServer(hub)
