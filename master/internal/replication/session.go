@@ -158,7 +158,8 @@ func (s *session) loop() error {
 			if !s.progress.sleep() {
 				continue // an ack came since next took them: look again
 			}
-		default: // caught up, or holding appends back: the log's growth wakes the loop
+		case n > 0: // holding appends back (see holds): the linger's end or a hurry wakes the loop
+		default: // caught up: the log's growth wakes the loop
 			grew = s.grew(last)
 		}
 		if n > 0 && !send && lingerC == nil {
@@ -258,7 +259,9 @@ func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 // frame is not full and the linger has not run out. One frame for many
 // appends saves a write here and a read, an apply and an ack on the peer
 // for each append it gathers; the cost is replication lag of at most the
-// linger.
+// linger. While it holds, the loop does not wake for each append that
+// follows: they leave together when the linger runs out or a write waits
+// for one of them.
 func (s *session) holds(from uint64, n int, due bool) bool {
 	o := s.hub.opts
 	return !o.NoLinger && o.Linger > 0 && !s.observer && !due && n < o.BatchEntries && from > s.hub.urgent.Load()
