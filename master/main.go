@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -64,7 +63,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		RequireClientCert: cfg.ReplicationClientCAFile != "",
 		HelloTimeout:      cfg.ReplicationHelloTimeout,
 		WriteTimeout:      cfg.ReplicationWriteTimeout,
-		Linger:            lingerOption(cfg.ReplicationLinger),
+		Linger:            cfg.ReplicationLinger,
+		NoLinger:          cfg.ReplicationLinger == 0, // REPLICATION_LINGER=0: send at once; Options take 0 as the default
 	}, log.Named("replication"))
 	defer hub.Close()        // after the HTTP server stopped: waiting writes could still complete until then
 	hub.Retain(st.FirstID()) // what an earlier run dropped, retention on or not now
@@ -118,15 +118,6 @@ func said[T ~int | ~int64 | ~uint64](v T, zero string) string {
 		return zero
 	}
 	return fmt.Sprint(v)
-}
-
-// lingerOption maps REPLICATION_LINGER to replication.Options, where 0
-// means the default and a negative linger none.
-func lingerOption(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }
 
 // openStore opens the durable log in DATA_DIR, or an in-memory one.

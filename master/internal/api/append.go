@@ -115,11 +115,8 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 	}
 	first := last - uint64(len(entries)) + 1
 	s.settle(rec, first, last, nil)
-	if req.WriteConcern > 1 {
-		s.hub.Hurry(last) // the reply waits for the secondaries: no linger
-	} else {
-		s.hub.Notify()
-	}
+	// The sessions see the append through the store's change signal;
+	// awaitConcern has them send it at once when the reply waits for it.
 	return req, s.awaitConcern(r, req, first, last, false)
 }
 

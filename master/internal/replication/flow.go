@@ -58,17 +58,18 @@ func (f *Flow) Sent(n int) {
 	f.inFlight = append(f.inFlight, f.next-1)
 }
 
-// Ack records that the peer holds every id up to id. It reports whether
-// that is news. An ack for ids never sent is a protocol error the caller
-// must refuse, so Ack reports it as not ok. An ack beyond next after a
-// nack is no error: the peer kept what followed the gap and the resend
-// filled it, so the flow goes on from after what it acked.
-func (f *Flow) Ack(id uint64) (advanced, ok bool) {
+// Ack records that the peer holds every id up to id; an ack it already
+// had changes nothing (Acked says how far the peer got). An ack for ids
+// never sent is a protocol error the caller must refuse, so Ack reports
+// it as not ok. An ack beyond next after a nack is no error: the peer
+// kept what followed the gap and the resend filled it, so the flow goes
+// on from after what it acked.
+func (f *Flow) Ack(id uint64) (ok bool) {
 	if id > f.highest {
-		return false, false
+		return false
 	}
 	if id <= f.acked {
-		return false, true
+		return true
 	}
 	f.acked = id
 	f.next = max(f.next, id+1)
@@ -77,7 +78,7 @@ func (f *Flow) Ack(id uint64) (advanced, ok bool) {
 		done++
 	}
 	f.inFlight = append(f.inFlight[:0], f.inFlight[done:]...)
-	return true, true
+	return true
 }
 
 // Nack rewinds the flow so that the next frame starts at from. A peer

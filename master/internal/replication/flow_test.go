@@ -8,7 +8,7 @@ func TestFlow(t *testing.T) {
 		arg        uint64
 		wantFrom   uint64
 		wantN      int
-		wantAdv    bool
+		wantAcked  uint64 // after an ack
 		wantBadAck bool
 	}
 	cases := []struct {
@@ -25,8 +25,8 @@ func TestFlow(t *testing.T) {
 				{op: "next", wantFrom: 1, wantN: 5},
 				{op: "sent", arg: 5},
 				{op: "next", wantFrom: 6, wantN: 0},
-				{op: "ack", arg: 5, wantAdv: true},
-				{op: "ack", arg: 3},
+				{op: "ack", arg: 5, wantAcked: 5},
+				{op: "ack", arg: 3, wantAcked: 5}, // old news changes nothing
 			},
 		},
 		{
@@ -35,7 +35,7 @@ func TestFlow(t *testing.T) {
 				{op: "next", wantFrom: 1, wantN: 3},
 				{op: "sent", arg: 3},
 				{op: "next", wantFrom: 4, wantN: 0},
-				{op: "ack", arg: 2, wantAdv: true},
+				{op: "ack", arg: 2, wantAcked: 2},
 				{op: "next", wantFrom: 4, wantN: 2},
 			},
 		},
@@ -48,7 +48,7 @@ func TestFlow(t *testing.T) {
 			steps: []step{
 				{op: "next", wantFrom: 1, wantN: 10},
 				{op: "sent", arg: 10},
-				{op: "ack", arg: 4, wantAdv: true},
+				{op: "ack", arg: 4, wantAcked: 4},
 				{op: "nack", arg: 2},
 				{op: "next", wantFrom: 5, wantN: 6},
 			},
@@ -64,9 +64,9 @@ func TestFlow(t *testing.T) {
 				{op: "nack", arg: 1},
 				{op: "next", wantFrom: 1, wantN: 12},
 				{op: "sent", arg: 5},
-				{op: "ack", arg: 10, wantAdv: true},
+				{op: "ack", arg: 10, wantAcked: 10},
 				{op: "next", wantFrom: 11, wantN: 2},
-				{op: "ack", arg: 11, wantBadAck: true},
+				{op: "ack", arg: 11, wantAcked: 10, wantBadAck: true},
 			},
 		},
 		{
@@ -95,9 +95,8 @@ func TestFlow(t *testing.T) {
 				case "sent":
 					f.Sent(int(s.arg))
 				case "ack":
-					adv, ok := f.Ack(s.arg)
-					if adv != s.wantAdv || ok == s.wantBadAck {
-						t.Fatalf("step %d: Ack(%d) = %v, %v", i, s.arg, adv, ok)
+					if ok := f.Ack(s.arg); ok == s.wantBadAck || f.Acked() != s.wantAcked {
+						t.Fatalf("step %d: Ack(%d) = %v, then Acked() = %d; want %v, %d", i, s.arg, ok, f.Acked(), !s.wantBadAck, s.wantAcked)
 					}
 				case "nack":
 					f.Nack(s.arg)

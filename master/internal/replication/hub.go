@@ -3,15 +3,18 @@
 // membership that turns the secondaries' acks into satisfied write
 // concerns.
 //
-// Who owns what: each session's loop goroutine owns that session's Flow
-// (what to send next) and alone writes frames; the session's reader
-// goroutine decodes the peer's frames and records each ack in the
-// Membership itself, so that the writes it satisfies wake with no hand-off,
-// then leaves it in an atomic for the loop's flow. Nacks and fault answers
-// go to the loop over a channel. The Hub's one mutex guards the Membership
-// (owners, positions, health, waiting writes) and the set of sessions. No
-// lock is held across I/O, and none is held while another is taken: the
-// store's last id is read before the hub's lock.
+// Who owns what: each session's loop goroutine decides what to send and
+// alone writes frames; the session's reader goroutine decodes the peer's
+// frames. What the peer was sent and acked lives in the session's
+// progress, which each goroutine uses through methods of its own: the
+// reader records each ack there (waking the loop if it waits for one) and
+// in the Membership itself, so that the writes it satisfies wake with no
+// hand-off. Nacks and fault answers go to the loop over a channel. A
+// session learns of appends from the store's change signal, and from the
+// hub (hurry) that a write waits for one. The Hub's one mutex guards the
+// Membership (owners, positions, health, waiting writes) and the set of
+// sessions. No lock is held across I/O, and none is held while another is
+// taken: the store's last id is read before the hub's lock.
 package replication
 
 import (
@@ -65,8 +68,11 @@ type Options struct {
 	// Linger is how long a session may hold appends that no write waits
 	// for (writeConcern 1) to send them in one frame with those that
 	// follow; an append a write waits for leaves at once, with whatever is
-	// held. Negative: never hold.
+	// held. 0 means the default, 1ms; NoLinger means none.
 	Linger time.Duration
+	// NoLinger sends every append at once, whatever Linger says: the
+	// explicit "off" that Linger's zero value cannot say.
+	NoLinger bool
 }
 
 func (o Options) withDefaults() Options {
@@ -129,14 +135,15 @@ type Hub struct {
 	sessions map[SessionID]*session // guarded by mu; every session, observers included
 	lastID   SessionID              // guarded by mu; the newest session's id
 
-	// peers is a copy of sessions for Notify, which runs on every append
-	// and so reads it without the lock; it is replaced under mu.
+	// peers is a copy of sessions for hurry, which runs on every append a
+	// write waits for and so reads it without the lock; it is replaced
+	// under mu.
 	peers atomic.Pointer[[]*session]
 	// conns counts the /replicate handlers running, for MaxPeers.
 	conns atomic.Int64
 	// first is the oldest id retention keeps (see Retain).
 	first atomic.Uint64
-	// urgent is the highest id a write waits for (see Hurry): sessions
+	// urgent is the highest id a write waits for (see hurry): sessions
 	// send up to it at once rather than linger.
 	urgent atomic.Uint64
 }
@@ -172,25 +179,36 @@ func (h *Hub) Close() {
 	h.wg.Wait()
 }
 
-// Notify tells every session that the log grew. It never blocks: a
-// session that is already awake or busy will see the new entries anyway.
-func (h *Hub) Notify() {
+// wakeSessions makes every session look at the log again. It never
+// blocks: a session that is already awake or busy looks anyway. Sessions
+// see appends through the store's change signal; this is for what the
+// store does not say (hurry, Retain).
+func (h *Hub) wakeSessions() {
 	for _, s := range *h.peers.Load() {
 		s.poke()
 	}
 }
 
-// Hurry tells every session that the log grew and that a write waits for
-// id: they send it at once, with whatever they held, rather than linger.
-func (h *Hub) Hurry(id uint64) {
+// hurry tells every session that a write waits for id: they send it at
+// once, with whatever they held, rather than linger. Await calls it, as
+// the hub is where a write waits; the store's change signal, which wakes
+// the sessions for every append, cannot say which appends are waited for.
+func (h *Hub) hurry(id uint64) {
+	if raise(&h.urgent, id) {
+		h.wakeSessions()
+	} // else already told, and the sessions were woken then
+}
+
+// raise moves a up to v, if v is higher, and reports whether it did;
+// callers that race leave the highest of their values.
+func raise(a *atomic.Uint64, v uint64) bool {
 	for {
-		cur := h.urgent.Load()
-		if id <= cur {
-			return // already told, and the sessions were poked then
+		cur := a.Load()
+		if v <= cur {
+			return false
 		}
-		if h.urgent.CompareAndSwap(cur, id) {
-			h.Notify()
-			return
+		if a.CompareAndSwap(cur, v) {
+			return true
 		}
 	}
 }
@@ -235,12 +253,12 @@ func (e *RetainedError) Is(target error) bool { return target == ErrRetained }
 // Retain tells the hub that retention is about to drop every id below
 // first: writes still waiting for those ids are answered with a
 // *RetainedError, new waits below it fail at once, and sessions streaming
-// below it end (their secondaries reconnect and restart at first).
+// below it end (their secondaries reconnect and restart at first). The
+// first id only moves up, whoever calls and however they race.
 func (h *Hub) Retain(first uint64) {
-	if first <= h.first.Load() {
+	if !raise(&h.first, first) {
 		return
 	}
-	h.first.Store(first)
 	h.mu.Lock()
 	gone := h.members.DropBelow(first)
 	for _, w := range gone {
@@ -248,7 +266,7 @@ func (h *Hub) Retain(first uint64) {
 	}
 	h.mu.Unlock()
 	release(gone)
-	h.Notify()
+	h.wakeSessions()
 }
 
 // Await waits until need nodes, master included, hold id, and returns how
@@ -257,10 +275,11 @@ func (h *Hub) Retain(first uint64) {
 // at that very moment still counts as met.
 func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Duration) (acks int, err error) {
 	var w *Wait // only for a write that may wait: w=1, the common case, allocates nothing
-	h.mu.Lock()
 	if need > 1 {
+		h.hurry(id) // the sessions may hold id back (see Options.Linger); a write waits for it
 		w = NewWait(id, need-1)
 	}
+	h.mu.Lock()
 	if w == nil || h.members.Add(w) {
 		acks = h.members.Acks(id)
 		h.mu.Unlock()
@@ -273,7 +292,6 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 		return acks, &RetainedError{ID: id, Acks: acks, Need: need}
 	}
 	h.mu.Unlock()
-	h.Hurry(id) // a repeat may wait for an id a session still holds back
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -396,7 +414,7 @@ func (h *Hub) join(s *session, start Start) {
 		replaced, done = h.members.Register(s.name, s.id, start.From-1, now)
 		old = h.sessions[replaced]
 		s.counters = h.members.Counters(s.name)
-		h.members.SetFaults(s.name, s.id, s.faultsAPI, s.faults)
+		h.members.SetFaults(s.name, s.id, s.faults.enabled, s.faults.inForce)
 		h.events.Add(now, "connected", s.name, fmt.Sprintf("streaming from id %d", start.From))
 		if start.Resync {
 			h.events.Add(now, "resync", s.name, "holds another log; resyncing from id 1")
@@ -487,7 +505,7 @@ func (h *Hub) SetFaults(ctx context.Context, name string, change frame.Faults) (
 	defer cancel()
 	req := faultsRequest{change: change, answer: make(chan frame.Frame, 1)}
 	select {
-	case s.faultReqs <- req:
+	case s.faults.requests <- req:
 	case <-s.ctx.Done():
 		return frame.Faults{}, fmt.Errorf("%w: %q", ErrUnknownSecondary, name)
 	case <-ctx.Done():
@@ -510,7 +528,7 @@ func (h *Hub) SetFaults(ctx context.Context, name string, change frame.Faults) (
 func (h *Hub) faultsAnswered(s *session, f *frame.Faults) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.members.SetFaults(s.name, s.id, s.faultsAPI, f)
+	h.members.SetFaults(s.name, s.id, s.faults.enabled, f)
 	detail := ""
 	if f != nil && f.ReplicationDelay != nil && f.FailRate != nil && f.CutOff != nil {
 		detail = fmt.Sprintf("replicationDelay %s, failRate %g, cutOff %t", *f.ReplicationDelay, *f.FailRate, *f.CutOff)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,13 +22,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	store *store.Memory
 	hub   *Hub
 	url   string
 }
 
-func newFixture(t *testing.T, opts Options) *fixture {
+func newFixture(t testing.TB, opts Options) *fixture {
 	st := store.NewMemory("L")
 	hub := NewHub(st, opts, zaptest.NewLogger(t))
 	srv := httptest.NewServer(hub)
@@ -43,8 +44,7 @@ func (f *fixture) append(msgs ...string) {
 		if _, err := f.store.Append(store.Record{Message: m}); err != nil {
 			f.t.Fatal(err)
 		}
-	}
-	f.hub.Notify()
+	} // the store's change signal wakes the sessions
 }
 
 func (f *fixture) dial(hello frame.Frame) *frametest.Peer {
@@ -148,14 +148,31 @@ func TestHubResendsAfterNack(t *testing.T) {
 	p.ExpectIDs(2, 3)
 }
 
+// TestHubWindowBoundsInFlight: with Window ids sent and not acked, the
+// session sends nothing more until an ack. The frame bound is set out of
+// the way (four frames of one id), so that the window alone holds id 3
+// back; no heartbeat in the test's time.
 func TestHubWindowBoundsInFlight(t *testing.T) {
-	f := newFixture(t, Options{Window: 2, BatchEntries: 1})
+	f := newFixture(t, Options{Window: 2, MaxFrames: 4, BatchEntries: 1, HeartbeatInterval: time.Hour})
 	f.append("a", "b", "c", "d")
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.Expect(frame.TypeWelcome)
 	p.ExpectIDs(1, 2)
-	p.Send(frame.Ack(2)) // nothing more may come before this ack
-	p.ExpectIDs(3, 4)
+	got := make(chan frame.Frame, 1)
+	go func() {
+		fr, _ := p.ReadAny() // gives up after frametest.Timeout
+		got <- fr
+	}()
+	select {
+	case fr := <-got:
+		t.Fatalf("with ids 1-2 in flight and a window of 2 the session sent %+v", fr)
+	case <-time.After(200 * time.Millisecond): // ids 3-4 have been in the log all along: the loop has had its chance
+	}
+	p.Send(frame.Ack(2))
+	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 1 || fr.Entries[0].ID != 3 {
+		t.Fatalf("after the ack of 2: %+v, want id 3", fr)
+	}
+	p.ExpectIDs(4, 4)
 }
 
 func TestHubObserverIsNeverCounted(t *testing.T) {
@@ -349,7 +366,7 @@ func TestHubCloseDoesNotWaitForCatchUp(t *testing.T) {
 
 // TestHubLingersOnlyWhileNoWriteWaits: an append no write waits for is
 // held back (here for the whole test) and leaves with the first append a
-// write waits for, in one frame.
+// write waits for (Await), in one frame.
 func TestHubLingersOnlyWhileNoWriteWaits(t *testing.T) {
 	f := newFixture(t, Options{Linger: time.Hour, HeartbeatInterval: time.Hour})
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
@@ -359,18 +376,30 @@ func TestHubLingersOnlyWhileNoWriteWaits(t *testing.T) {
 		fr, _ := p.ReadAny() // gives up after frametest.Timeout
 		got <- fr
 	}()
-	f.append("a") // writeConcern 1: Notify alone
+	f.append("a") // writeConcern 1: the store's change signal alone
 	select {
 	case fr := <-got:
 		t.Fatalf("sent at once: %+v", fr)
 	case <-time.After(200 * time.Millisecond): // the loop has had its chance to send it
 	}
-	if _, err := f.store.Append(store.Record{Message: "b"}); err != nil {
-		t.Fatal(err)
+	f.append("b")
+	select {
+	case fr := <-got:
+		t.Fatalf("sent before any write waited: %+v", fr)
+	case <-time.After(50 * time.Millisecond):
 	}
-	f.hub.Hurry(2)
+	done := f.await(2, 2, 0) // writeConcern 2
 	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 2 || fr.Entries[0].ID != 1 {
-		t.Fatalf("after Hurry(2): %+v, want ids 1 and 2 in one frame", fr)
+		t.Fatalf("once a write waits for id 2: %+v, want ids 1 and 2 in one frame", fr)
+	}
+	p.Send(frame.Ack(2))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(frametest.Timeout):
+		t.Fatal("the write is still waiting after the ack")
 	}
 }
 
@@ -403,5 +432,55 @@ func TestHubAwaitHurries(t *testing.T) {
 		}
 	case <-time.After(frametest.Timeout):
 		t.Fatal("the write is still waiting after the ack")
+	}
+}
+
+// TestHubNoLingerSendsAtOnce: NoLinger sends a writeConcern 1 append at
+// once, whatever Linger says.
+func TestHubNoLingerSendsAtOnce(t *testing.T) {
+	f := newFixture(t, Options{Linger: time.Hour, NoLinger: true, HeartbeatInterval: time.Hour})
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.Expect(frame.TypeWelcome)
+	f.append("a")
+	p.ExpectIDs(1, 1)
+}
+
+// TestRaiseLeavesTheHighest: callers of raise that race (Retain's and
+// hurry's) never move the value down; each sees it at least at its own
+// value once its call returns, and the highest is left.
+func TestRaiseLeavesTheHighest(t *testing.T) {
+	var a atomic.Uint64
+	const callers, calls = 4, 200000
+	errs := make(chan error, callers)
+	for c := range callers {
+		go func() {
+			for i := range calls {
+				v := uint64(i*callers + c + 1)
+				raise(&a, v)
+				if got := a.Load(); got < v {
+					errs <- fmt.Errorf("after raise to %d the value is %d", v, got)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.Load(); got != callers*calls {
+		t.Fatalf("the value is %d, want %d", got, callers*calls)
+	}
+}
+
+// TestHubRetainMovesOnlyUp: Retain never moves the hub's first id down.
+func TestHubRetainMovesOnlyUp(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.hub.Retain(10)
+	f.hub.Retain(5)
+	if got := f.hub.first.Load(); got != 10 {
+		t.Fatalf("after Retain(10) and Retain(5) the first id is %d", got)
 	}
 }

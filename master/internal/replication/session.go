@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,12 +28,13 @@ func protocolErrorf(format string, args ...any) error {
 }
 
 // session streams the log to one peer. Two goroutines serve it: the loop
-// (run), which owns the flow and is the only one to write frames, and the
-// reader, which decodes the peer's frames. The reader records an ack in
-// the hub itself, so that the writes it satisfies wake with no hand-off
-// to the loop, and leaves it in acked for the loop's flow; it pokes the
-// loop only when the flow is full and the ack may free it (blocked).
-// Nacks and fault answers go to the loop over control.
+// (run), which decides what to send and is the only one to write frames,
+// and the reader, which decodes the peer's frames. How far the peer got
+// lives in progress, which both use through methods of their own: the
+// reader records an ack there and in the hub itself, so that the writes
+// it satisfies wake with no hand-off, and progress wakes the loop when it
+// sleeps waiting for that ack. Nacks and fault answers go to the loop over
+// control; fault control is the loop's, in faults.
 type session struct {
 	hub      *Hub
 	id       SessionID // set by the hub when it joins
@@ -48,27 +48,9 @@ type session struct {
 	wake     chan struct{}    // capacity 1: "look at the log again"
 	control  chan frame.Frame // nacks and fault answers, reader → loop
 	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
-
-	sent    atomic.Uint64 // the highest id the loop ever sent; the loop stores it before the write
-	acked   atomic.Uint64 // the highest id the peer acked; the reader stores it, the loop reads it
-	blocked atomic.Bool   // the loop has ids to send and waits for an ack to free its flow
-
-	faultsAPI bool          // its hello said it takes fault changes
-	faults    *frame.Faults // the faults its hello said are in force
-	faultReqs chan faultsRequest
+	progress *progress        // what the peer was sent and acked
+	faults   faultControl
 }
-
-// faultsRequest is a change of faults for the loop to send; the peer's
-// answer goes to answer.
-type faultsRequest struct {
-	change frame.Faults
-	answer chan frame.Frame // buffered: the loop never waits on an asker
-	id     uint64           // set by the loop when it sends the change
-}
-
-// maxAsked bounds the changes a session remembers as asked and not yet
-// answered, for a secondary that never answers.
-const maxAsked = 16
 
 // ready is always ready: the loop selects on it instead of wake when it
 // has more to send, so that one select serves the busy and the idle loop.
@@ -88,13 +70,10 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		wake:     make(chan struct{}, 1),
 		// Nacks and fault answers are few, so a small buffer keeps the
 		// reader from waiting on the loop.
-		control:   make(chan frame.Frame, 64),
-		faultsAPI: hello.FaultsAPI && hello.Role != frame.RoleObserver,
-		faults:    hello.Faults,
-		faultReqs: make(chan faultsRequest),
+		control: make(chan frame.Frame, 64),
+		faults:  newFaultControl(hello),
 	}
-	s.sent.Store(start.From - 1) // the peer holds those: it may ack them
-	s.acked.Store(start.From - 1)
+	s.progress = newProgress(start.From, h.opts.Window, h.opts.MaxFrames, s.observer, s.wake)
 	return s
 }
 
@@ -132,8 +111,7 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 		s.cancel(err)
 		readErr <- err
 	}()
-	flow := NewFlow(start.From, h.opts.Window, h.opts.MaxFrames, s.observer)
-	err = s.loop(&flow)
+	err = s.loop()
 	s.cancel(err)
 	cause := context.Cause(s.ctx)
 	s.close(cause)
@@ -143,24 +121,22 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	if err == nil || errors.Is(err, context.Canceled) {
 		err = cause
 	}
-	return max(s.acked.Load(), flow.Acked()), err // an observer acks nothing: its flow counts what was sent
+	return s.progress.acked(), err
 }
 
-// loop is the session's owner: it alone asks the flow what to send, sends
-// it (or holds it for the linger, see holds), takes the peer's acks and
-// nacks, and sends a heartbeat every interval, even while busy, so that a
-// slow or paused peer shows. It returns nil once the session is
-// cancelled, which it notices between any two frames, however far behind
-// the peer is.
-func (s *session) loop(flow *Flow) error {
+// loop is the session's owner: it alone asks progress what to send, sends
+// it (or holds it for the linger, see holds), sleeps when the flow is full
+// until an ack wakes it, takes the peer's nacks, and sends a heartbeat
+// every interval, even while busy, so that a slow or paused peer shows.
+// It returns nil once the session is cancelled, which it notices between
+// any two frames, however far behind the peer is.
+func (s *session) loop() error {
 	h := s.hub
 	beat := time.NewTicker(h.opts.HeartbeatInterval)
 	defer beat.Stop()
 	var (
 		out     appendsOut
 		beats   uint64
-		asked   []faultsRequest  // sent, not yet answered, oldest first
-		asks    uint64           // the id of the last faults frame sent
 		lingerC <-chan time.Time // set while appends are held back (see holds)
 		due     bool             // the linger ran out: send what is held
 	)
@@ -168,18 +144,27 @@ func (s *session) loop(flow *Flow) error {
 	linger.Stop()
 	defer linger.Stop()
 	for {
-		from, n, err := s.next(flow)
+		last := h.store.LastID()
+		from, n, full, err := s.progress.next(last, h.opts.BatchEntries)
 		if err != nil {
 			return err
 		}
 		send := n > 0 && !s.holds(from, n, due)
+		wake, grew := s.wake, (<-chan struct{})(nil)
+		switch {
+		case send:
+			wake = ready
+		case full: // the ack that frees the flow wakes the loop
+			if !s.progress.sleep() {
+				continue // an ack came since next took them: look again
+			}
+		case n > 0: // holding appends back (see holds): the linger's end or a hurry wakes the loop
+		default: // caught up: the log's growth wakes the loop
+			grew = s.grew(last)
+		}
 		if n > 0 && !send && lingerC == nil {
 			linger.Reset(h.opts.Linger)
 			lingerC = linger.C
-		}
-		wake := s.wake
-		if send {
-			wake = ready
 		}
 		select {
 		case <-s.ctx.Done():
@@ -189,63 +174,56 @@ func (s *session) loop(flow *Flow) error {
 			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
-		case req := <-s.faultReqs:
-			asks++
-			req.id = asks
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeFaults, ID: req.id, Faults: &req.change}); err != nil {
+		case req := <-s.faults.requests:
+			if err := s.writeFrame(s.faults.ask(req)); err != nil {
 				return fmt.Errorf("send faults: %w", err)
 			}
-			if len(asked) == maxAsked { // the oldest asker gave up long ago
-				asked = asked[1:]
-			}
-			asked = append(asked, req)
 		case f := <-s.control:
-			if f.Type == frame.TypeFaults {
-				asked = s.faultsAnswer(asked, f)
-				continue
-			}
-			if err := s.absorbAcks(flow); err != nil { // acks the peer sent before the nack
+			if err := s.fromReader(f); err != nil {
 				return err
 			}
-			s.counters.NacksReceived.Add(1)
-			flow.Nack(f.From)
-			s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
 		case <-lingerC:
 			lingerC, due = nil, true
+		case <-grew: // look at the log again
 		case <-wake:
 			if !send {
-				continue // poked: look at the log again
+				continue // an ack, a hurry or retention: look again
 			}
 			linger.Stop()
 			lingerC, due = nil, false
-			if err := s.sendAppends(flow, from, n, &out); err != nil {
+			if err := s.sendAppends(from, n, &out); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// next gives the flow the peer's acks and asks it what to send. When the
-// flow is full it says so (blocked) before looking at the acks once more:
-// the reader, which stores an ack before it reads blocked, either sees it
-// and pokes the loop, or its ack is seen here.
-func (s *session) next(flow *Flow) (from uint64, n int, err error) {
-	if err := s.absorbAcks(flow); err != nil {
-		return 0, 0, err
-	}
-	last := s.hub.store.LastID()
-	from, n = flow.Next(last, s.hub.opts.BatchEntries)
-	if n == 0 && from <= last && !s.observer {
-		s.blocked.Store(true)
-		if err := s.absorbAcks(flow); err != nil {
-			return 0, 0, err
+// fromReader takes a nack or a fault answer the reader handed over.
+func (s *session) fromReader(f frame.Frame) error {
+	if f.Type == frame.TypeFaults {
+		s.faults.answer(f)
+		if f.Faults != nil {
+			s.hub.faultsAnswered(s, f.Faults)
 		}
-		from, n = flow.Next(last, s.hub.opts.BatchEntries)
+		return nil
 	}
-	if n > 0 {
-		s.blocked.Store(false)
+	if err := s.progress.nack(f.From); err != nil {
+		return err
 	}
-	return from, n, nil
+	s.counters.NacksReceived.Add(1)
+	s.log.Debug("peer asked for a resend", zap.Uint64("id", f.From), zap.String("reason", f.Error))
+	return nil
+}
+
+// grew returns the store's signal of the log's next change for a loop
+// that saw last as the log's last id: ready if the log grew before the
+// signal was taken.
+func (s *session) grew(last uint64) <-chan struct{} {
+	changed := s.hub.store.Changed()
+	if s.hub.store.LastID() != last {
+		return ready
+	}
+	return changed
 }
 
 // appendsOut is the loop's scratch for append frames, kept across frames.
@@ -255,7 +233,7 @@ type appendsOut struct {
 }
 
 // sendAppends sends the n ids from from in one frame.
-func (s *session) sendAppends(flow *Flow, from uint64, n int, out *appendsOut) error {
+func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 	h := s.hub
 	if first := h.first.Load(); from < first { // Retain's atomic: no store lock per frame
 		return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, first)
@@ -264,8 +242,7 @@ func (s *session) sendAppends(flow *Flow, from uint64, n int, out *appendsOut) e
 	if out.entries, err = h.store.Read(out.entries[:0], from, n, h.opts.BatchBytes); err != nil {
 		return fmt.Errorf("read log from id %d: %w", from, err)
 	}
-	flow.Sent(len(out.entries))
-	s.sent.Store(flow.Highest()) // for the reader, before the write: the ack may come back before it returns
+	s.progress.sent(len(out.entries))
 	to := from + uint64(len(out.entries)) - 1
 	s.counters.FramesSent.Add(1)
 	s.counters.MessagesSent.Add(uint64(len(out.entries)))
@@ -276,68 +253,33 @@ func (s *session) sendAppends(flow *Flow, from uint64, n int, out *appendsOut) e
 	return nil
 }
 
-// faultsAnswer hands the peer's answer to the change it answers and
-// returns the changes still asked. An answer carries the id of its change;
-// a change made on the secondary's own API carries none. Changes asked
-// before the one answered were never answered (their askers have given
-// up): dropped.
-func (s *session) faultsAnswer(asked []faultsRequest, f frame.Frame) []faultsRequest {
-	if f.ID != 0 {
-		for len(asked) > 0 && asked[0].id <= f.ID {
-			if asked[0].id == f.ID {
-				asked[0].answer <- f
-			}
-			asked = asked[1:]
-		}
-	}
-	if f.Faults != nil {
-		s.hub.faultsAnswered(s, f.Faults)
-	}
-	return asked
-}
-
 // holds reports whether the loop should hold back the n ids from from,
 // to send them with those that follow in one frame: while no write waits
 // for any of them (writeConcern 1: nobody's reply depends on them), the
 // frame is not full and the linger has not run out. One frame for many
 // appends saves a write here and a read, an apply and an ack on the peer
 // for each append it gathers; the cost is replication lag of at most the
-// linger.
+// linger. While it holds, the loop does not wake for each append that
+// follows: they leave together when the linger runs out or a write waits
+// for one of them.
 func (s *session) holds(from uint64, n int, due bool) bool {
 	o := s.hub.opts
-	return o.Linger > 0 && !s.observer && !due && n < o.BatchEntries && from > s.hub.urgent.Load()
-}
-
-// absorbAcks gives the flow what the peer acked; only the loop calls it.
-// The reader checked each ack against what was sent.
-func (s *session) absorbAcks(flow *Flow) error {
-	id := s.acked.Load()
-	if id <= flow.Acked() {
-		return nil
-	}
-	if _, ok := flow.Ack(id); !ok {
-		return protocolErrorf("ack for id %d, which was never sent", id)
-	}
-	return nil
+	return !o.NoLinger && o.Linger > 0 && !s.observer && !due && n < o.BatchEntries && from > s.hub.urgent.Load()
 }
 
 // ack records, in the reader, that the peer holds every id up to id: in
-// the hub first (waking the writes that satisfies, with no hand-off to
-// the loop), then in acked for the loop's flow, which it pokes only when
-// it waits for an ack to send more.
+// progress, which wakes the loop if it waits for that ack, and in the hub,
+// which wakes the writes that satisfies.
 func (s *session) ack(id uint64) error {
 	s.counters.AcksReceived.Add(1)
-	if id > s.sent.Load() {
-		return protocolErrorf("ack for id %d, which was never sent", id)
-	}
-	if id <= s.acked.Load() {
+	news, err := s.progress.ack(id)
+	switch {
+	case err != nil:
+		return err
+	case news:
+		s.hub.heard(s, id)
+	default:
 		s.hub.seen(s)
-		return nil
-	}
-	s.hub.heard(s, id)
-	s.acked.Store(id)
-	if s.blocked.Load() {
-		s.poke()
 	}
 	return nil
 }
