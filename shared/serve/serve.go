@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -79,10 +81,16 @@ func Run(ctx context.Context, srv *http.Server, grace time.Duration, log *zap.Lo
 
 // StartTLS loads the node's certificate (TLS_CERT_FILE, TLS_KEY_FILE)
 // and keeps it current, reloading on SIGHUP or when the files change,
-// until ctx is done; the watch runs on wg. It returns nil when TLS is off.
+// until ctx is done; the watch runs on wg. It returns nil when TLS is off,
+// and then takes SIGHUP itself: README tells operators to send it to
+// reload certificates, and its default action would end the process
+// (losing an in-memory log) where there is nothing to reload.
 func StartTLS(ctx context.Context, wg *sync.WaitGroup, s Settings, log *zap.Logger) (*tls.Config, error) {
 	f := s.TLSFiles()
 	if !f.Set() {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP) // before returning: a SIGHUP right after start must not end the node
+		wg.Go(func() { noReloadOnHangup(ctx, hup, log) })
 		return nil, nil
 	}
 	r, err := certs.NewReloader(f, log.Named("tls"))
@@ -93,6 +101,20 @@ func StartTLS(ctx context.Context, wg *sync.WaitGroup, s Settings, log *zap.Logg
 	log.Info("serving over TLS", zap.String("cert", f.Cert), zap.String("subject", r.Leaf().Subject.String()),
 		zap.Time("notAfter", r.Leaf().NotAfter))
 	return &tls.Config{GetCertificate: r.Certificate, MinVersion: tls.VersionTLS12}, nil
+}
+
+// noReloadOnHangup answers each SIGHUP on hup with a log line until ctx
+// is done.
+func noReloadOnHangup(ctx context.Context, hup chan os.Signal, log *zap.Logger) {
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: nothing to reload (TLS is off); still running")
+		}
+	}
 }
 
 // certWatchInterval is how often the certificate files are looked at.

@@ -2,17 +2,23 @@ package serve
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -167,4 +173,26 @@ func inUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse + m.StackInuse
+}
+
+// TestHangupWithoutTLSKeepsRunning sends the process SIGHUP with TLS off:
+// without StartTLS taking it, its default action ends the test binary.
+func TestHangupWithoutTLSKeepsRunning(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	cfg, err := StartTLS(ctx, &wg, Settings{}, zap.New(core))
+	if err != nil || cfg != nil {
+		t.Fatalf("StartTLS without TLS files = %v, %v; want nil, nil", cfg, err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet("SIGHUP").Len() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no log line for SIGHUP within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
