@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/replog/replog/shared/poll"
 )
 
 var dashboardShot = flag.String("dashboard.screenshot", "",
@@ -106,7 +108,7 @@ func eval[T any](b *browser, js string) (T, error) {
 func (b *browser) shows(name, state string, timeout time.Duration) {
 	b.t.Helper()
 	js := fmt.Sprintf(`(document.querySelector('tr[data-secondary=%q] .state') || {}).textContent || ""`, name)
-	checkFor(b.t, timeout, func() error {
+	poll.Check(b.t, timeout, func() error {
 		got, err := eval[string](b, js)
 		if err != nil {
 			return err
@@ -150,7 +152,7 @@ func TestDashboard(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("wc"), "3"),
 		chromedp.Click(chromedp.ID("append-button")),
 	)
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		status, err := eval[string](b, `(document.getElementById("append-status") || {}).textContent || ""`)
 		if err != nil {
 			return err
@@ -160,7 +162,7 @@ func TestDashboard(t *testing.T) {
 		}
 		return nil
 	})
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		js := `(() => { const row = [...document.querySelectorAll('#matrix tbody tr')]
 			.find((r) => r.children[1].textContent === "from-the-browser");
 			return row ? [...row.querySelectorAll("td.cell")].map((c) => c.classList.contains("held")) : []; })()`
@@ -205,7 +207,7 @@ func TestDashboardFaultButtons(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-secondary="s1"] button[data-fault=%q]`, label))))
 	}
 	faultsOf := func(want string) {
-		checkFor(t, 10*time.Second, func() error {
+		poll.Check(t, 10*time.Second, func() error {
 			h, err := getJSON[map[string]any](s1.url() + "/health")
 			if err != nil {
 				return err

@@ -24,19 +24,20 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/poll"
 )
 
 func main() {
 	bin := flag.String("bin", "bin", "directory with the master and secondary binaries (make build)")
 	flag.Parse()
-	d := &demo{bin: *bin, start: time.Now(), client: &http.Client{Timeout: 30 * time.Second}}
+	d := &demo{start: time.Now(), client: &http.Client{Timeout: 30 * time.Second},
+		cluster: &proc.Cluster{Bin: *bin, Env: []string{"LOG_LEVEL=warn", "FAULTS_API=true"}}}
 	if v := os.Getenv("DEMO_STEP"); v != "" {
 		step, err := time.ParseDuration(v)
 		if err != nil || step < 0 {
@@ -62,12 +63,12 @@ func main() {
 }
 
 type demo struct {
-	bin    string
-	start  time.Time
-	client *http.Client
-	master *proc.Node
-	nodes  []*proc.Node
-	step   time.Duration // a pause after each request, for a person watching (DEMO_STEP)
+	bin     string
+	start   time.Time
+	client  *http.Client
+	cluster *proc.Cluster
+	master  *proc.Node
+	step    time.Duration // a pause after each request, for a person watching (DEMO_STEP)
 }
 
 // port is the port from env, or def if it is free, or else any free one.
@@ -83,34 +84,17 @@ func port(env string, def int) (string, error) {
 	return proc.FreeAddr()
 }
 
-func (d *demo) startNode(name, bin, portEnv string, defPort int, env ...string) (*proc.Node, error) {
+// startNode starts a node on the port portEnv names (or defPort) and
+// waits until it is ready: a secondary once it is connected.
+func (d *demo) startNode(name string, role proc.Role, portEnv string, defPort int, env ...string) (*proc.Node, error) {
 	addr, err := port(portEnv, defPort)
 	if err != nil {
 		return nil, err
 	}
-	n := &proc.Node{Name: name, Bin: filepath.Join(d.bin, bin), Addr: addr, Logs: io.Discard,
-		Env: append([]string{"HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "FAULTS_API=true"}, env...)}
-	if bin == "secondary" {
-		n.Ready = func() error {
-			var h map[string]any
-			if err := proc.GetJSON(n.URL()+"/health", &h); err != nil || h["master"] != "connected" {
-				return fmt.Errorf("%s is not connected to the master yet: %v", name, err)
-			}
-			return nil
-		}
-	}
-	d.nodes = append(d.nodes, n)
-	if err := n.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	return n, nil
+	return d.cluster.StartNode(proc.Spec{Name: name, Role: role, Addr: addr, Env: env})
 }
 
-func (d *demo) stop() {
-	for _, n := range d.nodes {
-		_ = n.Kill()
-	}
-}
+func (d *demo) stop() { _ = d.cluster.Kill() }
 
 // say prints one line of the timeline, then pauses DEMO_STEP after a
 // request so that a person can follow it on the dashboard.
@@ -181,7 +165,7 @@ func shows(n *proc.Node) ([]string, error) {
 
 func (d *demo) showAll() {
 	var parts []string
-	for _, n := range d.nodes {
+	for _, n := range d.cluster.Nodes() {
 		msgs, err := shows(n)
 		if err != nil {
 			parts = append(parts, n.Name+" ?")
@@ -194,7 +178,7 @@ func (d *demo) showAll() {
 
 // waitShows waits until n shows exactly want.
 func (d *demo) waitShows(n *proc.Node, want ...string) error {
-	return proc.Poll(20*time.Second, func() error {
+	return poll.For(20*time.Second, func() error {
 		got, err := shows(n)
 		if err != nil {
 			return err
@@ -220,13 +204,12 @@ func (d *demo) expect(msg string, w int) (reply, error) {
 
 func (d *demo) run() error {
 	var err error
-	if d.master, err = d.startNode("master", "master", "MASTER_PORT", 8080, "CLUSTER_SIZE=3", "HEARTBEAT_INTERVAL=500ms"); err != nil {
+	if d.master, err = d.startNode("master", proc.Master, "MASTER_PORT", 8080, "CLUSTER_SIZE=3", "HEARTBEAT_INTERVAL=500ms"); err != nil {
 		return err
 	}
-	masterEnv := "MASTER_URL=ws://" + d.master.Addr + "/replicate"
 	fmt.Printf("replog demo — watch it live: %s/\n\n", d.master.URL())
 	d.say("master started on %s (CLUSTER_SIZE=3, quorum 2)", d.master.Addr)
-	s1, err := d.startNode("s1", "secondary", "S1_PORT", 8081, "NODE_NAME=s1", masterEnv)
+	s1, err := d.startNode("s1", proc.Secondary, "S1_PORT", 8081)
 	if err != nil {
 		return err
 	}
@@ -260,7 +243,7 @@ func (d *demo) run() error {
 	}
 	d.showAll()
 
-	s2, err := d.startNode("s2", "secondary", "S2_PORT", 8082, "NODE_NAME=s2", masterEnv)
+	s2, err := d.startNode("s2", proc.Secondary, "S2_PORT", 8082)
 	if err != nil {
 		return err
 	}
@@ -302,7 +285,7 @@ func (d *demo) run() error {
 		return err
 	}
 	want := []string{"m1", "m2", "m3", "m4", "m5", "m6"}
-	for _, n := range d.nodes {
+	for _, n := range d.cluster.Nodes() {
 		if err := d.waitShows(n, want...); err != nil {
 			return err
 		}
