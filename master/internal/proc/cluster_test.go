@@ -2,6 +2,9 @@ package proc
 
 import (
 	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -54,5 +57,23 @@ func TestClusterSettings(t *testing.T) {
 	}
 	if err := c.Kill(); err != nil {
 		t.Errorf("killing a cluster never started: %v", err)
+	}
+}
+
+// TestConnected: a secondary is ready once its /health says its master is
+// connected; until then the error says what it says instead.
+func TestConnected(t *testing.T) {
+	health := `{"master":"disconnected","masterError":"dial: refused"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, health)
+	}))
+	defer srv.Close()
+	n := &Node{Name: "s1", Addr: strings.TrimPrefix(srv.URL, "http://")}
+	if err := Connected(n); err == nil || !strings.Contains(err.Error(), "dial: refused") {
+		t.Fatalf("Connected with the master disconnected: %v, want an error saying why", err)
+	}
+	health = `{"master":"connected"}`
+	if err := Connected(n); err != nil {
+		t.Fatalf("Connected with the master connected: %v", err)
 	}
 }
