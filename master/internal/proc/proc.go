@@ -1,6 +1,8 @@
 // Package proc runs replog's binaries as child processes on loopback
-// ports, for the cluster tests and the benchmark alike: start one, wait
-// until it answers, signal it, kill it, wait for it.
+// ports, for the cluster tests, the benchmark and the demo alike: start
+// one, wait until it answers, signal it, kill it, wait for it; and a
+// Cluster that starts a set of them from specs, secondaries dialing its
+// masters.
 package proc
 
 import (
