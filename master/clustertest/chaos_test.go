@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/poll"
 )
 
 var (
@@ -72,13 +75,14 @@ func runChaos(t *testing.T, duration time.Duration, durable bool) {
 	}
 	m := startMaster(t, append(disk(), fast, "CLUSTER_SIZE=4")...) // quorum 3: two secondaries down is read-only
 	proxies := []*proxy{newProxy(t, m.Addr), newProxy(t, m.Addr), newProxy(t, m.Addr)}
-	via := func(i int, env ...string) []string {
-		return append(append(disk(), env...), "MASTER_URL=ws://"+proxies[i].Addr()+"/replicate")
+	via := func(i int, env ...string) proc.Spec {
+		name := fmt.Sprintf("s%d", i+1)
+		return proc.Spec{Name: name, Role: proc.Secondary, Env: append(disk(), env...), Via: proxies[i].via}
 	}
 	secs := []*node{
-		startSecondary(t, "s1", m, via(0)...),
-		startSecondary(t, "s2", m, via(1, "FAIL_RATE=0.2")...),
-		startSecondary(t, "s3", m, via(2, "REPLICATION_DELAY=0-20ms")...),
+		startIn(t, m, via(0)),
+		startIn(t, m, via(1, "FAIL_RATE=0.2")),
+		startIn(t, m, via(2, "REPLICATION_DELAY=0-20ms")),
 	}
 	hist := newHistory()
 	var clock faultClock
@@ -139,7 +143,7 @@ func runChaos(t *testing.T, duration time.Duration, durable bool) {
 	}
 	checkGapFree(t, want)
 	for _, s := range secs {
-		checkFor(t, 60*time.Second, func() error { return sameLog(s, want) })
+		poll.Check(t, 60*time.Second, func() error { return sameLog(s, want) })
 	}
 	hist.check(t, want, outcomes, max(2*time.Minute, duration/2))
 	var stored, refused, unknown int

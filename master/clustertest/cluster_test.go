@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestAcceptance is the course's scenario: a w=3 write waits for a second
@@ -25,7 +26,7 @@ func TestAcceptance(t *testing.T) {
 	}
 	m3 := make(chan reply, 1)
 	go func() { m3 <- appendMsg(t, m, "m3", 3) }()
-	checkFor(t, 10*time.Second, func() error { return sameLog(s1, entries("m1", "m2", "m3")) })
+	poll.Check(t, 10*time.Second, func() error { return sameLog(s1, entries("m1", "m2", "m3")) })
 
 	if r := appendMsg(t, m, "m4", 1); r.Status != 201 || r.ID != 4 {
 		t.Fatalf("m4: %+v", r)
@@ -34,7 +35,7 @@ func TestAcceptance(t *testing.T) {
 
 	s2 := startSecondary(t, "s2", m)
 	want := entries("m1", "m2", "m3", "m4")
-	checkFor(t, 10*time.Second, func() error { return sameLog(s2, want) })
+	poll.Check(t, 10*time.Second, func() error { return sameLog(s2, want) })
 	if r := awaitReply(t, m3, 10*time.Second, 3); r.ID != 3 {
 		t.Fatalf("m3: %+v", r)
 	}
@@ -83,7 +84,7 @@ func TestConcurrentAppendsConverge(t *testing.T) {
 	}
 	checkGapFree(t, want)
 	for _, s := range []*node{s1, s2} {
-		checkFor(t, 10*time.Second, func() error { return sameLog(s, want) })
+		poll.Check(t, 10*time.Second, func() error { return sameLog(s, want) })
 	}
 }
 
@@ -119,8 +120,8 @@ func TestKilledSecondaryCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGapFree(t, want)
-	checkFor(t, 20*time.Second, func() error { return sameLog(s1, want) })
-	checkFor(t, 5*time.Second, func() error { return sameLog(s2, want) })
+	poll.Check(t, 20*time.Second, func() error { return sameLog(s1, want) })
+	poll.Check(t, 5*time.Second, func() error { return sameLog(s2, want) })
 	if r := appendMsg(t, m, "after", 3); r.Status != 201 || r.Acks != 3 {
 		t.Fatalf("w=3 after the restart: %+v", r)
 	}
@@ -140,7 +141,7 @@ func TestMasterRestartMakesSecondariesResync(t *testing.T) {
 	if r := appendMsg(t, m, "new-0", 2); r.Status != 201 || r.ID != 1 {
 		t.Fatalf("first append on the new log: %+v", r)
 	}
-	checkFor(t, 10*time.Second, func() error { return sameLog(s1, entries("new-0")) })
+	poll.Check(t, 10*time.Second, func() error { return sameLog(s1, entries("new-0")) })
 }
 
 // TestGracefulShutdown: SIGTERM ends both binaries cleanly with status 0.

@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/replog/replog/shared/poll"
 )
 
 var dashboardShot = flag.String("dashboard.screenshot", "",
@@ -108,7 +110,7 @@ func eval[T any](b *browser, js string) (T, error) {
 func (b *browser) shows(name, state string, timeout time.Duration) {
 	b.t.Helper()
 	js := fmt.Sprintf(`(document.querySelector('tr[data-secondary=%q] .state') || {}).textContent || ""`, name)
-	checkFor(b.t, timeout, func() error {
+	poll.Check(b.t, timeout, func() error {
 		got, err := eval[string](b, js)
 		if err != nil {
 			return err
@@ -152,7 +154,7 @@ func TestDashboard(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("wc"), "3"),
 		chromedp.Click(chromedp.ID("append-button")),
 	)
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		status, err := eval[string](b, `(document.getElementById("append-status") || {}).textContent || ""`)
 		if err != nil {
 			return err
@@ -162,7 +164,7 @@ func TestDashboard(t *testing.T) {
 		}
 		return nil
 	})
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		js := `(() => { const row = [...document.querySelectorAll('#matrix tbody tr')]
 			.find((r) => r.children[1].textContent === "from-the-browser");
 			return row ? [...row.querySelectorAll("td.cell")].map((c) => c.classList.contains("held")) : []; })()`
@@ -196,7 +198,7 @@ func TestDashboardFaultButtons(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-secondary="s1"] button[data-fault=%q]`, label))))
 	}
 	faultsOf := func(want string) {
-		checkFor(t, 10*time.Second, func() error {
+		poll.Check(t, 10*time.Second, func() error {
 			h, err := getJSON[map[string]any](s1.url() + "/health")
 			if err != nil {
 				return err
@@ -259,7 +261,7 @@ func TestDashboardTenSecondaries(t *testing.T) {
 
 	// The master keeps the lags from before the page opens: wait until
 	// it holds ten seconds of them.
-	checkFor(t, 30*time.Second, func() error {
+	poll.Check(t, 30*time.Second, func() error {
 		h, err := getJSON[struct {
 			Lags map[string][][2]int64 `json:"lags"`
 		}](m.url() + "/dashboard/history")
@@ -313,7 +315,7 @@ func TestDashboardTenSecondaries(t *testing.T) {
 	if want := []string{"13.4 s", "2.35 ms", "180 µs", "1.00 s", "50.0 µs", "–"}; !slices.Equal(formats, want) {
 		t.Errorf("fmtDuration: %q, want %q", formats, want)
 	}
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		p99, err := eval[string](b, `document.getElementById("p99").textContent`)
 		if err != nil {
 			return err
@@ -326,7 +328,7 @@ func TestDashboardTenSecondaries(t *testing.T) {
 
 	for _, width := range []int64{1400, 1000, 720} {
 		b.do(chromedp.EmulateViewport(width, 900))
-		checkFor(t, 5*time.Second, func() error {
+		poll.Check(t, 5*time.Second, func() error {
 			w, err := eval[[]int](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
 			if err != nil {
 				return err

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestMasterCrashLosesNothingAcknowledged: SIGKILL the master while eight
@@ -39,7 +41,7 @@ func TestMasterCrashLosesNothingAcknowledged(t *testing.T) {
 			})
 		})
 	}
-	checkFor(t, 20*time.Second, func() error {
+	poll.Check(t, 20*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(acked) < 300 {
@@ -77,7 +79,7 @@ func TestMasterCrashLosesNothingAcknowledged(t *testing.T) {
 	}
 	want := mustLogOf(t, m)
 	for _, s := range []*node{s1, s2} {
-		checkFor(t, 20*time.Second, func() error { return sameLog(s, want) })
+		poll.Check(t, 20*time.Second, func() error { return sameLog(s, want) })
 	}
 	t.Logf("%d acknowledged before the kill, %d in the log after it", len(acked), len(got))
 }
@@ -109,7 +111,7 @@ func TestDurableSecondaryResumes(t *testing.T) {
 		t.Fatalf("a restarted durable secondary holds %v ids, want at least the 200 it acked", h["lastId"])
 	}
 	want := mustLogOf(t, m)
-	checkFor(t, 20*time.Second, func() error { return sameLog(s1, want) })
+	poll.Check(t, 20*time.Second, func() error { return sameLog(s1, want) })
 	var last string
 	for _, line := range strings.Split(m.logs.String(), "\n") {
 		if strings.Contains(line, "replication peer connected") && strings.Contains(line, `"peer": "s1"`) {
@@ -147,7 +149,7 @@ func TestSecondaryMovesAnotherLogAside(t *testing.T) {
 	m.kill()
 	m.start() // in memory: a new log
 	appendMsg(t, m, "new-log", 1)
-	checkFor(t, 20*time.Second, func() error { return sameLog(s1, entries("new-log")) })
+	poll.Check(t, 20*time.Second, func() error { return sameLog(s1, entries("new-log")) })
 	aside, _ := filepath.Glob(filepath.Join(data, "node-1", "log.*", "*.seg"))
 	if len(aside) == 0 {
 		t.Fatal("the old log was not kept aside")
@@ -192,7 +194,7 @@ func TestSecondaryDiskFull(t *testing.T) {
 	for i := range 40 {
 		appendMsg(t, m, fmt.Sprintf("%d-%s", i, big), 1)
 	}
-	checkFor(t, 20*time.Second, func() error {
+	poll.Check(t, 20*time.Second, func() error {
 		h, err := getJSON[map[string]any](s1.url() + "/health")
 		if err == nil && (h["status"] != "error" || !strings.Contains(fmt.Sprint(h["error"]), "disk full")) {
 			err = fmt.Errorf("secondary health %v", h)
@@ -204,8 +206,8 @@ func TestSecondaryDiskFull(t *testing.T) {
 	}
 	growDisk(t, dir, "4m")
 	want := mustLogOf(t, m)
-	checkFor(t, 30*time.Second, func() error { return sameLog(s1, want) })
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 30*time.Second, func() error { return sameLog(s1, want) })
+	poll.Check(t, 10*time.Second, func() error {
 		h, err := getJSON[map[string]any](s1.url() + "/health")
 		if err == nil && h["status"] != "ok" {
 			err = fmt.Errorf("secondary health %v", h)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/poll"
 )
 
 // The end-to-end suite runs replog as docker compose runs it: images built
@@ -119,7 +120,7 @@ func (s *stack) compose(args ...string) string {
 func (s *stack) scale(n int) {
 	s.t.Helper()
 	s.compose("up", "-d", "--no-build", "--scale", fmt.Sprintf("secondary=%d", n))
-	checkFor(s.t, 90*time.Second, func() error {
+	poll.Check(s.t, 90*time.Second, func() error {
 		var h masterHealth
 		if err := s.master.GetJSON("/health", &h); err != nil {
 			return err
@@ -158,7 +159,7 @@ func (s *stack) containers() []string {
 func (s *stack) secondary(id string) *node {
 	s.t.Helper()
 	var addr string
-	checkFor(s.t, 30*time.Second, func() error {
+	poll.Check(s.t, 30*time.Second, func() error {
 		out, err := exec.Command("docker", "port", id, "8081/tcp").Output()
 		if err != nil {
 			return fmt.Errorf("docker port %s: %v", id, err)
@@ -193,7 +194,7 @@ func (s *stack) converge() []string {
 	ids := s.containers()
 	for _, id := range ids {
 		sec := s.secondary(id)
-		checkFor(s.t, 60*time.Second, func() error { return sameLog(sec, want) })
+		poll.Check(s.t, 60*time.Second, func() error { return sameLog(sec, want) })
 	}
 	return ids
 }
@@ -214,7 +215,7 @@ func TestE2EAcceptance(t *testing.T) {
 	}
 	first := s.containers()[0]
 	s1 := s.secondary(first)
-	checkFor(t, 30*time.Second, func() error { // the one secondary holds m3 too
+	poll.Check(t, 30*time.Second, func() error { // the one secondary holds m3 too
 		if got, err := logOf(s1); err != nil || len(got) != 4 {
 			return fmt.Errorf("the secondary holds %v (%v), want m1..m4", got, err)
 		}
@@ -229,7 +230,7 @@ func TestE2EAcceptance(t *testing.T) {
 		}
 	}
 	sec := s.secondary(second)
-	checkFor(t, 30*time.Second, func() error {
+	poll.Check(t, 30*time.Second, func() error {
 		got, err := logOf(sec)
 		if err != nil {
 			return err
@@ -249,7 +250,7 @@ func TestE2ENodeLoss(t *testing.T) {
 	wg := stream(t, s.master, "loss", stop)
 	victim := s.containers()[0]
 	s.docker("kill", victim)
-	checkFor(t, 30*time.Second, func() error {
+	poll.Check(t, 30*time.Second, func() error {
 		h, err := getJSON[masterHealth](s.master.url() + "/health")
 		if err != nil {
 			return err
@@ -342,7 +343,7 @@ func appendAcked(t *testing.T, m *node, prefix string, n int) map[string]uint64 
 // log with its id, then that the secondaries converge.
 func (s *stack) checkAcked(acked map[string]uint64) {
 	s.t.Helper()
-	checkFor(s.t, 60*time.Second, func() error {
+	poll.Check(s.t, 60*time.Second, func() error {
 		log, err := logOf(s.master)
 		if err != nil {
 			return err
@@ -419,4 +420,14 @@ func TestE2ETLS(t *testing.T) {
 			t.Fatalf("a secondary holds %+v", page.Messages)
 		}
 	}
+}
+
+// freeAddr is a loopback host:port free at the moment.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	addr, err := proc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

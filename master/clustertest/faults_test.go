@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/shared/poll"
 )
 
 // fast makes heartbeats frequent so health changes show within a test.
@@ -32,7 +34,7 @@ type masterHealth struct {
 // statusOf polls until the master reports name in status want.
 func waitStatus(t *testing.T, m *node, name, want string) {
 	t.Helper()
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		h, err := getJSON[masterHealth](m.url() + "/health")
 		if err != nil {
 			return err
@@ -64,7 +66,7 @@ func TestPausedSecondary(t *testing.T) {
 	s1.signal(syscall.SIGCONT)
 	waitStatus(t, m, "s1", "healthy")
 	want := mustLogOf(t, m)
-	checkFor(t, 20*time.Second, func() error { return sameLog(s1, want) })
+	poll.Check(t, 20*time.Second, func() error { return sameLog(s1, want) })
 }
 
 // TestSecondaryRedialsASilentMaster: a paused master is given up on after
@@ -84,11 +86,11 @@ func TestSecondaryRedialsASilentMaster(t *testing.T) {
 			return nil
 		}
 	}
-	checkFor(t, 10*time.Second, masterState("connected"))
+	poll.Check(t, 10*time.Second, masterState("connected"))
 	m.signal(syscall.SIGSTOP)
-	checkFor(t, 10*time.Second, masterState("disconnected"))
+	poll.Check(t, 10*time.Second, masterState("disconnected"))
 	m.signal(syscall.SIGCONT)
-	checkFor(t, 20*time.Second, masterState("connected"))
+	poll.Check(t, 20*time.Second, masterState("connected"))
 	if r := appendMsg(t, m, "after", 2); r.Status != 201 {
 		t.Fatalf("append after the master resumed: %+v", r)
 	}
@@ -105,11 +107,11 @@ func TestQuorumReadOnly(t *testing.T) {
 	}
 	waiting := make(chan reply, 1)
 	go func() { waiting <- appendMsg(t, m, "m2-w3", 3) }()
-	checkFor(t, 10*time.Second, func() error { return sameLog(s1, entries("m1", "m2-w3")) })
+	poll.Check(t, 10*time.Second, func() error { return sameLog(s1, entries("m1", "m2-w3")) })
 
 	s1.kill()
 	var h masterHealth
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		var err error
 		if h, err = getJSON[masterHealth](m.url() + "/health"); err == nil && h.Status != "read-only" {
 			err = fmt.Errorf("health %+v", h)
@@ -139,7 +141,7 @@ func TestQuorumReadOnly(t *testing.T) {
 	if r := awaitReply(t, waiting, 20*time.Second, 3); r.ID != 2 {
 		t.Fatalf("the waiting w=3: %+v", r)
 	}
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		if r := appendMsg(t, m, "m3", 1); r.Status != 201 || r.ID != 3 {
 			return fmt.Errorf("append after recovery: %+v", r)
 		}
@@ -175,7 +177,7 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatalf("WRITE_TIMEOUT: %+v", r)
 	}
 	s2 := startSecondary(t, "s2", m)
-	checkFor(t, 10*time.Second, func() error { return sameLog(s2, entries("slow", "default timeout")) })
+	poll.Check(t, 10*time.Second, func() error { return sameLog(s2, entries("slow", "default timeout")) })
 	if r := post(t, m, `{"message":"fits","writeConcern":3,"timeoutMs":0}`); r.Status != 201 {
 		t.Fatalf("timeoutMs 0 (no limit) with three nodes: %+v", r)
 	}
@@ -293,7 +295,7 @@ func TestReplicationAuth(t *testing.T) {
 	if len(h.Secondaries) != 1 || h.Secondaries[0].Name != "s1" {
 		t.Fatalf("secondaries %+v", h.Secondaries)
 	}
-	checkFor(t, 5*time.Second, func() error { return sameLog(good, entries("x", "y")) })
+	poll.Check(t, 5*time.Second, func() error { return sameLog(good, entries("x", "y")) })
 	resp, err := client.Get(m.url() + "/replicate")
 	if err != nil {
 		t.Fatal(err)
@@ -336,10 +338,10 @@ func TestFaultControlCutOffAndHeal(t *testing.T) {
 	if r := put(t, m.url()+"/secondaries/s1/faults", `{"cutOff":true}`); r.Status != 200 {
 		t.Fatalf("cut off: %+v", r)
 	}
-	checkFor(t, 10*time.Second, s1State("unhealthy", true))
+	poll.Check(t, 10*time.Second, s1State("unhealthy", true))
 	waiting := make(chan reply, 1)
 	go func() { waiting <- appendMsg(t, m, "during", 3) }()
-	checkFor(t, 10*time.Second, func() error { // s2 holds it: only s1's ack is missing
+	poll.Check(t, 10*time.Second, func() error { // s2 holds it: only s1's ack is missing
 		return sameLog(m, entries("before", "during"))
 	})
 	stillWaiting(t, waiting, "a w=3 append with s1 cut off")
@@ -350,15 +352,15 @@ func TestFaultControlCutOffAndHeal(t *testing.T) {
 		t.Fatalf("heal: %+v", r)
 	}
 	awaitReply(t, waiting, 10*time.Second, 3)
-	checkFor(t, 10*time.Second, func() error { return sameLog(s1, entries("before", "during")) })
-	checkFor(t, 10*time.Second, s1State("healthy", true))
+	poll.Check(t, 10*time.Second, func() error { return sameLog(s1, entries("before", "during")) })
+	poll.Check(t, 10*time.Second, s1State("healthy", true))
 
 	// The secondary's own PUT /faults: taken, shown in its /health, and
 	// reported to the master.
 	if r := put(t, s1.url()+"/faults", `{"replicationDelay":"5ms"}`); r.Status != 200 {
 		t.Fatalf("PUT /faults on the secondary: %+v", r)
 	}
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		h, err := getJSON[map[string]any](m.url() + "/health")
 		if err != nil {
 			return err

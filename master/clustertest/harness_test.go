@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,19 +71,29 @@ func build(pkgDir, out string) error {
 // and prints the node's logs if the test failed.
 type node struct {
 	*proc.Node
-	t    *testing.T
-	name string
-	logs *syncBuffer
+	t       *testing.T
+	name    string
+	logs    *syncBuffer
+	cluster *proc.Cluster // the cluster it is in, where its secondaries join
 }
 
-func newNode(t *testing.T, name, bin string, env ...string) *node {
-	addr, err := proc.FreeAddr()
+// newCluster is a cluster of the race-built binaries, logging at debug
+// level into each node's buffer.
+func newCluster(t *testing.T) *proc.Cluster {
+	binary(t, "master") // builds both
+	return &proc.Cluster{Bin: bins.dir, Env: []string{"LOG_FORMAT=console", "LOG_LEVEL=debug"}}
+}
+
+// addNode adds the node s describes to c, without starting it.
+func addNode(t *testing.T, c *proc.Cluster, s proc.Spec) *node {
+	t.Helper()
+	logs := &syncBuffer{}
+	s.Logs = logs
+	n, err := c.Add(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	return &node{t: t, name: name, logs: logs, Node: &proc.Node{Name: name, Bin: bin, Addr: addr, Logs: logs,
-		Env: append([]string{"HTTP_ADDR=" + addr, "LOG_FORMAT=console", "LOG_LEVEL=debug"}, env...)}}
+	return &node{Node: n, t: t, name: s.Name, logs: logs, cluster: c}
 }
 
 type syncBuffer struct {
@@ -104,18 +113,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	addr, err := proc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// startMaster starts a master on a free port; env adds settings.
+// startMaster starts a master on a free port, in a cluster of its own;
+// env adds settings.
 func startMaster(t *testing.T, env ...string) *node {
-	n := newNode(t, "master", binary(t, "master"), env...)
+	n := addNode(t, newCluster(t), proc.Spec{Name: "master", Env: env})
 	n.start()
 	return n
 }
@@ -123,29 +124,22 @@ func startMaster(t *testing.T, env ...string) *node {
 // startSecondary starts a secondary named name that replicates master,
 // and waits until it is connected.
 func startSecondary(t *testing.T, name string, master *node, env ...string) *node {
-	n := startDetached(t, name, master, env...)
-	n.Ready = connected(n)
-	checkFor(t, 20*time.Second, n.Ready)
-	return n
+	return startIn(t, master, proc.Spec{Name: name, Role: proc.Secondary, Env: env})
 }
 
 // startDetached starts a secondary without waiting for it to connect.
 func startDetached(t *testing.T, name string, master *node, env ...string) *node {
-	n := newNode(t, name, binary(t, "secondary"),
-		append([]string{"NODE_NAME=" + name, "MASTER_URL=ws://" + master.Addr + "/replicate"}, env...)...)
-	n.start()
-	return n
+	return startIn(t, master, proc.Spec{Name: name, Role: proc.Secondary, Env: env, Detached: true})
 }
 
-// connected checks that a secondary says it is connected to its master.
-func connected(n *node) func() error {
-	return func() error {
-		h, err := getJSON[map[string]any](n.url() + "/health")
-		if err == nil && h["master"] != "connected" {
-			err = fmt.Errorf("%s: master is %v", n.name, h["master"])
-		}
-		return err
-	}
+// startIn starts the node s describes in master's cluster: a secondary
+// is connected when it returns, unless s.Detached (and again after every
+// restart).
+func startIn(t *testing.T, master *node, s proc.Spec) *node {
+	t.Helper()
+	n := addNode(t, master.cluster, s)
+	n.start()
+	return n
 }
 
 func (n *node) url() string { return n.URL() }
@@ -199,22 +193,6 @@ func (n *node) stop() int {
 		n.t.Fatal(err)
 	}
 	return code
-}
-
-func (n *node) wait(d time.Duration) {
-	n.t.Helper()
-	if err := n.Wait(d); err != nil {
-		n.t.Fatal(err)
-	}
-}
-
-// checkFor polls f until it returns nil, failing the test if timeout
-// passes first.
-func checkFor(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	if err := proc.Poll(timeout, f); err != nil {
-		t.Fatal(err)
-	}
 }
 
 var client = &http.Client{Timeout: 60 * time.Second}
@@ -422,21 +400,11 @@ func awaitReply(t *testing.T, waiting <-chan reply, d time.Duration, acks int) r
 // /proc/<pid>/status, in bytes.
 func procStatus(t *testing.T, n *node, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.Pid()))
+	v, err := proc.Status(n.Pid(), field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, n.Pid())
-	return 0
+	return v
 }
 
 // put sends a JSON body with PUT to url and returns the status.

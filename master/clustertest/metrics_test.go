@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/replog/replog/shared/metrics/metricstest"
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestSecondaryLagMetric: a secondary's replog_secondary_lag_messages,
@@ -16,7 +17,7 @@ func TestSecondaryLagMetric(t *testing.T) {
 	s1 := startSecondary(t, "s1", m, "FAULTS_API=true")
 	lagIs := func(want float64) {
 		t.Helper()
-		checkFor(t, 10*time.Second, func() error {
+		poll.Check(t, 10*time.Second, func() error {
 			got := metricstest.MustValue(t, metricstest.Scrape(t, s1.url()+"/metrics"), "replog_secondary_lag_messages")
 			if got != want {
 				return fmt.Errorf("s1's own lag %v, want %v", got, want)

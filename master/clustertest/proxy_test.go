@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/master/internal/proc"
 )
 
 // proxy is a TCP proxy on loopback between a secondary and the master,
@@ -43,6 +45,9 @@ func newProxy(t *testing.T, target string) *proxy {
 
 // Addr is where secondaries dial instead of the master.
 func (p *proxy) Addr() string { return p.ln.Addr().String() }
+
+// via is the proxy as a secondary's way to its master (proc.Spec.Via).
+func (p *proxy) via(*proc.Node) string { return p.Addr() }
 
 func (p *proxy) accept() {
 	for {

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replog/replog/master/internal/proc"
 	"github.com/replog/replog/shared/certs/certstest"
+	"github.com/replog/replog/shared/poll"
 )
 
 // tlsTo is how the test reaches a node over TLS: verified against ca.
@@ -48,24 +50,16 @@ func TestTLSOnBothLinks(t *testing.T) {
 	rogue := certstest.NewCA(t, dir, "rogue")
 	mleaf, s1leaf, s1client := ca.Valid("master"), ca.Valid("s1"), ca.Valid("s1-client")
 
-	m := newNode(t, "master", binary(t, "master"), "TLS_CERT_FILE="+mleaf.Cert, "TLS_KEY_FILE="+mleaf.Key,
-		"REPLICATION_CLIENT_CA_FILE="+ca.File)
-	m.TLS = tlsTo(t, ca)
+	m := addNode(t, newCluster(t), proc.Spec{Name: "master", TLS: tlsTo(t, ca), Env: []string{
+		"TLS_CERT_FILE=" + mleaf.Cert, "TLS_KEY_FILE=" + mleaf.Key, "REPLICATION_CLIENT_CA_FILE=" + ca.File}})
 	m.start()
-	wss := "MASTER_URL=wss://" + m.Addr + "/replicate"
 
-	s1 := newNode(t, "s1", binary(t, "secondary"), "NODE_NAME=s1", wss, "MASTER_CA_FILE="+ca.File,
-		"REPLICATION_CLIENT_CERT_FILE="+s1client.Cert, "REPLICATION_CLIENT_KEY_FILE="+s1client.Key,
-		"TLS_CERT_FILE="+s1leaf.Cert, "TLS_KEY_FILE="+s1leaf.Key)
-	s1.TLS = tlsTo(t, ca)
-	s1.Ready = func() error {
-		h, err := tlsHealth(s1)
-		if err == nil && h["master"] != "connected" {
-			err = fmt.Errorf("s1: master %v (%v)", h["master"], h["masterError"])
-		}
-		return err
-	}
-	s1.start()
+	// The cluster dials a master with TLS over wss; s1 is ready once
+	// connected, over TLS too.
+	s1 := startIn(t, m, proc.Spec{Name: "s1", Role: proc.Secondary, TLS: tlsTo(t, ca), Env: []string{
+		"MASTER_CA_FILE=" + ca.File,
+		"REPLICATION_CLIENT_CERT_FILE=" + s1client.Cert, "REPLICATION_CLIENT_KEY_FILE=" + s1client.Key,
+		"TLS_CERT_FILE=" + s1leaf.Cert, "TLS_KEY_FILE=" + s1leaf.Key}})
 
 	resp, err := m.Client().Post(m.URL()+"/messages", "application/json", strings.NewReader(`{"message":"secret","writeConcern":2}`))
 	if err != nil {
@@ -85,17 +79,15 @@ func TestTLSOnBothLinks(t *testing.T) {
 	}
 
 	// Verification is never skipped: a secondary trusting another CA.
-	s2 := newNode(t, "s2", binary(t, "secondary"), "NODE_NAME=s2", wss, "MASTER_CA_FILE="+rogue.File,
+	s2 := startDetached(t, "s2", m, "MASTER_CA_FILE="+rogue.File,
 		"REPLICATION_CLIENT_CERT_FILE="+s1client.Cert, "REPLICATION_CLIENT_KEY_FILE="+s1client.Key)
-	s2.start()
 	// A secondary without a client certificate.
-	s3 := newNode(t, "s3", binary(t, "secondary"), "NODE_NAME=s3", wss, "MASTER_CA_FILE="+ca.File)
-	s3.start()
+	s3 := startDetached(t, "s3", m, "MASTER_CA_FILE="+ca.File)
 	for _, c := range []struct {
 		n    *node
 		want string
 	}{{s2, "certificate"}, {s3, "401"}} {
-		checkFor(t, 20*time.Second, func() error {
+		poll.Check(t, 20*time.Second, func() error {
 			h, err := getJSON[map[string]any](c.n.url() + "/health")
 			if err != nil {
 				return err
@@ -117,7 +109,7 @@ func TestTLSOnBothLinks(t *testing.T) {
 	// Rotation: new files, SIGHUP, and new connections get the new one.
 	rotated := ca.Valid("master")
 	m.signal(syscall.SIGHUP)
-	checkFor(t, 10*time.Second, func() error {
+	poll.Check(t, 10*time.Second, func() error {
 		conn, err := tls.Dial("tcp", m.Addr, tlsTo(t, ca))
 		if err != nil {
 			return err

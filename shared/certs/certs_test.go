@@ -2,6 +2,8 @@ package certs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/replog/replog/shared/certs/certstest"
+	"github.com/replog/replog/shared/poll"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -80,13 +83,12 @@ func TestReloaderPicksUpRotation(t *testing.T) {
 
 	serving := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for r.Leaf().SerialNumber.String() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("serving serial %s, want %s", r.Leaf().SerialNumber, want)
+		poll.Check(t, 5*time.Second, func() error {
+			if got := r.Leaf().SerialNumber.String(); got != want {
+				return fmt.Errorf("serving serial %s, want %s", got, want)
 			}
-			time.Sleep(5 * time.Millisecond) // polling for the watch
-		}
+			return nil
+		})
 	}
 	second := ca.Valid("node") // same files, new pair
 	serving(second.Serial.String())
@@ -114,15 +116,14 @@ func TestReloaderPicksUpRotation(t *testing.T) {
 	third := ca.Valid("node")
 	r.stamp = r.statStamp() // as if the watch had seen these files already
 	wg.Go(func() { r.Watch(ctx, time.Hour) })
-	deadline := time.Now().Add(5 * time.Second)
-	for r.Leaf().SerialNumber.Cmp(third.Serial) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not reload the pair")
+	poll.Check(t, 5*time.Second, func() error {
+		if r.Leaf().SerialNumber.Cmp(third.Serial) == 0 {
+			return nil
 		}
 		// Repeated: the first may come before Watch listens for it.
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.New("SIGHUP did not reload the pair")
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi/openapitest"
 	"github.com/replog/replog/shared/httpapi/ssetest"
+	"github.com/replog/replog/shared/poll"
 	"github.com/replog/replog/shared/store"
 )
 
@@ -127,13 +128,12 @@ func TestLongPollWakesManyReaders(t *testing.T) {
 		})
 	}
 	// Wait until every reader is waiting (each holds a slot), then append.
-	deadline := time.Now().Add(10 * time.Second)
-	for n.waiting() < readers {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d readers waiting", n.waiting(), readers)
+	poll.Check(t, 10*time.Second, func() error {
+		if w := n.waiting(); w < readers {
+			return fmt.Errorf("only %d of %d readers waiting", w, readers)
 		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 	n.append("b", "c")
 	wg.Wait()
 	close(results)
@@ -155,13 +155,12 @@ func TestFollowersAreBounded(t *testing.T) {
 	for range 2 {
 		wg.Go(func() { _, _ = get(ctx, n.url+"/messages?from=1&waitMs=30000") })
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for n.waiting() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the two long-polls never waited")
+	poll.Check(t, 5*time.Second, func() error {
+		if w := n.waiting(); w < 2 {
+			return fmt.Errorf("the two long-polls never waited: %d waiting", w)
 		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 	if p, _ := get(context.Background(), n.url+"/messages?from=1&waitMs=1000"); p.status != 503 || !strings.Contains(p.Error, "MAX_STREAMS=2") {
 		t.Fatalf("a third long-poll: %+v", p)
 	}
@@ -178,13 +177,12 @@ func TestFollowersAreBounded(t *testing.T) {
 	}
 	cancel() // the clients leave: their handlers end and give the slots back
 	wg.Wait()
-	deadline = time.Now().Add(5 * time.Second)
-	for n.waiting() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d slots still held after the clients left", n.waiting())
+	poll.Check(t, 5*time.Second, func() error {
+		if w := n.waiting(); w > 0 {
+			return fmt.Errorf("%d slots still held after the clients left", w)
 		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 }
 
 func TestStream(t *testing.T) {

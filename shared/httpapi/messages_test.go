@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi/openapitest"
+	"github.com/replog/replog/shared/poll"
 	"github.com/replog/replog/shared/store"
 )
 
@@ -69,13 +71,12 @@ func TestLargeReadsAreBounded(t *testing.T) {
 			pages <- p
 		})
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for g.active.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d large reads running, want 2", g.active.Load())
+	poll.Check(t, 5*time.Second, func() error {
+		if n := g.active.Load(); n < 2 {
+			return fmt.Errorf("%d large reads running, want 2", n)
 		}
-		time.Sleep(5 * time.Millisecond) // polling for the readers to arrive
-	}
+		return nil
+	})
 	small, err := get(ctx, srv.URL+"/messages?from=3")
 	if err != nil || small.status != http.StatusOK || len(small.Messages) != 1 {
 		t.Fatalf("a small read behind the large ones: %+v, %v", small.status, err)

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,9 +27,9 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		defer c.stop()
-		target = c.master.URL()
+		target = c.master().URL()
 		fmt.Printf("cluster: master and 2 secondaries on loopback (%s)\n", strings.Join(o.env, " "))
-		for _, n := range c.nodes {
+		for _, n := range c.Nodes() {
 			o.meter = append(o.meter, procRef{n.Name, n.Pid()})
 			o.nodes = append(o.nodes, profiledURL{n.Name, n.URL()})
 		}
@@ -93,9 +91,10 @@ func retentionCell(ctx context.Context, o options) error {
 		if keep > 0 {
 			env = []string{fmt.Sprintf("RETENTION_MAX_MESSAGES=%d", keep)}
 		}
-		c := &cluster{o: o}
-		m, err := c.start("master", "master", env)
+		c := newCluster(o)
+		m, err := c.start("master", proc.Master, env...)
 		if err != nil {
+			c.stop()
 			return err
 		}
 		start, r0 := time.Now(), rss(m.Pid())
@@ -277,16 +276,16 @@ func catchup(ctx context.Context, o options) error {
 		return err
 	}
 	defer c.stop()
-	before := rss(c.master.Pid())
+	before := rss(c.master().Pid())
 	start := time.Now()
-	if err := fill(ctx, c.master.URL()+"/messages", o.catchup, o.size); err != nil {
+	if err := fill(ctx, c.master().URL()+"/messages", o.catchup, o.size); err != nil {
 		return err
 	}
 	fillTook := time.Since(start)
-	after := rss(c.master.Pid())
+	after := rss(c.master().Pid())
 	fmt.Printf("\nfilled the master with %d messages in %s; master RSS %d MiB → %d MiB: %.0f bytes per held message\n",
 		o.catchup, fillTook.Round(time.Millisecond), before>>20, after>>20, float64(after-before)/float64(o.catchup))
-	s, err := c.addSecondary("late")
+	s, err := c.start("late", proc.Secondary)
 	if err != nil {
 		return err
 	}
@@ -301,7 +300,7 @@ func catchup(ctx context.Context, o options) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+		time.Sleep(10 * time.Millisecond) // a fixed, short interval (not poll.Until's back-off): the time it caught up is what is measured
 	}
 	took := time.Since(start)
 	sr := rss(s.Pid())
@@ -343,19 +342,10 @@ func fill(ctx context.Context, url string, n, size int) error {
 	return ctx.Err()
 }
 
-// rss is a process's resident memory in bytes.
+// rss is a process's resident memory in bytes (0 if unknown).
 func rss(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	v, _ := proc.Status(pid, "VmRSS")
+	return v
 }
 
 func runtimeCPUs() int {
@@ -369,80 +359,78 @@ func runtimeCPUs() int {
 	return n
 }
 
+// cluster is a proc.Cluster with the benchmark's settings, and the
+// temporary data directories that -env DATA_DIR=auto made for it.
 type cluster struct {
-	o      options
-	master *proc.Node
-	nodes  []*proc.Node
-	dirs   []string
+	*proc.Cluster
+	o    options
+	dirs []string
 }
 
-func (c *cluster) stop() {
-	for _, n := range c.nodes {
-		_ = n.Kill()
+// newCluster is a cluster of o.bin's binaries logging warnings to stderr.
+func newCluster(o options) *cluster {
+	env := []string{"LOG_LEVEL=warn", "LOG_FORMAT=console"}
+	if o.profile != "" {
+		env = append(env, "DEBUG_PPROF=true")
 	}
-	for _, d := range c.dirs {
-		os.RemoveAll(d)
-	}
+	return &cluster{Cluster: &proc.Cluster{Bin: o.bin, Env: env, Logs: os.Stderr}, o: o}
 }
 
+// startCluster starts a master and n secondaries, each secondary
+// connected when it returns.
 func startCluster(o options, secondaries int) (*cluster, error) {
-	c := &cluster{o: o}
-	m, err := c.start("master", "master", nil)
-	if err != nil {
-		return nil, err
+	c := newCluster(o)
+	specs := make([]proc.Spec, 1+secondaries)
+	var err error
+	specs[0], err = c.spec("master", proc.Master)
+	for i := 1; i <= secondaries && err == nil; i++ {
+		specs[i], err = c.spec(fmt.Sprintf("s%d", i), proc.Secondary)
 	}
-	c.master = m
-	for i := range secondaries {
-		if _, err := c.addSecondary(fmt.Sprintf("s%d", i+1)); err != nil {
-			c.stop()
-			return nil, err
-		}
+	if err == nil {
+		err = c.Start(specs...)
+	}
+	if err != nil {
+		c.stop()
+		return nil, err
 	}
 	return c, nil
 }
 
-func (c *cluster) addSecondary(name string) (*proc.Node, error) {
-	return c.start(name, "secondary", []string{"NODE_NAME=" + name, "MASTER_URL=ws://" + c.master.Addr + "/replicate"})
-}
-
-// start starts a node of binary bin and waits until it is ready: a
-// secondary once it is connected.
-func (c *cluster) start(name, bin string, env []string) (*proc.Node, error) {
-	addr, err := proc.FreeAddr()
+// start starts one more node and waits until it is ready.
+func (c *cluster) start(name string, role proc.Role, extra ...string) (*proc.Node, error) {
+	s, err := c.spec(name, role, extra...)
 	if err != nil {
 		return nil, err
 	}
-	n := &proc.Node{Name: name, Bin: filepath.Join(c.o.bin, bin), Addr: addr, Logs: os.Stderr,
-		Env: []string{"HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "LOG_FORMAT=console"}}
-	if c.o.profile != "" {
-		n.Env = append(n.Env, "DEBUG_PPROF=true")
-	}
+	return c.StartNode(s)
+}
+
+// spec is a node with -env's settings (DATA_DIR=auto: a new temporary
+// directory), then extra.
+func (c *cluster) spec(name string, role proc.Role, extra ...string) (proc.Spec, error) {
+	s := proc.Spec{Name: name, Role: role}
 	for _, e := range c.o.env {
 		if e == "DATA_DIR=auto" {
 			dir, err := os.MkdirTemp("", "replog-bench-")
 			if err != nil {
-				return nil, err
+				return s, err
 			}
 			c.dirs = append(c.dirs, dir)
 			e = "DATA_DIR=" + dir
 		}
-		n.Env = append(n.Env, e)
+		s.Env = append(s.Env, e)
 	}
-	n.Env = append(n.Env, env...)
-	if bin == "secondary" {
-		n.Ready = func() error {
-			var h map[string]any
-			if err := proc.GetJSON(n.URL()+"/health", &h); err != nil || h["master"] != "connected" {
-				return fmt.Errorf("%s not connected: %v %v", name, err, h)
-			}
-			return nil
-		}
+	s.Env = append(s.Env, extra...)
+	return s, nil
+}
+
+func (c *cluster) master() *proc.Node { return c.Masters()[0] }
+
+func (c *cluster) stop() {
+	_ = c.Kill()
+	for _, d := range c.dirs {
+		os.RemoveAll(d)
 	}
-	c.nodes = append(c.nodes, n)
-	if err := n.Start(); err != nil {
-		return nil, err
-	}
-	return n, nil
 }
 
 // startBaseline runs this program's baseline server as a process of its

@@ -20,7 +20,7 @@ func streamTable(ctx context.Context, o options) error {
 		return err
 	}
 	defer c.stop()
-	sec := c.nodes[1]
+	sec := c.Nodes()[1]
 	fmt.Printf("\nstreams of a secondary (appends: 16 clients, batches of %d × %d bytes, w=1)\n%10s %16s %18s %22s\n",
 		o.batch, o.size, "consumers", "appended msg/s", "delivered msg/s", "per consumer msg/s")
 	for _, consumers := range []int{1, 100} {
@@ -30,7 +30,7 @@ func streamTable(ctx context.Context, o options) error {
 		for range consumers {
 			wg.Go(func() { consume(sctx, sec.URL()+"/messages/stream", &delivered) })
 		}
-		res, err := load(ctx, window{}, c.master.URL()+"/messages", 16, 1, o.size, max(o.batch, 1), 0, o.duration)
+		res, err := load(ctx, window{}, c.master().URL()+"/messages", 16, 1, o.size, max(o.batch, 1), 0, o.duration)
 		got := delivered.Load()
 		cancel()
 		wg.Wait()

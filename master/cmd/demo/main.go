@@ -3,30 +3,25 @@
 // course says: a master and S1; m1 (w=1) and m2 (w=2) return; m3 (w=3)
 // waits; m4 (w=1) returns while m3 waits; S2 starts, shows [m1..m4], and
 // m3 returns. Then S1 is made slow through fault control, a w=3 write
-// waits about that long, and S1 is healed. It prints a timeline, exits 0
-// only if all went as described, and stops its nodes.
+// waits about that long, and S1 is healed. It prints a timeline, each
+// line stamped with when its reply arrived, exits 0 only if all went as
+// described, and stops its nodes.
 //
 //	make demo                 # what it runs: go run ./cmd/demo -bin ../bin
 //	DEMO_HOLD=1 make demo     # keep the cluster up at the end (Ctrl-C stops it)
-//	DEMO_STEP=2s make demo    # pause between steps, to follow on the dashboard
+//	DEMO_STEP=2s make demo    # the pause after each step (on a terminal 1s, else 0)
 //	MASTER_PORT=9080 make demo
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -36,22 +31,20 @@ import (
 func main() {
 	bin := flag.String("bin", "bin", "directory with the master and secondary binaries (make build)")
 	flag.Parse()
-	d := &demo{bin: *bin, start: time.Now(), client: &http.Client{Timeout: 30 * time.Second}}
-	if v := os.Getenv("DEMO_STEP"); v != "" {
-		step, err := time.ParseDuration(v)
-		if err != nil || step < 0 {
-			fmt.Fprintf(os.Stderr, "demo: DEMO_STEP: want a duration such as 2s, got %q\n", v)
-			os.Exit(2)
-		}
-		d.step = step
+	tty := isTerminal(os.Stdout)
+	pace, err := paceFrom(os.Getenv("DEMO_STEP"), tty)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(2)
 	}
-	err := d.run()
-	hold := os.Getenv("DEMO_HOLD") == "1"
-	if hold && d.master != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := &demo{start: time.Now(), pace: pace, client: &http.Client{Timeout: 30 * time.Second},
+		cluster: &proc.Cluster{Bin: *bin, Env: []string{"LOG_LEVEL=warn", "FAULTS_API=true"}}}
+	err = d.run(ctx, paceNote(pace, tty))
+	if os.Getenv("DEMO_HOLD") == "1" && d.master != nil && ctx.Err() == nil {
 		fmt.Printf("\nDEMO_HOLD=1: the cluster stays up at %s/ — Ctrl-C stops it\n", d.master.URL())
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		<-ctx.Done()
-		stop()
 	}
 	d.stop()
 	if err != nil {
@@ -61,13 +54,51 @@ func main() {
 	fmt.Println("\ndemo: every step behaved as the course says")
 }
 
+// termPace is the pause after each step on a terminal: a person can read
+// the line and see it on the dashboard before the next one.
+const termPace = time.Second
+
+// paceFrom is the pause after each step: DEMO_STEP when set, else
+// termPace on a terminal and none when piped (make demo in CI).
+func paceFrom(v string, tty bool) (time.Duration, error) {
+	if v == "" {
+		if tty {
+			return termPace, nil
+		}
+		return 0, nil
+	}
+	pace, err := time.ParseDuration(v)
+	if err != nil || pace < 0 {
+		return 0, fmt.Errorf("DEMO_STEP: want a duration such as 2s, got %q", v)
+	}
+	return pace, nil
+}
+
+// paceNote is the line under the dashboard's URL that says how to watch.
+func paceNote(pace time.Duration, tty bool) string {
+	switch {
+	case pace > 0 && tty && os.Getenv("DEMO_STEP") == "":
+		return fmt.Sprintf("a step every %s (DEMO_STEP=%s; DEMO_STEP=0 for full speed); DEMO_HOLD=1 keeps the cluster up at the end", pace, pace)
+	case pace > 0:
+		return fmt.Sprintf("a step every %s (DEMO_STEP); DEMO_HOLD=1 keeps the cluster up at the end", pace)
+	default:
+		return "full speed (DEMO_STEP=1s paces it); DEMO_HOLD=1 keeps the cluster up at the end"
+	}
+}
+
+// isTerminal reports whether f is a terminal (a character device; so is
+// /dev/null, which only makes a paced run that no one reads).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 type demo struct {
-	bin    string
-	start  time.Time
-	client *http.Client
-	master *proc.Node
-	nodes  []*proc.Node
-	step   time.Duration // a pause after each request, for a person watching (DEMO_STEP)
+	start   time.Time
+	pace    time.Duration // the pause after each step, for a person watching (DEMO_STEP)
+	client  *http.Client
+	cluster *proc.Cluster
+	master  *proc.Node
 }
 
 // port is the port from env, or def if it is free, or else any free one.
@@ -83,230 +114,40 @@ func port(env string, def int) (string, error) {
 	return proc.FreeAddr()
 }
 
-func (d *demo) startNode(name, bin, portEnv string, defPort int, env ...string) (*proc.Node, error) {
+// startNode starts a node on the port portEnv names (or defPort) and
+// waits until it is ready: a secondary once it is connected.
+func (d *demo) startNode(name string, role proc.Role, portEnv string, defPort int, env ...string) (*proc.Node, error) {
 	addr, err := port(portEnv, defPort)
 	if err != nil {
 		return nil, err
 	}
-	n := &proc.Node{Name: name, Bin: filepath.Join(d.bin, bin), Addr: addr, Logs: io.Discard,
-		Env: append([]string{"HTTP_ADDR=" + addr, "LOG_LEVEL=warn", "FAULTS_API=true"}, env...)}
-	if bin == "secondary" {
-		n.Ready = func() error {
-			var h map[string]any
-			if err := proc.GetJSON(n.URL()+"/health", &h); err != nil || h["master"] != "connected" {
-				return fmt.Errorf("%s is not connected to the master yet: %v", name, err)
-			}
-			return nil
-		}
-	}
-	d.nodes = append(d.nodes, n)
-	if err := n.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	return n, nil
+	return d.cluster.StartNode(proc.Spec{Name: name, Role: role, Addr: addr, Env: env})
 }
 
-func (d *demo) stop() {
-	for _, n := range d.nodes {
-		_ = n.Kill()
-	}
+func (d *demo) stop() { _ = d.cluster.Kill() }
+
+// stamp is at as time since the demo's start, such as +1.234s.
+func (d *demo) stamp(at time.Time) string {
+	return fmt.Sprintf("+%.3fs", at.Sub(d.start).Seconds())
 }
 
-// say prints one line of the timeline, then pauses DEMO_STEP after a
-// request so that a person can follow it on the dashboard.
-func (d *demo) say(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	fmt.Printf("%7.2fs  %s\n", time.Since(d.start).Seconds(), line)
-	if strings.HasPrefix(line, "POST") || strings.HasPrefix(line, "PUT") || strings.Contains(line, "started") {
-		time.Sleep(d.step) // pacing for a person, not a wait for an event
-	}
+// line prints one line of the timeline, stamped with at: when the reply
+// it reports arrived.
+func (d *demo) line(at time.Time, format string, args ...any) {
+	fmt.Printf("%9s  %s\n", d.stamp(at), fmt.Sprintf(format, args...))
 }
 
-type reply struct {
-	status int
-	ID     uint64 `json:"id"`
-	Acks   int    `json:"acks"`
-	body   string
-	took   time.Duration
-}
-
-func (d *demo) append(msg string, w int) (reply, error) {
-	body := fmt.Sprintf(`{"message":%q,"writeConcern":%d}`, msg, w)
-	start := time.Now()
-	resp, err := d.client.Post(d.master.URL()+"/messages", "application/json", strings.NewReader(body))
-	if err != nil {
-		return reply{}, fmt.Errorf("append %s: %w", msg, err)
+// step is line, then the pause of DEMO_STEP so that a person can follow
+// it on the dashboard.
+func (d *demo) step(ctx context.Context, at time.Time, format string, args ...any) {
+	d.line(at, format, args...)
+	if d.pace == 0 {
+		return
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, body: strings.TrimSpace(string(b)), took: time.Since(start)}
-	return r, json.Unmarshal(b, &r)
-}
-
-func (d *demo) setFaults(name, change string) error {
-	req, err := http.NewRequest(http.MethodPut, d.master.URL()+"/secondaries/"+name+"/faults", strings.NewReader(change))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fault control of %s: %w", name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	d.say("PUT /secondaries/%s/faults %s → %d %s", name, change, resp.StatusCode, bytes.TrimSpace(b))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fault control of %s answered %d", name, resp.StatusCode)
-	}
-	return nil
-}
-
-// shows is what a node's GET /messages holds, as [m1 m2 …].
-func shows(n *proc.Node) ([]string, error) {
-	var page struct {
-		Messages []struct {
-			Message string `json:"message"`
-		} `json:"messages"`
-	}
-	if err := proc.GetJSON(n.URL()+"/messages", &page); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range page.Messages {
-		out = append(out, m.Message)
-	}
-	return out, nil
-}
-
-func (d *demo) showAll() {
-	var parts []string
-	for _, n := range d.nodes {
-		msgs, err := shows(n)
-		if err != nil {
-			parts = append(parts, n.Name+" ?")
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %v", n.Name, msgs))
-	}
-	d.say("   nodes show: %s", strings.Join(parts, "  "))
-}
-
-// waitShows waits until n shows exactly want.
-func (d *demo) waitShows(n *proc.Node, want ...string) error {
-	return proc.Poll(20*time.Second, func() error {
-		got, err := shows(n)
-		if err != nil {
-			return err
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			return fmt.Errorf("%s shows %v, want %v", n.Name, got, want)
-		}
-		return nil
-	})
-}
-
-func (d *demo) expect(msg string, w int) (reply, error) {
-	r, err := d.append(msg, w)
-	if err != nil {
-		return r, err
-	}
-	d.say("POST %s w=%d → %d %s (%s)", msg, w, r.status, r.body, r.took.Round(time.Millisecond))
-	if r.status != http.StatusCreated || r.Acks < w {
-		return r, fmt.Errorf("%s (w=%d) answered %d %s, want 201 with %d acks", msg, w, r.status, r.body, w)
-	}
-	return r, nil
-}
-
-func (d *demo) run() error {
-	var err error
-	if d.master, err = d.startNode("master", "master", "MASTER_PORT", 8080, "CLUSTER_SIZE=3", "HEARTBEAT_INTERVAL=500ms"); err != nil {
-		return err
-	}
-	masterEnv := "MASTER_URL=ws://" + d.master.Addr + "/replicate"
-	fmt.Printf("replog demo — watch it live: %s/\n\n", d.master.URL())
-	d.say("master started on %s (CLUSTER_SIZE=3, quorum 2)", d.master.Addr)
-	s1, err := d.startNode("s1", "secondary", "S1_PORT", 8081, "NODE_NAME=s1", masterEnv)
-	if err != nil {
-		return err
-	}
-	d.say("S1 started and connected")
-
-	if _, err := d.expect("m1", 1); err != nil {
-		return err
-	}
-	if _, err := d.expect("m2", 2); err != nil {
-		return err
-	}
-	m3 := make(chan reply, 1)
-	m3err := make(chan error, 1)
-	go func() {
-		r, err := d.append("m3", 3)
-		m3 <- r
-		m3err <- err
-	}()
-	d.say("POST m3 w=3 … waits: only the master and S1 can hold it")
-	if err := d.waitShows(s1, "m1", "m2", "m3"); err != nil {
-		return err
-	}
-	if _, err := d.expect("m4", 1); err != nil {
-		return err
-	}
+	t := time.NewTimer(d.pace) // pacing for a person, not a wait for an event
+	defer t.Stop()
 	select {
-	case r := <-m3:
-		return fmt.Errorf("m3 (w=3) returned with one secondary: %d %s", r.status, r.body)
-	default:
-		d.say("   m3 is still waiting while m4 returned")
+	case <-ctx.Done():
+	case <-t.C:
 	}
-	d.showAll()
-
-	s2, err := d.startNode("s2", "secondary", "S2_PORT", 8082, "NODE_NAME=s2", masterEnv)
-	if err != nil {
-		return err
-	}
-	d.say("S2 started: it catches up from id 1")
-	if err := d.waitShows(s2, "m1", "m2", "m3", "m4"); err != nil {
-		return err
-	}
-	d.say("   S2 shows [m1 m2 m3 m4], in the master's order")
-	select {
-	case r := <-m3:
-		if err := <-m3err; err != nil {
-			return err
-		}
-		d.say("POST m3 w=3 → %d %s (%s): S2's ack completed it", r.status, r.body, r.took.Round(time.Millisecond))
-		if r.status != http.StatusCreated || r.Acks != 3 {
-			return fmt.Errorf("m3 answered %d %s, want 201 with 3 acks", r.status, r.body)
-		}
-	case <-time.After(20 * time.Second):
-		return errors.New("m3 (w=3) did not return once S2 held it")
-	}
-	d.showAll()
-
-	const slow = 1500 * time.Millisecond
-	if err := d.setFaults("s1", fmt.Sprintf(`{"replicationDelay":"%s"}`, slow)); err != nil {
-		return err
-	}
-	r, err := d.expect("m5", 3)
-	if err != nil {
-		return err
-	}
-	if r.took < slow*3/4 {
-		return fmt.Errorf("m5 (w=3) took %s with S1 slowed by %s; it should have waited for S1", r.took, slow)
-	}
-	d.say("   m5 waited %s for slow S1", r.took.Round(time.Millisecond))
-	if err := d.setFaults("s1", `{"replicationDelay":"0"}`); err != nil {
-		return err
-	}
-	if _, err := d.expect("m6", 3); err != nil {
-		return err
-	}
-	want := []string{"m1", "m2", "m3", "m4", "m5", "m6"}
-	for _, n := range d.nodes {
-		if err := d.waitShows(n, want...); err != nil {
-			return err
-		}
-	}
-	d.showAll()
-	return nil
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestAppendRefusedWhenTooManyWritesWait: with MaxWaitingWrites writes
@@ -18,13 +20,12 @@ func TestAppendRefusedWhenTooManyWritesWait(t *testing.T) {
 	for range 2 {
 		go func() { replies <- m.postJSON(`{"message":"a","writeConcern":2}`) }()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for m.server.hub.Waiting() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes waiting, want 2", m.server.hub.Waiting())
+	poll.Check(t, 5*time.Second, func() error {
+		if n := m.server.hub.Waiting(); n != 2 {
+			return fmt.Errorf("%d writes waiting, want 2", n)
 		}
-		time.Sleep(5 * time.Millisecond) // polling for both to wait
-	}
+		return nil
+	})
 	a := m.postJSON(`{"message":"b","writeConcern":2}`)
 	check(t, "a third w=2", a, 503, nil)
 	if msg, _ := a.body["error"].(string); !strings.Contains(msg, "MAX_WAITING_WRITES") {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/metrics/metricstest"
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestMetricsLintAndNames: every metric the master exposes passes
@@ -27,12 +29,12 @@ func TestMetricsLintAndNames(t *testing.T) {
 	s1.ExpectIDs(1, 1)
 	s1.Send(frame.Ack(1))
 	// The ack is counted once the session has taken it.
-	for deadline := time.Now().Add(5 * time.Second); counterValue(t, reg, "replog_replication_acks_received_total") != 1; {
-		if time.Now().After(deadline) {
-			t.Fatalf("acks received: %v, want 1", counterValue(t, reg, "replog_replication_acks_received_total"))
+	poll.Check(t, 5*time.Second, func() error {
+		if n := counterValue(t, reg, "replog_replication_acks_received_total"); n != 1 {
+			return fmt.Errorf("acks received: %v, want 1", n)
 		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {

@@ -1,6 +1,8 @@
 // Package proc runs replog's binaries as child processes on loopback
-// ports, for the cluster tests and the benchmark alike: start one, wait
-// until it answers, signal it, kill it, wait for it.
+// ports, for the cluster tests, the benchmark and the demo alike: start
+// one, wait until it answers, signal it, kill it, wait for it; and a
+// Cluster that starts a set of them from specs, secondaries dialing its
+// masters.
 package proc
 
 import (
@@ -12,9 +14,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/replog/replog/shared/poll"
 )
 
 // StartTimeout bounds the wait for a started node to answer (and be
@@ -73,7 +79,7 @@ func (n *Node) Start() error {
 	go func() { _ = cmd.Wait(); close(done) }()
 	n.cmd, n.done = cmd, done
 	n.mu.Unlock()
-	err := Poll(StartTimeout, func() error {
+	err := poll.For(StartTimeout, func() error {
 		select {
 		case <-done:
 			return fmt.Errorf("%s exited at start", n.Name)
@@ -83,7 +89,7 @@ func (n *Node) Start() error {
 		return getJSON(n.Client(), n.URL()+"/health", &h)
 	})
 	if err == nil && n.Ready != nil {
-		err = Poll(StartTimeout, n.Ready)
+		err = poll.For(StartTimeout, n.Ready)
 	}
 	return err
 }
@@ -129,10 +135,15 @@ func (n *Node) Stop(d time.Duration) (int, error) {
 	return n.cmd.ProcessState.ExitCode(), nil
 }
 
-// Wait waits up to d for the process to exit.
+// Wait waits up to d for the process to exit; a node never started has
+// nothing to wait for.
 func (n *Node) Wait(d time.Duration) error {
+	done := n.Done()
+	if done == nil {
+		return nil
+	}
 	select {
-	case <-n.Done():
+	case <-done:
 		return nil
 	case <-time.After(d):
 		return fmt.Errorf("%s did not exit within %s", n.Name, d)
@@ -149,30 +160,13 @@ func FreeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// Poll calls f until it returns nil or timeout passes, and then returns
-// what f last said.
-func Poll(timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 5 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still failing after %s: %w", timeout, err)
-		}
-		time.Sleep(wait) // polling interval, not a wait for an event
-		wait = min(2*wait, 100*time.Millisecond)
-	}
-}
-
 var client = &http.Client{Timeout: 60 * time.Second}
 
 // GetJSON GETs url and decodes a 200 reply's JSON body into v.
 func GetJSON(url string, v any) error { return getJSON(client, url, v) }
 
-// GetJSON GETs path of the node's API and decodes a 200 reply into v.
+// GetJSON GETs path of the node's API (over TLS when the node has it)
+// and decodes a 200 reply into v.
 func (n *Node) GetJSON(path string, v any) error { return getJSON(n.Client(), n.URL()+path, v) }
 
 func getJSON(c *http.Client, url string, v any) error {
@@ -186,4 +180,23 @@ func getJSON(c *http.Client, url string, v any) error {
 		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Status reads a size field (VmRSS, VmHWM, …) of /proc/<pid>/status, in
+// bytes.
+func Status(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/status: %q: %w", pid, line, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/frame/frametest"
+	"github.com/replog/replog/shared/poll"
 	"github.com/replog/replog/shared/store"
 )
 
@@ -316,17 +317,12 @@ func TestHubForgetsLongGoneSecondaries(t *testing.T) {
 	stay := f.dial(frame.Hello("stays", frame.RoleSecondary, "", 0))
 	stay.Expect(frame.TypeWelcome)
 	p.Conn.CloseNow()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st := f.hub.Secondaries()
-		if len(st) == 1 && st[0].Name == "stays" {
-			break
+	poll.Check(t, 5*time.Second, func() error {
+		if st := f.hub.Secondaries(); len(st) != 1 || st[0].Name != "stays" {
+			return fmt.Errorf("a secondary gone for longer than ForgetAfter is still listed: %+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a secondary gone for longer than ForgetAfter is still listed: %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+		return nil
+	})
 }
 
 // TestHubCloseDoesNotWaitForCatchUp: a session honours Close between any

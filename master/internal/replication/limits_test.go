@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestHubRefusesPeersBeyondTheLimit: with MaxPeers sessions on
@@ -37,18 +39,14 @@ func TestHubRefusesPeersBeyondTheLimit(t *testing.T) {
 	s1.ExpectIDs(1, 1)
 
 	obs.Conn.Close(websocket.StatusNormalClosure, "")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Check(t, 5*time.Second, func() error {
 		conn, _, err := websocket.Dial(ctx, f.url, nil)
-		if err == nil {
-			conn.CloseNow()
-			break
+		if err != nil {
+			return fmt.Errorf("the place the observer left is not taken again: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the place the observer left is not taken again: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the handler to end
-	}
+		conn.CloseNow()
+		return nil
+	})
 }
 
 // TestHubDropsAPeerThatSaysNothing: a peer that keeps its socket but
@@ -66,13 +64,12 @@ func TestHubDropsAPeerThatSaysNothing(t *testing.T) {
 		t.Fatalf("a silent peer is still connected after 5 s: %v", err)
 	}
 	// Its place is free again for a real secondary.
-	deadline := time.Now().Add(5 * time.Second)
-	for f.hub.conns.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the silent peer's place was not given back")
+	poll.Check(t, 5*time.Second, func() error {
+		if n := f.hub.conns.Load(); n != 0 {
+			return fmt.Errorf("the silent peer's place was not given back: %d peers", n)
 		}
-		time.Sleep(5 * time.Millisecond) // polling for the handler to end
-	}
+		return nil
+	})
 	s1 := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	s1.Expect(frame.TypeWelcome)
 }
@@ -90,15 +87,10 @@ func TestHubDropsAPeerThatNeverReads(t *testing.T) {
 	for range 400 {
 		f.append(big)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := f.hub.Secondaries()
-		if len(st) == 1 && !st[0].Connected {
-			break
+	poll.Check(t, 10*time.Second, func() error {
+		if st := f.hub.Secondaries(); len(st) != 1 || st[0].Connected {
+			return fmt.Errorf("a secondary that never reads is still connected: %+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a secondary that never reads is still connected: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the hub's view
-	}
+		return nil
+	})
 }
