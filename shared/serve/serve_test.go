@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/replog/replog/shared/poll"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -189,10 +192,10 @@ func TestHangupWithoutTLSKeepsRunning(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet("SIGHUP").Len() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("no log line for SIGHUP within 5s")
+	poll.Check(t, 5*time.Second, func() error {
+		if logs.FilterMessageSnippet("SIGHUP").Len() == 0 {
+			return errors.New("no log line for SIGHUP yet")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
