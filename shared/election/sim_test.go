@@ -1,0 +1,728 @@
+package election_test
+
+// A seeded, deterministic simulation of a failover cluster, in the manner
+// of etcd's rafttest and hashicorp/raft's fuzzy: a few master-capable
+// nodes and voters only, a network that drops, delays, reorders,
+// duplicates and partitions, a simulated clock, crashes and restarts.
+// Every decision is taken by the package's pure types (Voter, Tally,
+// Leadership) and epoch's (Diverge, Adopt); the simulation is only the
+// I/O. A node keeps on its disk exactly what a real one persists — its
+// log of (id, epoch, message: its own key), its epoch history, its
+// promise and its rollback files — and a crash loses everything else.
+// The invariants of docs/FAILOVER.md are checked after every step.
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/replog/replog/shared/election"
+	"github.com/replog/replog/shared/epoch"
+)
+
+const (
+	simTimeout = 6 * time.Second // FAILOVER_TIMEOUT
+	simBatch   = 3               // entries per frame: followers catch up in steps
+)
+
+type entry struct {
+	ID, Epoch uint64
+	Msg       string // unique per client write; it is also the write's key
+}
+
+// disk is what a node persists. The simulated nodes run with
+// FSYNC=always: what a step wrote survives a crash after it.
+type disk struct {
+	log      []entry
+	hist     epoch.History
+	promise  election.Promise
+	rollback []entry
+	changes  int // bumped by every change of log, history or rollback: the checker skips an unchanged disk
+}
+
+type role int
+
+const (
+	follower role = iota
+	candidate
+	leader
+)
+
+func (r role) String() string { return [...]string{"follower", "candidate", "leader"}[r] }
+
+type wait struct {
+	id  uint64
+	w   int
+	msg string
+}
+
+type node struct {
+	name   string
+	master bool
+	up     bool
+	disk   disk
+
+	// Volatile: a crash loses it.
+	voter    *election.Voter
+	role     role
+	deadline time.Time // a master-capable follower stands when no leader was heard by then
+	tally    *election.Tally
+	copying  *election.Copy
+	lead     *election.Leadership
+	next     map[string]uint64 // leader: the next id to send each follower
+	waits    []wait            // leader: writes waiting for their write concern
+
+	checked int // the disk's changes when the checker last read it
+}
+
+func (n *node) last() uint64 { return uint64(len(n.disk.log)) }
+
+func (n *node) offer() election.Offer { return election.OfferOf(n.disk.hist, n.last()) }
+
+type kind int
+
+const (
+	kPrepare kind = iota
+	kPromise
+	kAppend
+	kAck
+	kRefuse
+	kPull
+	kPulled
+)
+
+func (k kind) String() string {
+	return [...]string{"prepare", "promise", "append", "ack", "refuse", "pull", "pulled"}[k]
+}
+
+type message struct {
+	kind     kind
+	from, to string
+	epoch    uint64
+	granted  bool
+	promised uint64         // promise (refused), refuse: the sender's promised epoch
+	offer    election.Offer // promise (granted)
+	hist     epoch.History  // append: the leader's history
+	entries  []entry        // append, pulled
+	id       uint64         // ack: the last id held; pull: the first id wanted
+	through  uint64         // pull: the last id wanted
+}
+
+func (m message) String() string {
+	s := fmt.Sprintf("%s %s→%s e%d", m.kind, m.from, m.to, m.epoch)
+	switch m.kind {
+	case kPromise:
+		s += fmt.Sprintf(" granted=%v promised=%d offer=%v", m.granted, m.promised, m.offer.Position)
+	case kAppend, kPulled:
+		if len(m.entries) > 0 {
+			s += fmt.Sprintf(" ids %d..%d", m.entries[0].ID, m.entries[len(m.entries)-1].ID)
+		}
+	case kAck:
+		s += fmt.Sprintf(" id %d", m.id)
+	case kRefuse:
+		s += fmt.Sprintf(" promised %d", m.promised)
+	case kPull:
+		s += fmt.Sprintf(" %d..%d", m.id, m.through)
+	}
+	return s
+}
+
+// acked is a write some leader answered 201.
+type acked struct {
+	id, epoch uint64
+	msg       string
+	w         int
+}
+
+// stats say what a run exercised, so that a run that tested nothing
+// fails instead of passing.
+type stats struct {
+	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions int
+}
+
+type sim struct {
+	rng      *rand.Rand
+	now      time.Time
+	nodes    []*node
+	byName   map[string]*node
+	majority int
+	net      []message
+	group    map[string]int // partition: messages cross no group boundary
+	writes   int
+
+	// The checker's own record, kept apart from the nodes.
+	written      map[uint64]map[uint64]string // epoch → id → message, as its leader appended it
+	leaderOf     map[uint64]string
+	leaderHist   map[uint64]epoch.History // the history each epoch's leader started with
+	everPromised map[string]uint64        // the highest epoch each node told anyone it promised or took part in
+	ghost        map[string][]entry       // every entry ever appended to each node's log
+	committed    map[uint64]acked         // id → the write acknowledged with w ≥ majority there
+	rbChecked    map[string]int
+	violation    string
+	trace        []string
+	stats        stats
+}
+
+func newSim(seed uint64) *sim {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	size := 3 + rng.IntN(3)         // 3..5 nodes
+	masters := 2 + rng.IntN(size-1) // 2..size master-capable
+	s := &sim{
+		rng: rng, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		byName: map[string]*node{}, majority: election.Majority(size), group: map[string]int{},
+		written: map[uint64]map[uint64]string{}, leaderOf: map[uint64]string{},
+		leaderHist: map[uint64]epoch.History{}, everPromised: map[string]uint64{},
+		ghost: map[string][]entry{}, committed: map[uint64]acked{}, rbChecked: map[string]int{},
+	}
+	for i := range size {
+		n := &node{name: fmt.Sprintf("s%d", i), master: i < masters}
+		if n.master {
+			n.name = fmt.Sprintf("m%d", i)
+		}
+		s.nodes = append(s.nodes, n)
+		s.byName[n.name] = n
+		s.restart(n)
+	}
+	return s
+}
+
+func (s *sim) jitter() time.Duration {
+	return simTimeout + time.Duration(s.rng.Int64N(int64(simTimeout/2)))
+}
+
+func (s *sim) send(m message) { s.net = append(s.net, m) }
+
+func (s *sim) broadcast(from *node, m message) {
+	for _, n := range s.nodes {
+		if n != from {
+			m.from, m.to = from.name, n.name
+			s.send(m)
+		}
+	}
+}
+
+func (s *sim) fail(format string, args ...any) {
+	if s.violation == "" {
+		s.violation = fmt.Sprintf(format, args...)
+	}
+}
+
+// persist writes n's promise to its disk; told records what others may
+// now rely on.
+func (s *sim) persist(n *node, p election.Promise) { n.disk.promise = p }
+
+func (s *sim) told(n *node, e uint64) { s.everPromised[n.name] = max(s.everPromised[n.name], e) }
+
+// setHist persists h as n's epoch history.
+func (s *sim) setHist(n *node, h epoch.History) {
+	n.disk.hist = h
+	n.disk.changes++
+}
+
+func (s *sim) appendLog(n *node, e entry) {
+	n.disk.changes++
+	n.disk.log = append(n.disk.log, e)
+	s.ghost[n.name] = append(s.ghost[n.name], e)
+}
+
+// truncate keeps n's log up to keep, moving the rest to its rollback
+// files, and sets its history to the part of h its log backs.
+func (s *sim) truncate(n *node, keep uint64, h epoch.History) {
+	if keep < n.last() {
+		n.disk.rollback = append(n.disk.rollback, n.disk.log[keep:]...)
+		n.disk.log = slices.Clip(n.disk.log[:keep])
+		s.stats.rolledBack++
+	}
+	s.setHist(n, epoch.Adopt(h, n.last()))
+}
+
+func (s *sim) restart(n *node) {
+	n.up = true
+	n.voter = election.NewVoter(n.disk.promise, false)
+	n.role, n.tally, n.copying, n.lead, n.next, n.waits = follower, nil, nil, nil, nil, nil
+	n.deadline = s.now.Add(s.jitter())
+}
+
+func (s *sim) crash(n *node) {
+	n.up = false
+	n.voter, n.tally, n.copying, n.lead, n.next, n.waits = nil, nil, nil, nil, nil, nil
+	s.stats.crashes++
+}
+
+// stepDown makes n a follower with no leader; a leader's waiting writes
+// are answered 503 (unknown outcome): dropped.
+func (s *sim) stepDown(n *node) {
+	if n.role == leader {
+		s.stats.demotions++
+	}
+	n.role, n.tally, n.copying, n.lead, n.next, n.waits = follower, nil, nil, nil, nil, nil
+	n.deadline = s.now.Add(s.jitter())
+}
+
+// stand starts a candidacy of n.
+func (s *sim) stand(n *node) {
+	p, err := n.voter.Stand(n.name, n.disk.hist.Last())
+	if err != nil {
+		return
+	}
+	s.persist(n, p)
+	s.told(n, p.Epoch)
+	s.stepDown(n)
+	n.role = candidate
+	n.tally = election.NewTally(p.Epoch, n.name, n.offer(), len(s.nodes), s.now.Add(s.jitter()))
+	s.broadcast(n, message{kind: kPrepare, epoch: p.Epoch})
+}
+
+func (s *sim) onPrepare(n *node, m message) {
+	p, err := n.voter.Prepare(m.epoch, m.from)
+	if err != nil {
+		s.send(message{kind: kPromise, from: n.name, to: m.from, epoch: m.epoch, promised: n.voter.Promised().Epoch})
+		return
+	}
+	s.persist(n, p)
+	s.told(n, m.epoch)
+	if n.role != follower {
+		s.stepDown(n) // a leader or candidate that promised a higher epoch
+	}
+	n.deadline = s.now.Add(s.jitter())
+	s.send(message{kind: kPromise, from: n.name, to: m.from, epoch: m.epoch, granted: true, promised: p.Epoch, offer: n.offer()})
+}
+
+func (s *sim) onPromise(n *node, m message) {
+	n.voter.See(m.promised)
+	if n.role != candidate || n.tally.Epoch() != m.epoch {
+		return
+	}
+	if m.granted {
+		n.tally.Granted(m.from, m.epoch, m.offer)
+	} else {
+		n.tally.Refused(m.promised)
+	}
+	s.advance(n)
+}
+
+// advance moves a candidacy on: over, copying, or leading.
+func (s *sim) advance(n *node) {
+	if n.tally.Over(s.now) {
+		s.stepDown(n)
+		return
+	}
+	if !n.tally.Won() {
+		return
+	}
+	if n.tally.MayLead(epoch.PositionOf(n.disk.hist, n.last()), s.now) {
+		s.lead(n)
+		return
+	}
+	c, ok := n.tally.Plan(n.offer())
+	if !ok {
+		return
+	}
+	s.truncate(n, c.Keep, c.History)
+	n.copying = &c
+	s.send(message{kind: kPull, from: n.name, to: c.Source, epoch: n.tally.Epoch(), id: n.last() + 1, through: c.Through})
+}
+
+func (s *sim) onPull(n *node, m message) {
+	end := min(m.through, n.last(), m.id+simBatch-1)
+	if m.id == 0 || m.id > end {
+		return
+	}
+	s.send(message{kind: kPulled, from: n.name, to: m.from, epoch: m.epoch, entries: slices.Clone(n.disk.log[m.id-1 : end])})
+}
+
+func (s *sim) onPulled(n *node, m message) {
+	if n.role != candidate || n.copying == nil || n.copying.Source != m.from || n.tally.Epoch() != m.epoch {
+		return
+	}
+	for _, e := range m.entries {
+		if e.ID <= n.last() {
+			continue
+		}
+		if e.ID != n.last()+1 || e.ID > n.copying.Through || e.Epoch != n.copying.History.Of(e.ID) {
+			s.stepDown(n) // the source's log changed since it promised
+			return
+		}
+		s.appendLog(n, e)
+	}
+	s.setHist(n, epoch.Adopt(n.copying.History, n.last()))
+	s.stats.copies++
+	s.advance(n)
+}
+
+// lead makes the candidate n the leader of its epoch.
+func (s *sim) lead(n *node) {
+	start := n.tally.Start(n.last())
+	h, err := n.disk.hist.Append(start)
+	if err != nil {
+		s.fail("%s cannot start epoch %d: %v", n.name, start.Epoch, err)
+		return
+	}
+	s.setHist(n, h)
+	if other, ok := s.leaderOf[start.Epoch]; ok {
+		s.fail("two leaders of epoch %d: %s and %s", start.Epoch, other, n.name)
+	}
+	s.leaderOf[start.Epoch], s.leaderHist[start.Epoch] = n.name, h
+	s.stats.leaders++
+	n.role, n.tally, n.copying = leader, nil, nil
+	n.lead = election.NewLeadership(n.name, start, len(s.nodes), simTimeout, s.now)
+	n.next = map[string]uint64{}
+	for _, f := range s.nodes {
+		n.next[f.name] = start.FirstID
+	}
+	s.replicate(n)
+}
+
+func (s *sim) replicate(n *node) {
+	for _, f := range s.nodes {
+		if f == n {
+			continue
+		}
+		from := n.next[f.name]
+		end := min(n.last(), from+simBatch-1)
+		var entries []entry
+		if from >= 1 && from <= end {
+			entries = slices.Clone(n.disk.log[from-1 : end])
+		}
+		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries})
+	}
+}
+
+func (s *sim) onAppend(n *node, m message) {
+	p, err := n.voter.Accept(m.epoch, m.from)
+	if err != nil {
+		s.send(message{kind: kRefuse, from: n.name, to: m.from, epoch: m.epoch, promised: n.voter.Promised().Epoch})
+		return
+	}
+	if m.epoch < s.everPromised[n.name] {
+		s.fail("%s accepted a leader of epoch %d after promising %d", n.name, m.epoch, s.everPromised[n.name])
+	}
+	s.persist(n, p)
+	s.told(n, m.epoch)
+	if n.role != follower {
+		s.stepDown(n)
+	}
+	n.deadline = s.now.Add(s.jitter())
+	keep := epoch.Diverge(m.hist, epoch.Open, n.disk.hist, n.last())
+	s.truncate(n, keep, m.hist)
+	for _, e := range m.entries {
+		if e.ID == n.last()+1 {
+			s.appendLog(n, e)
+		}
+	}
+	s.setHist(n, epoch.Adopt(m.hist, n.last()))
+	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last()})
+}
+
+func (s *sim) onAck(n *node, m message) {
+	if n.role != leader || n.lead.Epoch() != m.epoch {
+		return
+	}
+	n.lead.Ack(m.from, m.id, s.now)
+	n.next[m.from] = m.id + 1
+	s.settle(n)
+}
+
+func (s *sim) onRefuse(n *node, m message) {
+	n.voter.See(m.promised)
+	if n.role != leader {
+		return
+	}
+	n.lead.SawEpoch(m.promised)
+	if n.lead.Check(s.now) != nil {
+		s.stepDown(n)
+	}
+}
+
+// settle answers the waiting writes the leadership says may be answered.
+func (s *sim) settle(n *node) {
+	left := n.waits[:0]
+	for _, w := range n.waits {
+		if !n.lead.Acknowledged(w.id, w.w) {
+			left = append(left, w)
+			continue
+		}
+		if got := n.disk.log[w.id-1].Msg; got != w.msg {
+			s.fail("%s acknowledged %q at id %d, which holds %q", n.name, w.msg, w.id, got)
+		}
+		if w.w >= s.majority {
+			a := acked{id: w.id, epoch: n.lead.Epoch(), msg: w.msg, w: w.w}
+			if prev, ok := s.committed[w.id]; ok && prev.msg != w.msg {
+				s.fail("id %d acknowledged at a majority twice: %q (epoch %d) and %q (epoch %d)", w.id, prev.msg, prev.epoch, w.msg, a.epoch)
+			}
+			if _, ok := s.committed[w.id]; !ok {
+				s.committed[w.id] = a
+			}
+			s.stats.majorityAcks++
+		}
+	}
+	n.waits = left
+}
+
+func (s *sim) write(n *node, w int) {
+	s.writes++
+	e := entry{ID: n.last() + 1, Epoch: n.lead.Epoch(), Msg: fmt.Sprintf("w%d", s.writes)}
+	if s.written[e.Epoch] == nil {
+		s.written[e.Epoch] = map[uint64]string{}
+	}
+	if prev, ok := s.written[e.Epoch][e.ID]; ok {
+		s.fail("the leader of epoch %d wrote id %d twice: %q and %q", e.Epoch, e.ID, prev, e.Msg)
+	}
+	s.written[e.Epoch][e.ID] = e.Msg
+	s.appendLog(n, e)
+	n.lead.Ack(n.name, e.ID, s.now)
+	n.waits = append(n.waits, wait{id: e.ID, w: w, msg: e.Msg})
+	s.settle(n)
+	s.replicate(n)
+}
+
+// repeat is an Idempotency-Key retry of an earlier write, at a majority:
+// the leader answers it once the entry it holds may be acknowledged.
+func (s *sim) repeat(n *node) {
+	if n.last() == 0 {
+		return
+	}
+	e := n.disk.log[s.rng.IntN(int(n.last()))]
+	n.waits = append(n.waits, wait{id: e.ID, w: s.majority, msg: e.Msg})
+	s.stats.repeats++
+	s.settle(n)
+}
+
+func (s *sim) tick() {
+	s.now = s.now.Add(time.Duration(200+s.rng.IntN(1300)) * time.Millisecond)
+	for _, n := range s.nodes {
+		if !n.up {
+			continue
+		}
+		switch n.role {
+		case leader:
+			if n.lead.Check(s.now) != nil {
+				s.stepDown(n)
+				continue
+			}
+			s.replicate(n)
+		case candidate:
+			s.broadcast(n, message{kind: kPrepare, epoch: n.tally.Epoch()}) // answers may have been lost
+			s.advance(n)
+		case follower:
+			if n.master && s.now.After(n.deadline) {
+				s.stand(n)
+			}
+		}
+	}
+}
+
+func (s *sim) deliver(i int, keep bool) {
+	m := s.net[i]
+	if !keep {
+		s.net = slices.Delete(s.net, i, i+1)
+	}
+	n := s.byName[m.to]
+	if !n.up || s.group[m.from] != s.group[m.to] {
+		return
+	}
+	s.logf("deliver %v", m)
+	switch m.kind {
+	case kPrepare:
+		s.onPrepare(n, m)
+	case kPromise:
+		s.onPromise(n, m)
+	case kAppend:
+		s.onAppend(n, m)
+	case kAck:
+		s.onAck(n, m)
+	case kRefuse:
+		s.onRefuse(n, m)
+	case kPull:
+		s.onPull(n, m)
+	case kPulled:
+		s.onPulled(n, m)
+	}
+}
+
+func (s *sim) logf(format string, args ...any) {
+	s.trace = append(s.trace, fmt.Sprintf("%8.1fs ", s.now.Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Seconds())+fmt.Sprintf(format, args...))
+	if len(s.trace) > 60 {
+		s.trace = s.trace[len(s.trace)-60:]
+	}
+}
+
+func (s *sim) pick(ok func(*node) bool) *node {
+	var c []*node
+	for _, n := range s.nodes {
+		if ok(n) {
+			c = append(c, n)
+		}
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	return c[s.rng.IntN(len(c))]
+}
+
+// step takes one step chosen by the seeded generator.
+func (s *sim) step() {
+	r := s.rng.IntN(1000)
+	leading := func(n *node) bool { return n.up && n.role == leader }
+	switch {
+	case r < 600 && len(s.net) > 0:
+		s.deliver(s.rng.IntN(len(s.net)), false)
+	case r < 620 && len(s.net) > 0:
+		i := s.rng.IntN(len(s.net))
+		s.logf("drop %v", s.net[i])
+		s.net = slices.Delete(s.net, i, i+1)
+	case r < 630 && len(s.net) > 0:
+		s.deliver(s.rng.IntN(len(s.net)), true) // a duplicate
+	case r < 740:
+		s.logf("tick")
+		s.tick()
+	case r < 860:
+		if n := s.pick(leading); n != nil {
+			w := 1
+			if s.rng.IntN(2) == 0 {
+				w = s.majority
+			}
+			s.logf("write at %s w=%d", n.name, w)
+			s.write(n, w)
+		}
+	case r < 890:
+		if n := s.pick(leading); n != nil {
+			s.logf("repeat at %s", n.name)
+			s.repeat(n)
+		}
+	case r < 900:
+		if n := s.pick(func(n *node) bool { return n.up }); n != nil {
+			s.logf("crash %s", n.name)
+			s.crash(n)
+		}
+	case r < 930:
+		if n := s.pick(func(n *node) bool { return !n.up }); n != nil {
+			s.logf("restart %s", n.name)
+			s.restart(n)
+		}
+	case r < 945:
+		for _, n := range s.nodes {
+			s.group[n.name] = s.rng.IntN(2)
+		}
+		s.logf("partition %v", s.group)
+	case r < 970:
+		clear(s.group)
+		s.logf("heal")
+	case r < 980:
+		if n := s.pick(func(n *node) bool { return n.up && n.master && n.role != leader }); n != nil {
+			s.logf("promote %s", n.name)
+			s.stand(n)
+		}
+	default:
+		if len(s.net) > 0 {
+			s.deliver(s.rng.IntN(len(s.net)), false)
+		}
+	}
+}
+
+// check verifies the invariants on the whole cluster.
+func (s *sim) check() error {
+	if s.violation != "" {
+		return fmt.Errorf("%s", s.violation)
+	}
+	for _, n := range s.nodes {
+		if err := s.checkNode(n); err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *sim) checkNode(n *node) error {
+	// Every write acknowledged at a majority is at its id in the log of
+	// every leader of its epoch or a later one.
+	if n.up && n.role == leader {
+		for id, a := range s.committed {
+			if a.epoch > n.lead.Epoch() {
+				continue
+			}
+			if id > n.last() || n.disk.log[id-1].Msg != a.msg {
+				return fmt.Errorf("leader of epoch %d lacks %q, acknowledged at id %d at w=%d in epoch %d", n.lead.Epoch(), a.msg, id, a.w, a.epoch)
+			}
+		}
+	}
+	// ... and never rolled back anywhere.
+	for _, e := range n.disk.rollback[s.rbChecked[n.name]:] {
+		if a, ok := s.committed[e.ID]; ok && a.msg == e.Msg {
+			return fmt.Errorf("rolled back %q at id %d, acknowledged at w=%d in epoch %d", e.Msg, e.ID, a.w, a.epoch)
+		}
+	}
+	s.rbChecked[n.name] = len(n.disk.rollback)
+	if n.checked == n.disk.changes {
+		return nil // nothing below changed since the last check
+	}
+	n.checked = n.disk.changes
+	// The log is one history: each entry is the one its epoch's leader
+	// wrote there, with the epoch the node's history gives it, and the
+	// history is the one the leader of its last epoch started with.
+	h := n.disk.hist
+	for i, e := range n.disk.log {
+		if e.ID != uint64(i+1) {
+			return fmt.Errorf("id %d at position %d", e.ID, i+1)
+		}
+		if h.Of(e.ID) != e.Epoch {
+			return fmt.Errorf("id %d is of epoch %d, its history %v says %d", e.ID, e.Epoch, h, h.Of(e.ID))
+		}
+		if s.written[e.Epoch][e.ID] != e.Msg {
+			return fmt.Errorf("holds %q at id %d of epoch %d, whose leader wrote %q there: a mixed log", e.Msg, e.ID, e.Epoch, s.written[e.Epoch][e.ID])
+		}
+	}
+	if last := h.Last(); last > 0 {
+		if !slices.Equal(h, s.leaderHist[last]) {
+			return fmt.Errorf("history %v is not %v, the one the leader of epoch %d started with", h, s.leaderHist[last], last)
+		}
+		if first := h[len(h)-1].FirstID; n.last()+1 < first {
+			return fmt.Errorf("claims epoch %d started at %d but holds only up to %d", last, first, n.last())
+		}
+	}
+	// The rollback files hold exactly what left the log.
+	got := append(slices.Clone(n.disk.log), n.disk.rollback...)
+	want := slices.Clone(s.ghost[n.name])
+	byKey := func(a, b entry) int { return cmp.Or(cmp.Compare(a.Msg, b.Msg), cmp.Compare(a.ID, b.ID)) }
+	slices.SortFunc(got, byKey)
+	slices.SortFunc(want, byKey)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("log and rollback %v are not what was appended %v", got, want)
+	}
+	return nil
+}
+
+// run takes steps and checks after each; the error names the seed and
+// the last steps, so that a failure replays exactly.
+func runSim(seed uint64, steps int) (stats, error) {
+	s := newSim(seed)
+	for i := range steps {
+		s.step()
+		if err := s.check(); err != nil {
+			return s.stats, fmt.Errorf("seed %d, step %d (%d nodes, %d master-capable): %w\nlast steps:\n%s\nnodes:\n%s",
+				seed, i, len(s.nodes), s.masters(), err, strings.Join(s.trace, "\n"), s.dump())
+		}
+	}
+	return s.stats, nil
+}
+
+func (s *sim) masters() int {
+	n := 0
+	for _, x := range s.nodes {
+		if x.master {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *sim) dump() string {
+	var b strings.Builder
+	for _, n := range s.nodes {
+		fmt.Fprintf(&b, "  %s up=%v role=%v promise=%v hist=%v log=%v rollback=%v\n", n.name, n.up, n.role, n.disk.promise, n.disk.hist, n.disk.log, n.disk.rollback)
+	}
+	return b.String()
+}

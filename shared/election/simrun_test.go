@@ -1,0 +1,53 @@
+package election_test
+
+import (
+	"flag"
+	"testing"
+)
+
+var (
+	simSeed  = flag.Uint64("sim.seed", 0, "replay one seed of TestSimulation")
+	simSeeds = flag.Int("sim.seeds", 400, "how many seeds TestSimulation runs")
+	simSteps = flag.Int("sim.steps", 800, "steps per seed")
+)
+
+// TestSimulation runs the simulation for many seeds. A failure prints the
+// seed; -sim.seed=N replays it exactly.
+func TestSimulation(t *testing.T) {
+	first, n := uint64(1), uint64(*simSeeds)
+	if *simSeed != 0 {
+		first, n = *simSeed, 1
+	}
+	var total stats
+	for seed := first; seed < first+n; seed++ {
+		st, err := runSim(seed, *simSteps)
+		if err != nil {
+			t.Fatalf("%v\nreplay: go test -run TestSimulation -sim.seed=%d -sim.steps=%d", err, seed, *simSteps)
+		}
+		total.leaders += st.leaders
+		total.majorityAcks += st.majorityAcks
+		total.repeats += st.repeats
+		total.rolledBack += st.rolledBack
+		total.copies += st.copies
+		total.crashes += st.crashes
+		total.demotions += st.demotions
+	}
+	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, total)
+	// A run that never elected twice, acknowledged, rolled back or
+	// copied tested nothing.
+	if n > 50 && (total.leaders < int(n) || total.majorityAcks == 0 || total.rolledBack == 0 || total.copies == 0 || total.demotions == 0) {
+		t.Fatalf("the simulation exercised too little: %+v", total)
+	}
+}
+
+// FuzzSimulation lets go test -fuzz FuzzSimulation explore seeds and
+// lengths; a failing input replays exactly from testdata/fuzz.
+func FuzzSimulation(f *testing.F) {
+	f.Add(uint64(1), uint16(400))
+	f.Add(uint64(7), uint16(2000))
+	f.Fuzz(func(t *testing.T, seed uint64, steps uint16) {
+		if _, err := runSim(seed, int(steps%3000)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
