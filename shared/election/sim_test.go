@@ -23,10 +23,7 @@ import (
 	"github.com/replog/replog/shared/epoch"
 )
 
-const (
-	simTimeout = 6 * time.Second // FAILOVER_TIMEOUT
-	simBatch   = 3               // entries per frame: followers catch up in steps
-)
+const simTimeout = 6 * time.Second // FAILOVER_TIMEOUT
 
 type entry struct {
 	ID, Epoch uint64
@@ -152,6 +149,8 @@ type sim struct {
 	net      []message
 	group    map[string]int // partition: messages cross no group boundary
 	writes   int
+	batch    uint64   // entries per frame: followers catch up in steps
+	unknown  []string // writes answered 503 (outcome unknown) or never answered: what clients retry
 
 	// The checker's own record, kept apart from the nodes.
 	written      map[uint64]map[uint64]string // epoch → id → message, as its leader appended it
@@ -168,10 +167,16 @@ type sim struct {
 
 func newSim(seed uint64) *sim {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	size := 3 + rng.IntN(3)         // 3..5 nodes
-	masters := 2 + rng.IntN(size-1) // 2..size master-capable
+	size := []int{3, 3, 4, 5}[rng.IntN(4)] // small clusters meet rare interleavings more often
+	masters := 2 + rng.IntN(size-1)        // 2..size master-capable
+	return newCluster(rng, size, masters, 1+rng.Uint64N(3))
+}
+
+// newCluster returns a cluster of size nodes, the first masters of them
+// master-capable (named m0, m1, …; the others s2, s3, …), all empty.
+func newCluster(rng *rand.Rand, size, masters int, batch uint64) *sim {
 	s := &sim{
-		rng: rng, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		rng: rng, batch: batch, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		byName: map[string]*node{}, majority: election.Majority(size), group: map[string]int{},
 		written: map[uint64]map[uint64]string{}, leaderOf: map[uint64]string{},
 		leaderHist: map[uint64]epoch.History{}, everPromised: map[string]uint64{},
@@ -247,7 +252,7 @@ func (s *sim) restart(n *node) {
 }
 
 func (s *sim) crash(n *node) {
-	n.up = false
+	n.up, n.role = false, follower
 	n.voter, n.tally, n.copying, n.lead, n.next, n.waits = nil, nil, nil, nil, nil, nil
 	s.stats.crashes++
 }
@@ -257,6 +262,9 @@ func (s *sim) crash(n *node) {
 func (s *sim) stepDown(n *node) {
 	if n.role == leader {
 		s.stats.demotions++
+		for _, w := range n.waits {
+			s.unknown = append(s.unknown, w.msg)
+		}
 	}
 	n.role, n.tally, n.copying, n.lead, n.next, n.waits = follower, nil, nil, nil, nil, nil
 	n.deadline = s.now.Add(s.jitter())
@@ -327,7 +335,7 @@ func (s *sim) advance(n *node) {
 }
 
 func (s *sim) onPull(n *node, m message) {
-	end := min(m.through, n.last(), m.id+simBatch-1)
+	end := min(m.through, n.last(), m.id+s.batch-1)
 	if m.id == 0 || m.id > end {
 		return
 	}
@@ -373,7 +381,27 @@ func (s *sim) lead(n *node) {
 	for _, f := range s.nodes {
 		n.next[f.name] = start.FirstID
 	}
+	// Clients whose writes got a 503 retry them at once at the new
+	// leader: the retries wait while the epoch start spreads.
+	if s.rng.IntN(2) == 0 {
+		s.retryAll(n)
+	}
 	s.replicate(n)
+}
+
+// retryAll retries, at a majority, every write of unknown outcome that
+// leader n holds.
+func (s *sim) retryAll(n *node) {
+	unknown := map[string]bool{}
+	for _, m := range s.unknown {
+		unknown[m] = true
+	}
+	for _, e := range n.disk.log {
+		if unknown[e.Msg] {
+			n.waits = append(n.waits, wait{id: e.ID, w: s.majority, msg: e.Msg})
+			s.stats.repeats++
+		}
+	}
 }
 
 func (s *sim) replicate(n *node) {
@@ -382,7 +410,7 @@ func (s *sim) replicate(n *node) {
 			continue
 		}
 		from := n.next[f.name]
-		end := min(n.last(), from+simBatch-1)
+		end := min(n.last(), from+s.batch-1)
 		var entries []entry
 		if from >= 1 && from <= end {
 			entries = slices.Clone(n.disk.log[from-1 : end])
@@ -445,6 +473,9 @@ func (s *sim) settle(n *node) {
 			left = append(left, w)
 			continue
 		}
+		if e := n.lead.Epoch(); e < s.everPromised[n.name] {
+			s.fail("%s acknowledged in epoch %d after promising %d", n.name, e, s.everPromised[n.name])
+		}
 		if got := n.disk.log[w.id-1].Msg; got != w.msg {
 			s.fail("%s acknowledged %q at id %d, which holds %q", n.name, w.msg, w.id, got)
 		}
@@ -463,6 +494,9 @@ func (s *sim) settle(n *node) {
 }
 
 func (s *sim) write(n *node, w int) {
+	if e := n.lead.Epoch(); e < s.everPromised[n.name] {
+		s.fail("%s appended in epoch %d after promising %d", n.name, e, s.everPromised[n.name])
+	}
 	s.writes++
 	e := entry{ID: n.last() + 1, Epoch: n.lead.Epoch(), Msg: fmt.Sprintf("w%d", s.writes)}
 	if s.written[e.Epoch] == nil {
@@ -475,20 +509,30 @@ func (s *sim) write(n *node, w int) {
 	s.appendLog(n, e)
 	n.lead.Ack(n.name, e.ID, s.now)
 	n.waits = append(n.waits, wait{id: e.ID, w: w, msg: e.Msg})
+	if w == 1 {
+		s.unknown = append(s.unknown, e.Msg)
+	}
 	s.settle(n)
 	s.replicate(n)
 }
 
-// repeat is an Idempotency-Key retry of an earlier write, at a majority:
-// the leader answers it once the entry it holds may be acknowledged.
+// repeat is an Idempotency-Key retry, at a majority, of a write whose
+// outcome its client did not learn (its leader was deposed while it
+// waited, or it was a w=1 write that the client retries for safety): the
+// leader answers it, once it may, if it holds the write.
 func (s *sim) repeat(n *node) {
-	if n.last() == 0 {
+	if len(s.unknown) == 0 {
 		return
 	}
-	e := n.disk.log[s.rng.IntN(int(n.last()))]
-	n.waits = append(n.waits, wait{id: e.ID, w: s.majority, msg: e.Msg})
-	s.stats.repeats++
-	s.settle(n)
+	msg := s.unknown[s.rng.IntN(len(s.unknown))]
+	for _, e := range n.disk.log {
+		if e.Msg == msg {
+			n.waits = append(n.waits, wait{id: e.ID, w: s.majority, msg: e.Msg})
+			s.stats.repeats++
+			s.settle(n)
+			return
+		}
+	}
 }
 
 func (s *sim) tick() {
@@ -570,7 +614,7 @@ func (s *sim) step() {
 	switch {
 	case r < 600 && len(s.net) > 0:
 		s.deliver(s.rng.IntN(len(s.net)), false)
-	case r < 620 && len(s.net) > 0:
+	case r < 680 && len(s.net) > 0:
 		i := s.rng.IntN(len(s.net))
 		s.logf("drop %v", s.net[i])
 		s.net = slices.Delete(s.net, i, i+1)
