@@ -57,10 +57,11 @@ type wait struct {
 }
 
 type node struct {
-	name   string
-	master bool
-	up     bool
-	disk   disk
+	name    string
+	master  bool
+	up      bool
+	disk    disk
+	learner bool // its data directory was wiped: it neither votes nor counts (the simulation never re-admits it)
 
 	// Volatile: a crash loses it.
 	voter    *election.Voter
@@ -105,6 +106,7 @@ type message struct {
 	hist     epoch.History  // append: the leader's history
 	entries  []entry        // append, pulled
 	id       uint64         // ack: the last id held; pull: the first id wanted
+	learner  bool           // ack: from a learner, which counts for nothing
 	through  uint64         // pull: the last id wanted
 }
 
@@ -137,7 +139,7 @@ type acked struct {
 // stats say what a run exercised, so that a run that tested nothing
 // fails instead of passing.
 type stats struct {
-	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions int
+	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes int
 }
 
 type sim struct {
@@ -150,6 +152,7 @@ type sim struct {
 	group    map[string]int // partition: messages cross no group boundary
 	writes   int
 	batch    uint64   // entries per frame: followers catch up in steps
+	mayWipe  bool     // one node may lose its data directory in this run
 	unknown  []string // writes answered 503 (outcome unknown) or never answered: what clients retry
 
 	// The checker's own record, kept apart from the nodes.
@@ -169,7 +172,9 @@ func newSim(seed uint64) *sim {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	size := []int{3, 3, 4, 5}[rng.IntN(4)] // small clusters meet rare interleavings more often
 	masters := 2 + rng.IntN(size-1)        // 2..size master-capable
-	return newCluster(rng, size, masters, 1+rng.Uint64N(3))
+	s := newCluster(rng, size, masters, 1+rng.Uint64N(3))
+	s.mayWipe = rng.IntN(4) == 0
+	return s
 }
 
 // newCluster returns a cluster of size nodes, the first masters of them
@@ -246,9 +251,19 @@ func (s *sim) truncate(n *node, keep uint64, h epoch.History) {
 
 func (s *sim) restart(n *node) {
 	n.up = true
-	n.voter = election.NewVoter(n.disk.promise, false)
+	n.voter = election.NewVoter(n.disk.promise, n.learner)
 	n.role, n.tally, n.copying, n.lead, n.next, n.waits = follower, nil, nil, nil, nil, nil
 	n.deadline = s.now.Add(s.jitter())
+}
+
+// wipe loses n's data directory: it comes back empty, as a learner.
+func (s *sim) wipe(n *node) {
+	s.crash(n)
+	n.disk = disk{changes: n.disk.changes + 1}
+	n.learner = true
+	s.ghost[n.name], s.rbChecked[n.name] = nil, 0
+	s.stats.wipes++
+	s.restart(n)
 }
 
 func (s *sim) crash(n *node) {
@@ -425,7 +440,7 @@ func (s *sim) onAppend(n *node, m message) {
 		s.send(message{kind: kRefuse, from: n.name, to: m.from, epoch: m.epoch, promised: n.voter.Promised().Epoch})
 		return
 	}
-	if m.epoch < s.everPromised[n.name] {
+	if m.epoch < s.everPromised[n.name] && !n.learner {
 		s.fail("%s accepted a leader of epoch %d after promising %d", n.name, m.epoch, s.everPromised[n.name])
 	}
 	s.persist(n, p)
@@ -442,15 +457,18 @@ func (s *sim) onAppend(n *node, m message) {
 		}
 	}
 	s.setHist(n, epoch.Adopt(m.hist, n.last()))
-	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last()})
+	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), learner: n.learner})
 }
 
 func (s *sim) onAck(n *node, m message) {
 	if n.role != leader || n.lead.Epoch() != m.epoch {
 		return
 	}
-	n.lead.Ack(m.from, m.id, s.now)
 	n.next[m.from] = m.id + 1
+	if m.learner {
+		return // a learner's ack counts toward nothing
+	}
+	n.lead.Ack(m.from, m.id, s.now)
 	s.settle(n)
 }
 
@@ -655,6 +673,11 @@ func (s *sim) step() {
 	case r < 970:
 		clear(s.group)
 		s.logf("heal")
+	case r < 975:
+		if n := s.pick(func(n *node) bool { return !n.learner }); n != nil && s.mayWipe && s.stats.wipes == 0 {
+			s.logf("wipe %s", n.name)
+			s.wipe(n)
+		}
 	case r < 980:
 		if n := s.pick(func(n *node) bool { return n.up && n.master && n.role != leader }); n != nil {
 			s.logf("promote %s", n.name)

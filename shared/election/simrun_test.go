@@ -31,6 +31,7 @@ func TestSimulation(t *testing.T) {
 		total.copies += st.copies
 		total.crashes += st.crashes
 		total.demotions += st.demotions
+		total.wipes += st.wipes
 	}
 	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, total)
 	// A run that never elected twice, acknowledged, rolled back or
