@@ -119,3 +119,37 @@ func TestFigure8EntryOnMajorityIsNotAcknowledgedBeforeEpochStart(t *testing.T) {
 		t.Fatalf("acknowledged %v before the epoch start was on a majority", c.committed)
 	}
 }
+
+// TestWipedNodeCannotHelpADeposedLeaderAcknowledge: m1 leads epoch 2
+// with s2's promise while m0, leader of epoch 1, is cut off. s2 loses its
+// data directory and comes back having forgotten that promise; m0 reaches
+// it. s2 may follow m0 to catch up, but its acks must not count: with
+// them m0 would answer a w=2 write that m1, the real leader, never sees.
+func TestWipedNodeCannotHelpADeposedLeaderAcknowledge(t *testing.T) {
+	c := newScenario(t, 3, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.elect("m1", "s2") // m0 hears nothing of it
+	if m1.role != leader || m0.role != leader {
+		t.Fatalf("want two nodes that believe they lead: m0 %v, m1 %v", m0.role, m1.role)
+	}
+	c.dropAll()
+
+	c.wipe(s2)
+	c.write(m0, 2)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	if s2.last() != 1 {
+		t.Fatalf("the wiped node did not follow the old leader: holds %d", s2.last())
+	}
+	c.check()
+	if len(c.committed) != 0 {
+		t.Fatalf("the deposed leader acknowledged %v with a wiped node's ack", c.committed)
+	}
+}
