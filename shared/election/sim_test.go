@@ -656,7 +656,14 @@ func (s *sim) step() {
 			s.repeat(n)
 		}
 	case r < 900:
-		if n := s.pick(func(n *node) bool { return n.up }); n != nil {
+		// Half the crashes hit a leader, if there is one: new leaders
+		// that die before their epoch start spreads are what Figure 8
+		// is made of.
+		n := s.pick(leading)
+		if n == nil || s.rng.IntN(2) == 0 {
+			n = s.pick(func(n *node) bool { return n.up })
+		}
+		if n != nil {
 			s.logf("crash %s", n.name)
 			s.crash(n)
 		}
@@ -670,15 +677,15 @@ func (s *sim) step() {
 			s.group[n.name] = s.rng.IntN(2)
 		}
 		s.logf("partition %v", s.group)
-	case r < 970:
+	case r < 960:
 		clear(s.group)
 		s.logf("heal")
-	case r < 975:
+	case r < 965:
 		if n := s.pick(func(n *node) bool { return !n.learner }); n != nil && s.mayWipe && s.stats.wipes == 0 {
 			s.logf("wipe %s", n.name)
 			s.wipe(n)
 		}
-	case r < 980:
+	case r < 990:
 		if n := s.pick(func(n *node) bool { return n.up && n.master && n.role != leader }); n != nil {
 			s.logf("promote %s", n.name)
 			s.stand(n)
