@@ -41,6 +41,24 @@ func TestSimulation(t *testing.T) {
 	}
 }
 
+// TestSimulationReplaysExactly: the same seed gives the same run, step
+// for step, so a printed seed is a reproduction.
+func TestSimulationReplaysExactly(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		a, b := newSim(seed), newSim(seed)
+		for i := range 600 {
+			a.step()
+			b.step()
+			if a.dump() != b.dump() || len(a.net) != len(b.net) || !a.now.Equal(b.now) {
+				t.Fatalf("seed %d parted at step %d:\n%s\n%s", seed, i, a.dump(), b.dump())
+			}
+		}
+		if a.stats != b.stats {
+			t.Fatalf("seed %d: stats %+v and %+v", seed, a.stats, b.stats)
+		}
+	}
+}
+
 // FuzzSimulation lets go test -fuzz FuzzSimulation explore seeds and
 // lengths; a failing input replays exactly from testdata/fuzz.
 func FuzzSimulation(f *testing.F) {
