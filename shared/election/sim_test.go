@@ -70,6 +70,7 @@ type node struct {
 	tally    *election.Tally
 	copying  *election.Copy
 	lead     *election.Leadership
+	handoff  *election.Handoff // a switchover in progress: the leader's (it takes no writes) or the standby's
 	next     map[string]uint64 // leader: the next id to send each follower
 	waits    []wait            // leader: writes waiting for their write concern
 
@@ -90,10 +91,11 @@ const (
 	kRefuse
 	kPull
 	kPulled
+	kHandoff
 )
 
 func (k kind) String() string {
-	return [...]string{"prepare", "promise", "append", "ack", "refuse", "pull", "pulled"}[k]
+	return [...]string{"prepare", "promise", "append", "ack", "refuse", "pull", "pulled", "handoff"}[k]
 }
 
 type message struct {
@@ -129,6 +131,15 @@ func (m message) String() string {
 	return s
 }
 
+// switchover is the checker's record of one: the leader's log when it
+// stopped leading must be the successor's, whatever the write concerns.
+type switchover struct {
+	from   string
+	epoch  uint64
+	final  []entry // the leader's log when it stopped leading; nil while it leads
+	lapsed bool    // the leader took writes again: nothing to check
+}
+
 // acked is a write some leader answered 201.
 type acked struct {
 	id, epoch uint64
@@ -139,7 +150,7 @@ type acked struct {
 // stats say what a run exercised, so that a run that tested nothing
 // fails instead of passing.
 type stats struct {
-	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes int
+	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes, switchovers, switched int
 }
 
 type sim struct {
@@ -163,6 +174,8 @@ type sim struct {
 	ghost        map[string][]entry       // every entry ever appended to each node's log
 	committed    map[uint64]acked         // id → the write acknowledged with w ≥ majority there
 	rbChecked    map[string]int
+	switchovers  map[uint64]*switchover // the epoch a standby stood for at a leader's handoff
+	handingOff   map[string]*switchover // leader → its switchover in progress
 	violation    string
 	trace        []string
 	stats        stats
@@ -186,6 +199,7 @@ func newCluster(rng *rand.Rand, size, masters int, batch uint64) *sim {
 		written: map[uint64]map[uint64]string{}, leaderOf: map[uint64]string{},
 		leaderHist: map[uint64]epoch.History{}, everPromised: map[string]uint64{},
 		ghost: map[string][]entry{}, committed: map[uint64]acked{}, rbChecked: map[string]int{},
+		switchovers: map[uint64]*switchover{}, handingOff: map[string]*switchover{},
 	}
 	for i := range size {
 		n := &node{name: fmt.Sprintf("s%d", i), master: i < masters}
@@ -252,7 +266,7 @@ func (s *sim) truncate(n *node, keep uint64, h epoch.History) {
 func (s *sim) restart(n *node) {
 	n.up = true
 	n.voter = election.NewVoter(n.disk.promise, n.learner)
-	n.role, n.tally, n.copying, n.lead, n.next, n.waits = follower, nil, nil, nil, nil, nil
+	n.role, n.tally, n.copying, n.lead, n.next, n.waits, n.handoff = follower, nil, nil, nil, nil, nil, nil
 	n.deadline = s.now.Add(s.jitter())
 }
 
@@ -267,21 +281,23 @@ func (s *sim) wipe(n *node) {
 }
 
 func (s *sim) crash(n *node) {
+	s.endHandoff(n)
 	n.up, n.role = false, follower
-	n.voter, n.tally, n.copying, n.lead, n.next, n.waits = nil, nil, nil, nil, nil, nil
+	n.voter, n.tally, n.copying, n.lead, n.next, n.waits, n.handoff = nil, nil, nil, nil, nil, nil, nil
 	s.stats.crashes++
 }
 
 // stepDown makes n a follower with no leader; a leader's waiting writes
 // are answered 503 (unknown outcome): dropped.
 func (s *sim) stepDown(n *node) {
+	s.endHandoff(n)
 	if n.role == leader {
 		s.stats.demotions++
 		for _, w := range n.waits {
 			s.unknown = append(s.unknown, w.msg)
 		}
 	}
-	n.role, n.tally, n.copying, n.lead, n.next, n.waits = follower, nil, nil, nil, nil, nil
+	n.role, n.tally, n.copying, n.lead, n.next, n.waits, n.handoff = follower, nil, nil, nil, nil, nil, nil
 	n.deadline = s.now.Add(s.jitter())
 }
 
@@ -390,6 +406,7 @@ func (s *sim) lead(n *node) {
 	}
 	s.leaderOf[start.Epoch], s.leaderHist[start.Epoch] = n.name, h
 	s.stats.leaders++
+	s.checkSwitchover(n, start.Epoch)
 	n.role, n.tally, n.copying = leader, nil, nil
 	n.lead = election.NewLeadership(n.name, start, len(s.nodes), simTimeout, s.now)
 	n.next = map[string]uint64{}
@@ -458,6 +475,7 @@ func (s *sim) onAppend(n *node, m message) {
 	}
 	s.setHist(n, epoch.Adopt(m.hist, n.last()))
 	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), learner: n.learner})
+	s.tryHandoff(n)
 }
 
 func (s *sim) onAck(n *node, m message) {
@@ -512,6 +530,9 @@ func (s *sim) settle(n *node) {
 }
 
 func (s *sim) write(n *node, w int) {
+	if n.handoff != nil {
+		return // 503: switching over
+	}
 	if e := n.lead.Epoch(); e < s.everPromised[n.name] {
 		s.fail("%s appended in epoch %d after promising %d", n.name, e, s.everPromised[n.name])
 	}
@@ -539,6 +560,9 @@ func (s *sim) write(n *node, w int) {
 // waited, or it was a w=1 write that the client retries for safety): the
 // leader answers it, once it may, if it holds the write.
 func (s *sim) repeat(n *node) {
+	if n.handoff != nil {
+		return
+	}
 	if len(s.unknown) == 0 {
 		return
 	}
@@ -565,12 +589,18 @@ func (s *sim) tick() {
 				s.stepDown(n)
 				continue
 			}
+			if n.handoff != nil && n.handoff.Lapsed(s.now) {
+				s.handingOff[n.name].lapsed = true
+				delete(s.handingOff, n.name)
+				n.handoff = nil
+			}
 			s.replicate(n)
 		case candidate:
 			s.broadcast(n, message{kind: kPrepare, epoch: n.tally.Epoch()}) // answers may have been lost
 			s.advance(n)
 		case follower:
-			if n.master && s.now.After(n.deadline) {
+			s.tryHandoff(n)
+			if n.role == follower && n.master && s.now.After(n.deadline) {
 				s.stand(n)
 			}
 		}
@@ -602,6 +632,8 @@ func (s *sim) deliver(i int, keep bool) {
 		s.onPull(n, m)
 	case kPulled:
 		s.onPulled(n, m)
+	case kHandoff:
+		s.onHandoff(n, m)
 	}
 }
 
@@ -685,6 +717,13 @@ func (s *sim) step() {
 			s.logf("wipe %s", n.name)
 			s.wipe(n)
 		}
+	case r < 970:
+		if n := s.pick(leading); n != nil && n.handoff == nil {
+			if to := s.pick(func(x *node) bool { return x.up && x.master && x != n }); to != nil {
+				s.logf("switchover %s → %s", n.name, to.name)
+				s.startHandoff(n, to)
+			}
+		}
 	case r < 990:
 		if n := s.pick(func(n *node) bool { return n.up && n.master && n.role != leader }); n != nil {
 			s.logf("promote %s", n.name)
@@ -694,6 +733,73 @@ func (s *sim) step() {
 		if len(s.net) > 0 {
 			s.deliver(s.rng.IntN(len(s.net)), false)
 		}
+	}
+}
+
+// startHandoff is POST /promote on standby to while leader n is
+// reachable: n stops taking writes (waiting ones get a 503) and tells it.
+func (s *sim) startHandoff(n, to *node) {
+	n.handoff = &election.Handoff{To: to.name, Epoch: n.lead.Epoch(), LastID: n.last(), Deadline: s.now.Add(s.jitter())}
+	for _, w := range n.waits {
+		s.unknown = append(s.unknown, w.msg)
+	}
+	n.waits = nil
+	s.handingOff[n.name] = &switchover{from: n.name, epoch: n.lead.Epoch()}
+	s.stats.switchovers++
+	s.send(message{kind: kHandoff, from: n.name, to: to.name, epoch: n.lead.Epoch(), id: n.last()})
+}
+
+func (s *sim) onHandoff(n *node, m message) {
+	if n.role != follower {
+		return
+	}
+	n.handoff = &election.Handoff{To: n.name, Epoch: m.epoch, LastID: m.id}
+	s.tryHandoff(n)
+}
+
+// tryHandoff makes the standby n stand once it holds its leader's last id.
+func (s *sim) tryHandoff(n *node) {
+	h := n.handoff
+	if h == nil || n.role != follower || !h.Ready(n.disk.hist.Last(), n.last()) {
+		return
+	}
+	leader := s.leaderOf[h.Epoch]
+	s.stand(n)
+	if n.role == candidate {
+		if rec := s.handingOff[leader]; rec != nil && rec.epoch == h.Epoch {
+			s.switchovers[n.tally.Epoch()] = rec
+		}
+	}
+}
+
+// endHandoff records the log of a leader that stops leading during its
+// switchover.
+func (s *sim) endHandoff(n *node) {
+	if rec := s.handingOff[n.name]; rec != nil && n.role == leader {
+		rec.final = slices.Clone(n.disk.log)
+		delete(s.handingOff, n.name)
+	}
+}
+
+// checkSwitchover: a standby that stood at a handoff and now leads holds
+// everything its old leader held, unless another leader came between.
+func (s *sim) checkSwitchover(n *node, e uint64) {
+	rec := s.switchovers[e]
+	if rec == nil || rec.lapsed {
+		return
+	}
+	for between := rec.epoch + 1; between < e; between++ {
+		if _, ok := s.leaderOf[between]; ok {
+			return
+		}
+	}
+	s.stats.switched++
+	final := rec.final
+	if final == nil {
+		final = s.byName[rec.from].disk.log // it still believes it leads
+	}
+	if uint64(len(final)) > n.last() || !slices.Equal(n.disk.log[:len(final)], final) {
+		s.fail("switchover %s → %s lost writes: %s held %v, %s leads epoch %d with %v", rec.from, n.name, rec.from, final, n.name, e, n.disk.log)
 	}
 }
 

@@ -32,11 +32,13 @@ func TestSimulation(t *testing.T) {
 		total.crashes += st.crashes
 		total.demotions += st.demotions
 		total.wipes += st.wipes
+		total.switchovers += st.switchovers
+		total.switched += st.switched
 	}
 	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, total)
 	// A run that never elected twice, acknowledged, rolled back or
 	// copied tested nothing.
-	if n > 50 && (total.leaders < int(n) || total.majorityAcks == 0 || total.rolledBack == 0 || total.copies == 0 || total.demotions == 0) {
+	if n > 50 && (total.leaders < int(n) || total.majorityAcks == 0 || total.rolledBack == 0 || total.copies == 0 || total.demotions == 0 || total.switched == 0) {
 		t.Fatalf("the simulation exercised too little: %+v", total)
 	}
 }
