@@ -153,3 +153,28 @@ func TestWipedNodeCannotHelpADeposedLeaderAcknowledge(t *testing.T) {
 		t.Fatalf("the deposed leader acknowledged %v with a wiped node's ack", c.committed)
 	}
 }
+
+// TestWipedNodeDoesNotVote: s2 acked the write that m0 acknowledged at
+// w=2, then lost its data directory. m1 never got the write. If s2 voted
+// with its empty log, m1 would lead without it.
+func TestWipedNodeDoesNotVote(t *testing.T) {
+	c := newScenario(t, 3, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 2)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	if len(c.committed) != 1 {
+		t.Fatalf("the write was not acknowledged: %v", c.committed)
+	}
+	c.dropAll()
+	c.crash(m0)
+	c.wipe(s2)
+
+	c.elect("m1", "s2")
+	c.check()
+	if m1.role == leader {
+		t.Fatalf("m1 leads with a wiped node's vote")
+	}
+}
