@@ -578,6 +578,7 @@ func (s *sim) repeat(n *node) {
 }
 
 func (s *sim) tick() {
+	s.logf("tick")
 	s.now = s.now.Add(time.Duration(200+s.rng.IntN(1300)) * time.Millisecond)
 	for _, n := range s.nodes {
 		if !n.up {
@@ -657,82 +658,133 @@ func (s *sim) pick(ok func(*node) bool) *node {
 	return c[s.rng.IntN(len(c))]
 }
 
+// actions are what the generator picks from at each step, with their
+// weights in thousandths. Delivering in any order is how the network
+// delays and reorders.
+var actions = []struct {
+	weight int
+	do     func(*sim)
+}{
+	{610, (*sim).deliverOne},
+	{10, (*sim).duplicateOne},
+	{70, (*sim).dropOne},
+	{60, (*sim).tick},
+	{120, (*sim).clientWrite},
+	{30, (*sim).clientRetry},
+	{10, (*sim).crashOne},
+	{30, (*sim).restartOne},
+	{15, (*sim).partition},
+	{15, (*sim).heal},
+	{5, (*sim).wipeOne},
+	{5, (*sim).switchover},
+	{20, (*sim).promote},
+}
+
 // step takes one step chosen by the seeded generator.
 func (s *sim) step() {
 	r := s.rng.IntN(1000)
-	leading := func(n *node) bool { return n.up && n.role == leader }
-	switch {
-	case r < 600 && len(s.net) > 0:
+	for _, a := range actions {
+		if r < a.weight {
+			a.do(s)
+			return
+		}
+		r -= a.weight
+	}
+}
+
+func (s *sim) leading(n *node) bool { return n.up && n.role == leader }
+
+func (s *sim) deliverOne() {
+	if len(s.net) > 0 {
 		s.deliver(s.rng.IntN(len(s.net)), false)
-	case r < 680 && len(s.net) > 0:
+	}
+}
+
+func (s *sim) duplicateOne() {
+	if len(s.net) > 0 {
+		s.deliver(s.rng.IntN(len(s.net)), true)
+	}
+}
+
+func (s *sim) dropOne() {
+	if len(s.net) > 0 {
 		i := s.rng.IntN(len(s.net))
 		s.logf("drop %v", s.net[i])
 		s.net = slices.Delete(s.net, i, i+1)
-	case r < 630 && len(s.net) > 0:
-		s.deliver(s.rng.IntN(len(s.net)), true) // a duplicate
-	case r < 740:
-		s.logf("tick")
-		s.tick()
-	case r < 860:
-		if n := s.pick(leading); n != nil {
-			w := 1
-			if s.rng.IntN(2) == 0 {
-				w = s.majority
-			}
-			s.logf("write at %s w=%d", n.name, w)
-			s.write(n, w)
+	}
+}
+
+func (s *sim) clientWrite() {
+	if n := s.pick(s.leading); n != nil {
+		w := 1
+		if s.rng.IntN(2) == 0 {
+			w = s.majority
 		}
-	case r < 890:
-		if n := s.pick(leading); n != nil {
-			s.logf("repeat at %s", n.name)
-			s.repeat(n)
+		s.logf("write at %s w=%d", n.name, w)
+		s.write(n, w)
+	}
+}
+
+func (s *sim) clientRetry() {
+	if n := s.pick(s.leading); n != nil {
+		s.logf("repeat at %s", n.name)
+		s.repeat(n)
+	}
+}
+
+// crashOne crashes a node; half the crashes hit a leader, if there is
+// one: new leaders that die before their epoch start spreads are what
+// Figure 8 is made of.
+func (s *sim) crashOne() {
+	n := s.pick(s.leading)
+	if n == nil || s.rng.IntN(2) == 0 {
+		n = s.pick(func(n *node) bool { return n.up })
+	}
+	if n != nil {
+		s.logf("crash %s", n.name)
+		s.crash(n)
+	}
+}
+
+func (s *sim) restartOne() {
+	if n := s.pick(func(n *node) bool { return !n.up }); n != nil {
+		s.logf("restart %s", n.name)
+		s.restart(n)
+	}
+}
+
+func (s *sim) partition() {
+	for _, n := range s.nodes {
+		s.group[n.name] = s.rng.IntN(2)
+	}
+	s.logf("partition %v", s.group)
+}
+
+func (s *sim) heal() {
+	clear(s.group)
+	s.logf("heal")
+}
+
+func (s *sim) wipeOne() {
+	if n := s.pick(func(n *node) bool { return !n.learner }); n != nil && s.mayWipe && s.stats.wipes == 0 {
+		s.logf("wipe %s", n.name)
+		s.wipe(n)
+	}
+}
+
+func (s *sim) switchover() {
+	if n := s.pick(s.leading); n != nil && n.handoff == nil {
+		if to := s.pick(func(x *node) bool { return x.up && x.master && x != n }); to != nil {
+			s.logf("switchover %s → %s", n.name, to.name)
+			s.startHandoff(n, to)
 		}
-	case r < 900:
-		// Half the crashes hit a leader, if there is one: new leaders
-		// that die before their epoch start spreads are what Figure 8
-		// is made of.
-		n := s.pick(leading)
-		if n == nil || s.rng.IntN(2) == 0 {
-			n = s.pick(func(n *node) bool { return n.up })
-		}
-		if n != nil {
-			s.logf("crash %s", n.name)
-			s.crash(n)
-		}
-	case r < 930:
-		if n := s.pick(func(n *node) bool { return !n.up }); n != nil {
-			s.logf("restart %s", n.name)
-			s.restart(n)
-		}
-	case r < 945:
-		for _, n := range s.nodes {
-			s.group[n.name] = s.rng.IntN(2)
-		}
-		s.logf("partition %v", s.group)
-	case r < 960:
-		clear(s.group)
-		s.logf("heal")
-	case r < 965:
-		if n := s.pick(func(n *node) bool { return !n.learner }); n != nil && s.mayWipe && s.stats.wipes == 0 {
-			s.logf("wipe %s", n.name)
-			s.wipe(n)
-		}
-	case r < 970:
-		if n := s.pick(leading); n != nil && n.handoff == nil {
-			if to := s.pick(func(x *node) bool { return x.up && x.master && x != n }); to != nil {
-				s.logf("switchover %s → %s", n.name, to.name)
-				s.startHandoff(n, to)
-			}
-		}
-	case r < 990:
-		if n := s.pick(func(n *node) bool { return n.up && n.master && n.role != leader }); n != nil {
-			s.logf("promote %s", n.name)
-			s.stand(n)
-		}
-	default:
-		if len(s.net) > 0 {
-			s.deliver(s.rng.IntN(len(s.net)), false)
-		}
+	}
+}
+
+func (s *sim) promote() {
+	if n := s.pick(func(n *node) bool { return n.up && n.master && n.role != leader }); n != nil {
+		s.logf("promote %s", n.name)
+		s.stand(n)
 	}
 }
 

@@ -14,32 +14,39 @@ var (
 // TestSimulation runs the simulation for many seeds. A failure prints the
 // seed; -sim.seed=N replays it exactly.
 func TestSimulation(t *testing.T) {
+	total := 0
+	for _, a := range actions {
+		total += a.weight
+	}
+	if total != 1000 {
+		t.Fatalf("the actions' weights add up to %d, not 1000: some are never taken", total)
+	}
 	first, n := uint64(1), uint64(*simSeeds)
 	if *simSeed != 0 {
 		first, n = *simSeed, 1
 	}
-	var total stats
+	var sum stats
 	for seed := first; seed < first+n; seed++ {
 		st, err := runSim(seed, *simSteps)
 		if err != nil {
 			t.Fatalf("%v\nreplay: go test -run TestSimulation -sim.seed=%d -sim.steps=%d", err, seed, *simSteps)
 		}
-		total.leaders += st.leaders
-		total.majorityAcks += st.majorityAcks
-		total.repeats += st.repeats
-		total.rolledBack += st.rolledBack
-		total.copies += st.copies
-		total.crashes += st.crashes
-		total.demotions += st.demotions
-		total.wipes += st.wipes
-		total.switchovers += st.switchovers
-		total.switched += st.switched
+		sum.leaders += st.leaders
+		sum.majorityAcks += st.majorityAcks
+		sum.repeats += st.repeats
+		sum.rolledBack += st.rolledBack
+		sum.copies += st.copies
+		sum.crashes += st.crashes
+		sum.demotions += st.demotions
+		sum.wipes += st.wipes
+		sum.switchovers += st.switchovers
+		sum.switched += st.switched
 	}
-	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, total)
+	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, sum)
 	// A run that never elected twice, acknowledged, rolled back or
 	// copied tested nothing.
-	if n > 50 && (total.leaders < int(n) || total.majorityAcks == 0 || total.rolledBack == 0 || total.copies == 0 || total.demotions == 0 || total.switched == 0) {
-		t.Fatalf("the simulation exercised too little: %+v", total)
+	if n > 50 && (sum.leaders < int(n) || sum.majorityAcks == 0 || sum.rolledBack == 0 || sum.copies == 0 || sum.demotions == 0 || sum.switched == 0) {
+		t.Fatalf("the simulation exercised too little: %+v", sum)
 	}
 }
 
