@@ -145,3 +145,27 @@ func (l *Leadership) Check(now time.Time) error {
 	}
 	return nil
 }
+
+// QuorumWithout is the highest id that a majority of the cluster not
+// counting node holds in this epoch, 0 before the epoch has begun. The
+// leader tells a learner this id: once the learner holds it, the leader
+// was current after the learner's wipe without the learner's help (a
+// deposed leader cannot reach such a majority: its successor's electors
+// refuse it), and the learner holds every acknowledged write.
+func (l *Leadership) QuorumWithout(node string) uint64 {
+	if !l.begun {
+		return 0
+	}
+	ids := make([]uint64, 0, len(l.held))
+	for n, id := range l.held {
+		if n != node {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < l.majority {
+		return 0
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	return ids[l.majority-1]
+}

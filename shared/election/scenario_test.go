@@ -178,3 +178,53 @@ func TestWipedNodeDoesNotVote(t *testing.T) {
 		t.Fatalf("m1 leads with a wiped node's vote")
 	}
 }
+
+// TestReadmittedLearnerCannotLendAForgottenPromise: s2 promised epoch 2
+// to m1, whose candidacy is still collecting, then lost its data
+// directory. It catches up from m0, leader of epoch 1. Were it re-admitted
+// at once, its ack would help m0 acknowledge a write at w=3 while m1
+// still counts s2's forgotten promise: m1 then leads epoch 2 with s2 and
+// s4, neither of which offers that write. The learner's hold outlasts
+// any candidacy, so its ack does not count yet.
+func TestReadmittedLearnerCannotLendAForgottenPromise(t *testing.T) {
+	c := newScenario(t, 5, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2", "s3", "s4")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	if len(c.committed) != 1 {
+		t.Fatalf("the first write was not acknowledged: %v", c.committed)
+	}
+	c.dropAll()
+
+	c.stand(m1)
+	c.deliver(kPrepare, "m1", "s2")
+	c.deliver(kPromise, "s2", "m1")
+	c.dropAll()
+	c.wipe(s2)
+
+	for range 2 { // the first frame tells m0 where s2 stands
+		c.replicate(m0)
+		c.deliver(kAppend, "m0", "s2")
+		c.deliver(kAck, "s2", "m0")
+		c.dropAll()
+	}
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAppend, "m0", "s3")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.send(message{kind: kPrepare, from: "m1", to: "s4", epoch: m1.tally.Epoch()})
+	c.deliver(kPrepare, "m1", "s4")
+	c.deliver(kPromise, "s4", "m1")
+	if m1.role != leader {
+		t.Fatalf("m1 did not lead: %v", m1.role)
+	}
+	c.check()
+	if len(c.committed) != 1 {
+		t.Fatalf("acknowledged %v with a learner's ack", c.committed)
+	}
+}

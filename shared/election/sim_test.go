@@ -61,7 +61,7 @@ type node struct {
 	master  bool
 	up      bool
 	disk    disk
-	learner bool // its data directory was wiped: it neither votes nor counts (the simulation never re-admits it)
+	learner bool // its data directory was wiped: it neither votes nor counts until re-admitted
 
 	// Volatile: a crash loses it.
 	voter    *election.Voter
@@ -71,6 +71,7 @@ type node struct {
 	copying  *election.Copy
 	lead     *election.Leadership
 	handoff  *election.Handoff // a switchover in progress: the leader's (it takes no writes) or the standby's
+	readmit  election.Readmission
 	next     map[string]uint64 // leader: the next id to send each follower
 	waits    []wait            // leader: writes waiting for their write concern
 
@@ -109,6 +110,7 @@ type message struct {
 	entries  []entry        // append, pulled
 	id       uint64         // ack: the last id held; pull: the first id wanted
 	learner  bool           // ack: from a learner, which counts for nothing
+	quorum   uint64         // append: the highest id a majority without the receiver holds, for a learner
 	through  uint64         // pull: the last id wanted
 }
 
@@ -150,7 +152,7 @@ type acked struct {
 // stats say what a run exercised, so that a run that tested nothing
 // fails instead of passing.
 type stats struct {
-	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes, switchovers, switched int
+	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes, readmitted, switchovers, switched int
 }
 
 type sim struct {
@@ -266,6 +268,7 @@ func (s *sim) truncate(n *node, keep uint64, h epoch.History) {
 func (s *sim) restart(n *node) {
 	n.up = true
 	n.voter = election.NewVoter(n.disk.promise, n.learner)
+	n.readmit = election.Readmission{Since: s.now, Hold: 3 * simTimeout}
 	n.role, n.tally, n.copying, n.lead, n.next, n.waits, n.handoff = follower, nil, nil, nil, nil, nil, nil
 	n.deadline = s.now.Add(s.jitter())
 }
@@ -276,6 +279,7 @@ func (s *sim) wipe(n *node) {
 	n.disk = disk{changes: n.disk.changes + 1}
 	n.learner = true
 	s.ghost[n.name], s.rbChecked[n.name] = nil, 0
+	s.everPromised[n.name] = 0 // forgotten: the learner rules make that harmless
 	s.stats.wipes++
 	s.restart(n)
 }
@@ -447,7 +451,7 @@ func (s *sim) replicate(n *node) {
 		if from >= 1 && from <= end {
 			entries = slices.Clone(n.disk.log[from-1 : end])
 		}
-		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries})
+		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries, quorum: n.lead.QuorumWithout(f.name)})
 	}
 }
 
@@ -474,6 +478,13 @@ func (s *sim) onAppend(n *node, m message) {
 		}
 	}
 	s.setHist(n, epoch.Adopt(m.hist, n.last()))
+	if n.learner && n.readmit.Ready(s.now, n.last(), m.quorum, m.hist[len(m.hist)-1].FirstID-1) {
+		n.learner = false
+		s.persist(n, n.voter.Readmit(election.Promise{Epoch: m.epoch, To: m.from}))
+		s.told(n, m.epoch)
+		s.stats.readmitted++
+		s.logf("readmit %s", n.name)
+	}
 	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), learner: n.learner})
 	s.tryHandoff(n)
 }

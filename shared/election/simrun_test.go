@@ -39,6 +39,7 @@ func TestSimulation(t *testing.T) {
 		sum.crashes += st.crashes
 		sum.demotions += st.demotions
 		sum.wipes += st.wipes
+		sum.readmitted += st.readmitted
 		sum.switchovers += st.switchovers
 		sum.switched += st.switched
 	}
