@@ -1,0 +1,230 @@
+package election_test
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Scenarios drive the simulated cluster by hand, for the interleavings
+// that random steps meet only rarely. The same checks run after every
+// step.
+
+// scenario is a cluster stepped by a script.
+type scenario struct {
+	t *testing.T
+	*sim
+}
+
+func newScenario(t *testing.T, size, masters int, batch uint64) *scenario {
+	return &scenario{t: t, sim: newCluster(rand.New(rand.NewPCG(1, 2)), size, masters, batch)}
+}
+
+// deliver delivers, in order, every message in flight from → to of kind
+// k ("" matches any node), and those they cause, until none is left; then
+// it checks the invariants.
+func (c *scenario) deliver(k kind, from, to string) {
+	c.t.Helper()
+	for i := 0; i < len(c.net); {
+		m := c.net[i]
+		if m.kind != k || (from != "" && m.from != from) || (to != "" && m.to != to) {
+			i++
+			continue
+		}
+		c.sim.deliver(i, false)
+		c.check()
+		i = 0
+	}
+}
+
+// dropAll loses every message in flight.
+func (c *scenario) dropAll() { c.net = nil }
+
+func (c *scenario) check() {
+	c.t.Helper()
+	if err := c.sim.check(); err != nil {
+		c.t.Fatalf("%v\nnodes:\n%s", err, c.dump())
+	}
+}
+
+// elect makes candidate stand and collect the promises of voters.
+func (c *scenario) elect(candidate string, voters ...string) {
+	c.t.Helper()
+	c.stand(c.byName[candidate])
+	for _, v := range voters {
+		c.deliver(kPrepare, candidate, v)
+		c.deliver(kPromise, v, candidate)
+	}
+	c.check()
+}
+
+// TestFigure8EntryOnMajorityIsNotAcknowledgedBeforeEpochStart is Raft's
+// Figure 8 in replog's terms. m0 leads epoch 1 and appends x and y,
+// which reach no one. m1 leads epoch 2 with s2's promise and appends z,
+// which reaches no one. m0 leads epoch 3 with s2's promise (s2 refused
+// it epoch 2 first), and s2 copies x — but not yet y, so s2 has not
+// persisted epoch 3's start. A client retries x (its Idempotency-Key) at
+// w=2: m0 and s2 hold it. If m0 answered now, and crashed, m1 (last epoch
+// 2) is more up to date than s2 (last epoch 1), leads epoch 4 with s2's
+// promise, and x is gone. The leader must wait for its epoch start.
+func TestFigure8EntryOnMajorityIsNotAcknowledgedBeforeEpochStart(t *testing.T) {
+	c := newScenario(t, 3, 2, 1)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 1) // x at id 1
+	c.write(m0, 1) // y at id 2
+	c.dropAll()
+	c.crash(m0)
+
+	c.elect("m1", "s2")
+	if m1.role != leader {
+		t.Fatalf("m1 did not lead: %v", m1.role)
+	}
+	c.write(m1, 1) // z at id 1, epoch 2
+	c.dropAll()
+	c.crash(m1)
+
+	c.restart(m0)
+	c.elect("m0", "s2") // refused: s2 promised m1's epoch
+	c.elect("m0", "s2")
+	if m0.role != leader {
+		t.Fatalf("m0 did not lead: %v", m0.role)
+	}
+	c.dropAll()
+	// s2 learns where it stands, then gets x only (one entry a frame).
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	c.dropAll()
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	c.dropAll()
+	if s2.last() != 1 || m0.lead.Begun() {
+		t.Fatalf("the script went astray: s2 holds up to %d, begun=%v", s2.last(), m0.lead.Begun())
+	}
+	c.unknown = []string{m0.disk.log[0].Msg}
+	c.repeat(m0)
+	c.check()
+
+	c.crash(m0)
+	c.restart(m1)
+	c.elect("m1", "s2") // refused: s2 promised m0's epoch
+	c.elect("m1", "s2")
+	if m1.role != leader {
+		t.Fatalf("m1 did not lead epoch 4: %v", m1.role)
+	}
+	c.check()
+	if len(c.committed) != 0 {
+		t.Fatalf("acknowledged %v before the epoch start was on a majority", c.committed)
+	}
+}
+
+// TestWipedNodeCannotHelpADeposedLeaderAcknowledge: m1 leads epoch 2
+// with s2's promise while m0, leader of epoch 1, is cut off. s2 loses its
+// data directory and comes back having forgotten that promise; m0 reaches
+// it. s2 may follow m0 to catch up, but its acks must not count: with
+// them m0 would answer a w=2 write that m1, the real leader, never sees.
+func TestWipedNodeCannotHelpADeposedLeaderAcknowledge(t *testing.T) {
+	c := newScenario(t, 3, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.elect("m1", "s2") // m0 hears nothing of it
+	if m1.role != leader || m0.role != leader {
+		t.Fatalf("want two nodes that believe they lead: m0 %v, m1 %v", m0.role, m1.role)
+	}
+	c.dropAll()
+
+	c.wipe(s2)
+	c.write(m0, 2)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	if s2.last() != 1 {
+		t.Fatalf("the wiped node did not follow the old leader: holds %d", s2.last())
+	}
+	c.check()
+	if len(c.committed) != 0 {
+		t.Fatalf("the deposed leader acknowledged %v with a wiped node's ack", c.committed)
+	}
+}
+
+// TestWipedNodeDoesNotVote: s2 acked the write that m0 acknowledged at
+// w=2, then lost its data directory. m1 never got the write. If s2 voted
+// with its empty log, m1 would lead without it.
+func TestWipedNodeDoesNotVote(t *testing.T) {
+	c := newScenario(t, 3, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 2)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	if len(c.committed) != 1 {
+		t.Fatalf("the write was not acknowledged: %v", c.committed)
+	}
+	c.dropAll()
+	c.crash(m0)
+	c.wipe(s2)
+
+	c.elect("m1", "s2")
+	c.check()
+	if m1.role == leader {
+		t.Fatalf("m1 leads with a wiped node's vote")
+	}
+}
+
+// TestReadmittedLearnerCannotLendAForgottenPromise: s2 promised epoch 2
+// to m1, whose candidacy is still collecting, then lost its data
+// directory. It catches up from m0, leader of epoch 1. Were it re-admitted
+// at once, its ack would help m0 acknowledge a write at w=3 while m1
+// still counts s2's forgotten promise: m1 then leads epoch 2 with s2 and
+// s4, neither of which offers that write. The learner's hold outlasts
+// any candidacy, so its ack does not count yet.
+func TestReadmittedLearnerCannotLendAForgottenPromise(t *testing.T) {
+	c := newScenario(t, 5, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2", "s3", "s4")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	if len(c.committed) != 1 {
+		t.Fatalf("the first write was not acknowledged: %v", c.committed)
+	}
+	c.dropAll()
+
+	c.stand(m1)
+	c.deliver(kPrepare, "m1", "s2")
+	c.deliver(kPromise, "s2", "m1")
+	c.dropAll()
+	c.wipe(s2)
+
+	for range 2 { // the first frame tells m0 where s2 stands
+		c.replicate(m0)
+		c.deliver(kAppend, "m0", "s2")
+		c.deliver(kAck, "s2", "m0")
+		c.dropAll()
+	}
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAppend, "m0", "s3")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.send(message{kind: kPrepare, from: "m1", to: "s4", epoch: m1.tally.Epoch()})
+	c.deliver(kPrepare, "m1", "s4")
+	c.deliver(kPromise, "s4", "m1")
+	if m1.role != leader {
+		t.Fatalf("m1 did not lead: %v", m1.role)
+	}
+	c.check()
+	if len(c.committed) != 1 {
+		t.Fatalf("acknowledged %v with a learner's ack", c.committed)
+	}
+}
