@@ -70,6 +70,7 @@ fuzz:
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzDecodeAppend$$' -fuzztime $(FUZZTIME) ./frame
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzMessagesQuery$$' -fuzztime $(FUZZTIME) ./httpapi
 	cd master && $(GO) test -run XXX -fuzz '^FuzzParseAppend$$' -fuzztime $(FUZZTIME) ./internal/api
+	cd shared && $(GO) test -run XXX -fuzz '^FuzzSimulation$$' -fuzztime $(FUZZTIME) ./election
 
 # The chaos test's long form: SOAK (default 30m) of faults, then every
 # check of its history (see README "Chaos and the history checker").
