@@ -87,7 +87,6 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 	if err == nil && rd.cutShort(p, entries) {
 		// The page would be larger than smallPageBytes: build it in
 		// one of the few places for large replies, or wait for one.
-		var release func()
 		entries = nil // nothing held while waiting
 		release, err := rd.acquireLarge(r)
 		if err != nil {
@@ -95,10 +94,12 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		if entries, err = rd.store.Read(nil, p.From, p.Limit, maxPageBytes); err == nil {
-			writeMessages(w, entries) // never the whole page encoded at once
+		if entries, err = rd.store.Read(nil, p.From, p.Limit, maxPageBytes); err != nil {
+			WriteError(w, err)
 			return
 		}
+		writeMessages(w, entries) // never the whole page encoded at once
+		return
 	}
 	if err != nil {
 		WriteError(w, err)
