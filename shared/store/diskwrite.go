@@ -19,6 +19,9 @@ var ErrClosed = errors.New("store closed")
 
 // Append implements Store with group commit.
 func (d *Disk) Append(recs ...Record) (uint64, error) {
+	if err := checkKeys(recs); err != nil {
+		return 0, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {

@@ -46,6 +46,9 @@ func (m *Memory) last() uint64 { return m.first + uint64(len(m.index)) - 1 }
 
 // Append implements Store.
 func (m *Memory) Append(recs ...Record) (uint64, error) {
+	if err := checkKeys(recs); err != nil {
+		return 0, err // refused as a durable log does, though memory keeps no keys
+	}
 	now := time.Now().UnixNano()
 	m.mu.Lock()
 	for _, r := range recs {

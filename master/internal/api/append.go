@@ -15,8 +15,9 @@ import (
 	"github.com/replog/replog/shared/store"
 )
 
-// maxKeyLen bounds an Idempotency-Key; keys are kept in memory.
-const maxKeyLen = 255
+// maxKeyLen bounds an Idempotency-Key: keys are kept in memory, and the
+// log stores at most store.MaxKeyBytes of one.
+const maxKeyLen = store.MaxKeyBytes
 
 // outcome is how an append ended, for its reply and its metrics.
 type outcome struct {
