@@ -264,6 +264,9 @@ func (s *session) sendAppends(flow *Flow, from uint64, n int, out *appendsOut) e
 	if out.entries, err = h.store.Read(out.entries[:0], from, n, h.opts.BatchBytes); err != nil {
 		return fmt.Errorf("read log from id %d: %w", from, err)
 	}
+	if len(out.entries) == 0 || out.entries[0].ID != from { // dropped since the check: Retain follows the drop
+		return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, h.store.FirstID())
+	}
 	flow.Sent(len(out.entries))
 	s.sent.Store(flow.Highest()) // for the reader, before the write: the ack may come back before it returns
 	to := from + uint64(len(out.entries)) - 1

@@ -1,0 +1,32 @@
+package replication
+
+import (
+	"testing"
+	"time"
+
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/store"
+)
+
+// TestSessionNeverSendsAGap: retention drops entries from the log before
+// it tells the hub (Retain), so a session can read the log in between. It
+// must not send what follows the drop as if it followed what the peer
+// holds: the session ends (the peer reconnects and restarts at the first
+// id), and the peer is sent no append.
+func TestSessionNeverSendsAGap(t *testing.T) {
+	f := newFixture(t, Options{HeartbeatInterval: time.Hour}) // only Notify wakes the session
+	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
+	p.Expect(frame.TypeWelcome)
+	for range 5 {
+		if _, err := f.store.Append(store.Record{Message: "m"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.store.DropBefore(4); err != nil { // the hub is not told yet
+		t.Fatal(err)
+	}
+	f.hub.Notify()
+	if got, err := p.Read(); err == nil {
+		t.Fatalf("the session sent %+v to a peer that needs id 1 from a log that starts at 4", got)
+	}
+}
