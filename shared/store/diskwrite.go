@@ -112,9 +112,11 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 	for _, p := range pending {
 		if (p.entry.ID-seg.first)%indexEvery == 0 {
 			seg.index = append(seg.index, uint32(start)+uint32(p.off))
+			seg.textAt = append(seg.textAt, uint32(seg.text))
 		}
 		d.tail.push(p.entry)
-		seg.held += int64(len(p.entry.Message))
+		seg.text += int64(len(p.entry.Message))
+		d.text += int64(len(p.entry.Message))
 	}
 	seg.size = start + n
 	seg.newest = time.Now()
