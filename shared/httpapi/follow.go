@@ -111,8 +111,7 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 // writeMessages writes the GET /messages body of entries a piece at a
 // time, for a large page: what it holds beyond the entries is one piece.
 func writeMessages(w http.ResponseWriter, entries []frame.Entry) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
+	startJSON(w, http.StatusOK)
 	buf := append(make([]byte, 0, 128<<10), `{"messages":[`...)
 	for i, e := range entries {
 		if i > 0 {
@@ -127,7 +126,7 @@ func writeMessages(w http.ResponseWriter, entries []frame.Entry) {
 			buf = buf[:0]
 		}
 	}
-	_, _ = w.Write(append(buf, "]}\n"...))
+	_, _ = w.Write(append(buf, "]}\n"...)) // one newline, as WriteRaw ends every reply
 }
 
 // cutShort says whether entries, read for p, stopped at smallPageBytes

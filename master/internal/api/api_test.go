@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -90,6 +91,9 @@ func (m *master) post(contentType, body string, header ...string) answer {
 	a := answer{status: resp.StatusCode}
 	if err := json.Unmarshal(b, &a.body); err != nil {
 		m.t.Errorf("POST %s: the reply %q is not JSON: %v", body, b, err)
+	}
+	if !bytes.HasSuffix(b, []byte("\n")) || bytes.HasSuffix(b, []byte("\n\n")) {
+		m.t.Errorf("POST %.80s: the reply %q does not end with exactly one newline", body, b)
 	}
 	return a
 }
