@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/frame/frametest"
 	"github.com/replog/replog/shared/metrics"
 )
 
@@ -24,7 +24,7 @@ func TestMetricsLintAndNames(t *testing.T) {
 	check(t, "append", m.postJSON(`{"message":"a"}`), 201, nil)
 	check(t, "bad", m.postJSON(`{"message":""}`), 400, nil)
 	s1.ExpectIDs(1, 1)
-	s1.Send(frame.Ack(1))
+	s1.Send(frametest.Ack(1))
 	// The ack is counted once the session has taken it.
 	for deadline := time.Now().Add(5 * time.Second); counterValue(t, reg, "replog_replication_acks_received_total") != 1; {
 		if time.Now().After(deadline) {
