@@ -219,19 +219,6 @@ func (m *Memory) AgedBefore(cutoff time.Time) uint64 {
 	return m.first + uint64(k)
 }
 
-// Chunks counts the arenas mapped, for tests and metrics.
-func (m *Memory) Chunks() int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	n := 0
-	for _, c := range m.chunks {
-		if c != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // LogID implements Store.
 func (m *Memory) LogID() string {
 	m.mu.RLock()

@@ -246,6 +246,19 @@ func testDropBefore(t *testing.T, s Store) {
 	}
 }
 
+// Chunks counts the arenas mapped.
+func (m *Memory) Chunks() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, c := range m.chunks {
+		if c != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // TestMemoryRetentionUnmapsChunks: the arenas wholly below the first id
 // are given back, so the memory held is the window plus at most one chunk.
 func TestMemoryRetentionUnmapsChunks(t *testing.T) {
