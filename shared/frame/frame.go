@@ -236,9 +236,6 @@ func Hello(name string, role Role, logID string, lastID uint64) Frame {
 	return Frame{Type: TypeHello, Version: Version, Name: name, Role: role, LogID: logID, LastID: lastID}
 }
 
-// Ack builds a cumulative acknowledgement of every id up to id.
-func Ack(id uint64) Frame { return Frame{Type: TypeAck, ID: id} }
-
 // Nack builds a request to resend from id from.
 func Nack(from uint64, reason string) Frame { return Frame{Type: TypeNack, From: from, Error: reason} }
 

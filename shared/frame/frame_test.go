@@ -14,7 +14,7 @@ func TestRoundTrip(t *testing.T) {
 		Hello("watcher", RoleObserver, "", 0),
 		{Type: TypeWelcome, Version: Version, LogID: "log-1", LastID: 50, From: 43, MaxFrameBytes: 1 << 20},
 		{Type: TypeAppend, Entries: []Entry{{ID: 7, Message: "a"}, {ID: 8, Message: "b \"quoted\" \n é"}}},
-		Ack(12),
+		ack(12),
 		Nack(3, "injected failure"),
 		Error("protocol version 9 not supported"),
 		{Type: TypeHeartbeat, ID: 5},
@@ -104,7 +104,7 @@ func FuzzAppendString(f *testing.F) {
 // decodes back through the hand-written path.
 func TestAppendAck(t *testing.T) {
 	for _, id := range []uint64{1, 9, 10, 12345, ^uint64(0)} {
-		want, err := json.Marshal(Ack(id))
+		want, err := json.Marshal(ack(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestAppendAck(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("AppendAck(%d) = %s, want %s", id, got, want)
 		}
-		if f, ok := decodeAck(got); !ok || !reflect.DeepEqual(f, Ack(id)) {
+		if f, ok := decodeAck(got); !ok || !reflect.DeepEqual(f, ack(id)) {
 			t.Fatalf("decodeAck(%s) = %+v, %v", got, f, ok)
 		}
 	}
@@ -136,7 +136,7 @@ func BenchmarkEncodeAck(b *testing.B) {
 	b.Run("Encode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Encode(Ack(123456789)); err != nil {
+			if _, err := Encode(ack(123456789)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -188,7 +188,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		Hello("watch", RoleObserver, "", 0),
 		{Type: TypeWelcome, Version: Version, LogID: "L", LastID: 9, From: 3, MaxFrameBytes: 1 << 20, HeartbeatMs: 1000},
 		{Type: TypeAppend, Entries: []Entry{{ID: 7, Message: "a"}, {ID: 8, Message: "b \"q\" \n é \u2028"}}},
-		Ack(12), Nack(3, "injected"), Error("no"), {Type: TypeHeartbeat, ID: 5},
+		ack(12), Nack(3, "injected"), Error("no"), {Type: TypeHeartbeat, ID: 5},
 	} {
 		b, err := Encode(fr)
 		if err != nil {
@@ -292,3 +292,7 @@ func FuzzDecodeAppend(f *testing.F) {
 		}
 	})
 }
+
+// ack is a cumulative acknowledgement of every id up to id, as a frame
+// (secondaries encode theirs with AppendAck; see frametest.Ack).
+func ack(id uint64) Frame { return Frame{Type: TypeAck, ID: id} }

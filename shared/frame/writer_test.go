@@ -26,7 +26,7 @@ func TestWriterBoundsEachWrite(t *testing.T) {
 	})
 	w := NewWriter(conn, 200*time.Millisecond)
 	for range 3 {
-		if err := w.Send(Ack(1)); err != nil {
+		if err := w.Send(ack(1)); err != nil {
 			t.Fatalf("while the peer reads: %v", err)
 		}
 	}
@@ -57,7 +57,7 @@ func TestWriterBoundsEachWrite(t *testing.T) {
 		}
 		break
 	}
-	if err := w.Send(Ack(2)); err == nil {
+	if err := w.Send(ack(2)); err == nil {
 		t.Fatal("a write after the timeout succeeded on a closed connection")
 	}
 }

@@ -87,7 +87,6 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 	if err == nil && rd.cutShort(p, entries) {
 		// The page would be larger than smallPageBytes: build it in
 		// one of the few places for large replies, or wait for one.
-		var release func()
 		entries = nil // nothing held while waiting
 		release, err := rd.acquireLarge(r)
 		if err != nil {
@@ -95,10 +94,12 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		if entries, err = rd.store.Read(nil, p.From, p.Limit, maxPageBytes); err == nil {
-			writeMessages(w, entries) // never the whole page encoded at once
+		if entries, err = rd.store.Read(nil, p.From, p.Limit, maxPageBytes); err != nil {
+			WriteError(w, err)
 			return
 		}
+		writeMessages(w, entries) // never the whole page encoded at once
+		return
 	}
 	if err != nil {
 		WriteError(w, err)
@@ -110,8 +111,7 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 // writeMessages writes the GET /messages body of entries a piece at a
 // time, for a large page: what it holds beyond the entries is one piece.
 func writeMessages(w http.ResponseWriter, entries []frame.Entry) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
+	startJSON(w, http.StatusOK)
 	buf := append(make([]byte, 0, 128<<10), `{"messages":[`...)
 	for i, e := range entries {
 		if i > 0 {
@@ -126,7 +126,7 @@ func writeMessages(w http.ResponseWriter, entries []frame.Entry) {
 			buf = buf[:0]
 		}
 	}
-	_, _ = w.Write(append(buf, "]}\n"...))
+	_, _ = w.Write(append(buf, "]}\n"...)) // one newline, as WriteRaw ends every reply
 }
 
 // cutShort says whether entries, read for p, stopped at smallPageBytes

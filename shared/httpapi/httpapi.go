@@ -1,6 +1,7 @@
 // Package httpapi holds the HTTP pieces that every replog node serves the
-// same way: JSON replies, the one mapping from errors to statuses, and the
-// paged GET /messages listing.
+// same way: JSON replies (every one through WriteRaw), errors as statuses
+// and JSON bodies (AsError; the master adds its own sentinels in front of
+// it), and the paged GET /messages listing.
 package httpapi
 
 import (
@@ -36,21 +37,41 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	WriteRaw(w, status, b)
 }
 
-// WriteRaw answers with body, which must already be JSON.
+// WriteRaw answers with body, which must already be JSON. Every JSON reply
+// of both binaries is written here (a large GET /messages page starts
+// here and is written piece by piece), and ends with exactly one newline:
+// added unless body ends with it. Replies on the hot path end their
+// bodies with it themselves, so they are written without a copy.
 func WriteRaw(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	startJSON(w, status)
+	if n := len(body); n == 0 || body[n-1] != '\n' {
+		body = append(body, '\n')
+	}
 	_, _ = w.Write(body) // the client may be gone; nothing to do about it
 }
 
-// WriteError answers with {"error": "..."} and the status err carries. An
-// error that carries none is a bug or an I/O failure: 500, without
-// leaking internals beyond its message.
-func WriteError(w http.ResponseWriter, err error) {
+// startJSON sends the status and headers of a JSON reply.
+func startJSON(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+}
+
+// AsError is the reply err gets: an *Error (wrapped or not) its own
+// status and fields. Anything else is a bug or an I/O failure: 500, with
+// its message passed on as it is (it names what failed, which may be a
+// file; the nodes' API serves operators and their tools).
+func AsError(err error) *Error {
 	var e *Error
-	if !errors.As(err, &e) {
-		e = &Error{Status: http.StatusInternalServerError, Msg: "internal error: " + err.Error()}
+	if errors.As(err, &e) {
+		return e
 	}
+	return &Error{Status: http.StatusInternalServerError, Msg: "internal error: " + err.Error()}
+}
+
+// WriteError answers with {"error": "..."}, the fields and the status
+// that AsError gives err.
+func WriteError(w http.ResponseWriter, err error) {
+	e := AsError(err)
 	body := map[string]any{"error": e.Msg}
 	for k, v := range e.Fields {
 		body[k] = v

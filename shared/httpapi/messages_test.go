@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -143,4 +144,40 @@ func FuzzMessagesQuery(f *testing.F) {
 			t.Fatalf("?%s: status %d %q", query, rec.Code, rec.Body)
 		}
 	})
+}
+
+// failingStore fails every large read (one allowed more than
+// smallPageBytes), as a disk that errors would.
+type failingStore struct{ *store.Memory }
+
+func (f failingStore) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]frame.Entry, error) {
+	if maxBytes > smallPageBytes {
+		return dst, errors.New("read segment 1: input/output error")
+	}
+	return f.Memory.Read(dst, from, limit, maxBytes)
+}
+
+// TestFailedLargeReadIsAnError: a page above smallPageBytes whose read
+// fails is answered 500 with the error, never 200 with an empty page (a
+// reader would take a failing disk for an empty log).
+func TestFailedLargeReadIsAnError(t *testing.T) {
+	validating = &http.Client{Transport: openapitest.Transport(t, nil)}
+	st := failingStore{store.NewMemory("L")}
+	big := strings.Repeat("x", 600<<10)
+	for range 2 {
+		if _, err := st.Append(store.Record{Message: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	srv := httptest.NewServer(http.HandlerFunc(NewReads(st, ReadLimits{MaxStreams: 1, MaxLargeReads: 1}, done).Messages))
+	defer srv.Close()
+	p, err := get(context.Background(), srv.URL+"/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.status != http.StatusInternalServerError || !strings.Contains(p.Error, "input/output error") || p.Messages != nil {
+		t.Fatalf("a failed large read: status %d, error %q, %d messages; want 500 with the error", p.status, p.Error, len(p.Messages))
+	}
 }

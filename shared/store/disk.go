@@ -97,7 +97,11 @@ type segment struct {
 	f     *os.File
 	size  int64    // bytes of whole records
 	index []uint32 // offsets of ids first, first+indexEvery, …
-	held  int64    // bytes of message text of the entries at or above the log's first id
+	// textAt[k] is the message text of the records before index[k], so
+	// retention counts the bytes below an id by reading at most
+	// indexEvery-1 records, never every record it drops.
+	textAt []uint32
+	text   int64 // message text of every record in the segment
 	// newest is when the segment was last appended to (its file's
 	// modification time after a restart), for the age limit.
 	newest time.Time
@@ -109,6 +113,10 @@ type segment struct {
 // buffer and waits; one of the waiters becomes the leader, writes the
 // whole buffer and (under FsyncAlways) fsyncs it, then wakes them all.
 // Appends that arrive while a leader is at work ride the next write.
+//
+// Lock order: dropMu, then mu. dropMu is held by DropBefore and Reset
+// for their whole run, meta.json writes and file deletions included, so
+// mu is held only to switch the in-memory state, never across that I/O.
 type Disk struct {
 	dir      string // the log: meta.json and segment files
 	dataDir  string
@@ -119,17 +127,21 @@ type Disk struct {
 	stop     chan struct{} // closes the FsyncInterval loop
 	done     chan struct{}
 
+	dropMu sync.Mutex // one DropBefore or Reset at a time: they rewrite meta.json
+
 	mu      sync.Mutex
 	cond    *sync.Cond  // signals leaders' progress; uses mu
 	logID   string      // guarded by mu
 	segs    []*segment  // guarded by mu; the last one is active
 	first   uint64      // guarded by mu; the oldest id held (retention), 1 until entries are dropped
+	text    int64       // guarded by mu; message text of every segment, the sum of their text
+	below   int64       // guarded by mu; message text in segs[0] below first
 	visible uint64      // guarded by mu; readers see ids up to here
 	next    uint64      // guarded by mu; the id the next append gets
 	buf     []byte      // guarded by mu; encoded, not yet written
 	pending []pendingID // guarded by mu; what buf holds
 	spare   []byte      // guarded by mu; the previous buf, for reuse
-	leading bool        // guarded by mu; a leader is writing
+	leading bool        // guarded by mu; a leader is writing, or Reset or a restart holds the files
 	changed changes     // wakes readers when entries become visible or the log resets
 	gen     uint64      // guarded by mu; bumped when a write fails
 	failure error       // guarded by mu; why the last write failed
@@ -232,15 +244,31 @@ func (d *Disk) load() error {
 			return err
 		}
 		d.segs = append(d.segs, seg)
+		d.text += seg.text
 	}
 	if d.next < d.first { // emptied by retention (or a restart at first) before a crash
-		d.removeSegments()
-		d.next = d.first
+		segs := d.segs
+		d.closeSegments()
+		if err := removeSegmentFiles(d.dir, segs); err != nil {
+			return err
+		}
+		d.text, d.next = 0, d.first
 	}
 	d.first = max(d.first, d.segFirst())
 	d.visible = d.next - 1
-	if err := d.dropSegmentsBelow(d.first); err != nil {
+	gone := d.cutSegmentsBelow(d.first) // meta.json was written, the deletion cut short
+	closeFiles(gone)
+	if err := removeSegmentFiles(d.dir, gone); err != nil {
+		d.closeSegments()
 		return err
+	}
+	if len(d.segs) > 0 {
+		below, err := textBefore(d.segs[0].view(), d.first)
+		if err != nil {
+			d.closeSegments()
+			return err
+		}
+		d.below = below
 	}
 	d.keys = slices.DeleteFunc(d.keys, func(k KeyRecord) bool { return k.ID < d.first })
 	d.recovery.Segments, d.recovery.Records = len(d.segs), d.visible-d.first+1
@@ -268,6 +296,9 @@ func readMeta(dir string) (meta, error) {
 // writeMeta replaces meta.json atomically: temp file, fsync, rename,
 // fsync the directory.
 func writeMeta(dir string, m meta) error {
+	if metaHook != nil {
+		metaHook()
+	}
 	b, _ := json.Marshal(m) // a struct of strings always marshals
 	tmp := filepath.Join(dir, "meta.json.tmp")
 	if err := writeFileSync(tmp, b); err != nil {
@@ -278,6 +309,9 @@ func writeMeta(dir string, m meta) error {
 	}
 	return syncDir(dir)
 }
+
+// metaHook, when set by a test, runs as each meta.json write begins.
+var metaHook func()
 
 func writeFileSync(name string, b []byte) error {
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
@@ -388,39 +422,80 @@ func (d *Disk) syncLoop() {
 }
 
 // Reset implements Store. A log with entries is moved aside, never
-// deleted: dataDir/log becomes dataDir/log.<old log id>.<time>.
+// deleted: dataDir/log becomes dataDir/log.<old log id>.<time>. No batch
+// is written meanwhile, but mu is not held across the rename and the
+// meta.json write: readers see the old log until the new one is in place.
 func (d *Disk) Reset(logID string) error {
+	d.dropMu.Lock()
+	defer d.dropMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for d.leading {
-		d.cond.Wait()
-	}
-	hadData := d.visible > 0
-	d.closeSegments()
-	if hadData {
-		aside := fmt.Sprintf("%s.%s.%d", d.dir, orUnnamed(d.logID), time.Now().Unix())
-		if err := os.Rename(d.dir, aside); err != nil {
-			return fmt.Errorf("move old log aside: %w", err)
-		}
-		if err := os.MkdirAll(d.dir, 0o750); err != nil {
-			return fmt.Errorf("create %s: %w", d.dir, err)
-		}
-	} else {
-		names, _ := filepath.Glob(filepath.Join(d.dir, "*.seg"))
-		for _, n := range names {
-			os.Remove(n) // empty segments only: nothing to keep
-		}
-	}
-	if err := writeMeta(d.dir, meta{LogID: logID}); err != nil {
+	moved := false
+	err := d.holdingFiles(func(held heldFiles) error {
+		var err error
+		moved, err = d.replaceDir(held.visible > 0, held.logID, logID, held.segs)
 		return err
+	})
+	if !moved {
+		return err // nothing changed
 	}
-	d.logID, d.visible, d.next, d.first = logID, 0, 1, 1
+	segs := d.segs
+	closeFiles(segs)
+	d.logID, d.segs, d.text, d.below = logID, nil, 0, 0
+	d.visible, d.next, d.first = 0, 1, 1
 	d.buf, d.pending, d.keys = d.buf[:0], nil, nil
 	d.tail = newTailCache(d.opts.TailEntries)
 	d.gen++
 	d.failure = errors.New("log was reset")
 	d.changed.notify()
-	return nil
+	return err
+}
+
+// replaceDir gives Reset a log directory for logID: the old one is moved
+// aside if it held entries (moved says it was), else its empty segments
+// are deleted; then meta.json names the new log.
+func (d *Disk) replaceDir(hadData bool, oldID, logID string, segs []*segment) (moved bool, err error) {
+	if hadData {
+		aside := fmt.Sprintf("%s.%s.%d", d.dir, orUnnamed(oldID), time.Now().Unix())
+		if err := os.Rename(d.dir, aside); err != nil {
+			return false, fmt.Errorf("move old log aside: %w", err)
+		}
+		if err := os.MkdirAll(d.dir, 0o750); err != nil {
+			return true, fmt.Errorf("create %s: %w", d.dir, err)
+		}
+	} else {
+		_ = removeSegmentFiles(d.dir, segs) // empty segments only: nothing to keep
+	}
+	return true, writeMeta(d.dir, meta{LogID: logID})
+}
+
+// heldFiles is what holdingFiles's io may know of the log: it does not
+// change while io runs.
+type heldFiles struct {
+	segs    []*segment
+	logID   string
+	visible uint64
+}
+
+// holdingFiles runs io on the log's files with mu released while no batch
+// is written: it waits for the leader and then stands in for one, so
+// appends queue behind it (as behind a leader) while readers go on. It is
+// called, and returns, with mu held.
+func (d *Disk) holdingFiles(io func(heldFiles) error) error {
+	for d.leading {
+		d.cond.Wait()
+	}
+	if d.closed {
+		return ErrClosed
+	}
+	d.leading = true
+	held := heldFiles{segs: d.segs, logID: d.logID, visible: d.visible}
+	d.mu.Unlock()
+	err := io(held)
+	d.mu.Lock()
+	d.leading = false
+	d.cond.Broadcast()
+	return err
 }
 
 // Changed implements Store.
@@ -452,121 +527,154 @@ func (d *Disk) FirstID() uint64 {
 func (d *Disk) HeldBytes() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var n int64
-	for _, s := range d.segs {
-		n += s.held
-	}
-	return n
+	return d.text - d.below
 }
 
-// DropBefore implements Store: the first id moves at once (and is
-// recorded in meta.json, so it survives a restart); a segment file is
-// deleted once every entry in it is below the first id.
+// DropBefore implements Store. meta.json records the new first id before
+// anything is deleted, so a crash in between leaves segments that the
+// next open deletes, and never claims less than the log holds. Neither
+// that write nor the deletion holds mu: appends and reads go on, and mu
+// is taken only to move the first id and let go of whole segments.
 func (d *Disk) DropBefore(id uint64) error {
+	d.dropMu.Lock()
+	defer d.dropMu.Unlock()
 	d.mu.Lock()
-	first, visible := d.first, d.visible
+	first, visible, logID, closed := d.first, d.visible, d.logID, d.closed
+	var seg *segment // the segment that holds id
+	var view segView
+	if k := d.segmentOf(id); k >= 0 {
+		seg, view = d.segs[k], d.segs[k].view()
+	}
 	d.mu.Unlock()
-	if id <= first {
+	switch {
+	case closed:
+		return ErrClosed
+	case id <= first:
 		return nil
+	case id > visible+1:
+		return d.restartAt(id)
 	}
-	// The bytes leaving the oldest kept segment, read outside the lock.
-	var gone int64
-	if id <= visible+1 {
-		var es []frame.Entry
-		for from := first; from < id; {
-			var err error
-			es, err = d.Read(es[:0], from, int(min(id-from, 4096)), 1<<30)
-			if err != nil {
-				return fmt.Errorf("retention: read %d: %w", from, err)
-			}
-			if len(es) == 0 {
-				break
-			}
-			for _, e := range es {
-				if e.ID < id {
-					gone += int64(len(e.Message))
-				}
-			}
-			from = es[len(es)-1].ID + 1
-		}
+	below, err := textBefore(view, id) // read before the meta write: a failure changes nothing
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
 	}
+	if err := writeMeta(d.dir, meta{LogID: logID, FirstID: id}); err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return ErrClosed // meta.json holds id: the next open drops the rest
+	}
+	gone := d.cutSegmentsBelow(id)
+	if len(d.segs) == 0 || d.segs[0] != seg {
+		below = 0 // a segment started at id since: nothing of it is below
+	}
+	d.first, d.below = id, below
+	d.mu.Unlock()
+	closeFiles(gone)
+	return removeSegmentFiles(d.dir, gone)
+}
+
+// segmentOf is the index of the segment that holds id, or would (the
+// last one starting at or below it); -1 when none does.
+func (d *Disk) segmentOf(id uint64) int {
+	return sort.Search(len(d.segs), func(i int) bool { return d.segs[i].first > id }) - 1
+}
+
+// restartAt empties the log, whose next entry gets id: a secondary that
+// can no longer be sent what it lacks restarts where the master's log
+// begins. Appends queued meanwhile fail: their ids are gone.
+func (d *Disk) restartAt(id uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for d.leading {
-		d.cond.Wait()
-	}
-	if d.first != first || d.closed {
-		return fmt.Errorf("retention: the log changed meanwhile; try again")
-	}
-	if err := writeMeta(d.dir, meta{LogID: d.logID, FirstID: id}); err != nil {
-		return err
-	}
-	if id > d.visible+1 { // nothing kept: start over at id
-		d.removeSegments()
-		d.first, d.next, d.visible = id, id, id-1
-		d.buf, d.pending = d.buf[:0], nil
-		d.tail = newTailCache(d.opts.TailEntries)
-		return nil
-	}
-	d.first = id
-	for _, s := range d.segs { // subtract what left, segment by segment from the oldest
-		if gone == 0 {
-			break
+	written := false
+	err := d.holdingFiles(func(held heldFiles) error {
+		if id <= held.visible+1 {
+			return errors.New("retention: the log grew meanwhile; try again")
 		}
-		take := min(gone, s.held)
-		s.held -= take
-		gone -= take
+		if err := writeMeta(d.dir, meta{LogID: held.logID, FirstID: id}); err != nil {
+			return fmt.Errorf("retention: %w", err)
+		}
+		written = true
+		return removeSegmentFiles(d.dir, held.segs) // the next open deletes what is left: meta.json holds id
+	})
+	if !written {
+		return err // nothing changed
 	}
-	return d.dropSegmentsBelow(id)
+	closeFiles(d.segs)
+	d.segs, d.text, d.below = nil, 0, 0
+	d.first, d.next, d.visible = id, id, id-1
+	d.buf, d.pending = d.buf[:0], nil
+	d.tail = newTailCache(d.opts.TailEntries)
+	d.gen++
+	d.failure = fmt.Errorf("log restarted at id %d", id)
+	d.changed.notify()
+	return err
 }
 
-// dropSegmentsBelow deletes the segments every entry of which is below
-// id: those followed by a segment that starts at or below id. Readers
-// that still hold a deleted file's descriptor read on; the space comes
-// back when they let go.
-func (d *Disk) dropSegmentsBelow(id uint64) error {
+// cutSegmentsBelow takes out of the log the segments every entry of which
+// is below id (those followed by a segment that starts at or below it)
+// and returns them, for the caller to close and delete outside mu.
+func (d *Disk) cutSegmentsBelow(id uint64) []*segment {
 	n := 0
 	for n+1 < len(d.segs) && d.segs[n+1].first <= id {
 		n++
 	}
-	for _, s := range d.segs[:n] {
+	gone := slices.Clone(d.segs[:n])
+	for _, s := range gone {
+		d.text -= s.text
+	}
+	d.segs = append(d.segs[:0], d.segs[n:]...)
+	return gone
+}
+
+// closeFiles closes the segments' files. A reader that took a segment
+// before it was cut reads on until it is closed, then fails that read.
+func closeFiles(segs []*segment) {
+	for _, s := range segs {
 		s.f.Close()
-		if err := os.Remove(segmentName(d.dir, s.first)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	}
+}
+
+// removeSegmentFiles deletes the segments' files.
+func removeSegmentFiles(dir string, segs []*segment) error {
+	for _, s := range segs {
+		if err := os.Remove(segmentName(dir, s.first)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("retention: delete segment %d: %w", s.first, err)
 		}
 	}
-	d.segs = append(d.segs[:0], d.segs[n:]...)
 	return nil
 }
 
-// removeSegments closes and deletes every segment.
-func (d *Disk) removeSegments() {
-	for _, s := range d.segs {
-		s.f.Close()
-		os.Remove(segmentName(d.dir, s.first))
-	}
-	d.segs = nil
-}
-
-// FitBytes implements Store: it reads the oldest messages to count them
-// off, so its cost is that of what retention is about to drop.
+// FitBytes implements Store from each segment's message text: whole
+// segments are passed over by their count, and in the one where the
+// window starts the indexed counts leave at most indexEvery-1 records to
+// read.
 func (d *Disk) FitBytes(limit int64) uint64 {
-	held, id := d.HeldBytes(), d.FirstID()
-	var es []frame.Entry
-	for held > limit {
-		var err error
-		if es, err = d.Read(es[:0], id, 4096, 1<<30); err != nil || len(es) == 0 {
-			return id
-		}
-		for _, e := range es {
-			if held <= limit {
-				return e.ID
-			}
-			held -= int64(len(e.Message))
-			id = e.ID + 1
-		}
+	d.mu.Lock()
+	first, visible, below := d.first, d.visible, d.below
+	need := d.text - limit // message text to pass, counted from the start of segs[0]
+	views := make([]segView, len(d.segs))
+	for i, s := range d.segs {
+		views[i] = s.view()
 	}
-	return id
+	d.mu.Unlock()
+	if need <= below { // what is held fits
+		return first
+	}
+	for _, v := range views {
+		if need > v.text {
+			need -= v.text
+			continue
+		}
+		id, err := idPast(v, need)
+		if err != nil {
+			return first // retention tries again on its next sweep
+		}
+		return max(id, first)
+	}
+	return visible + 1
 }
 
 // AgedBefore implements Store, judging each segment by its newest

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -330,5 +331,174 @@ func TestDiskRetentionSurvivesRestart(t *testing.T) {
 	d = openDisk(t, dir, opts)
 	if d.FirstID() != 1000 || d.LastID() != 1000 {
 		t.Fatalf("reopened after a restart at 1000: first %d, last %d", d.FirstID(), d.LastID())
+	}
+}
+
+// TestDiskRetentionHoldsNoLockAcrossIO: while DropBefore writes meta.json
+// (two fsyncs and a rename) appends and reads go on; while Reset does,
+// reads go on. Each is held in its meta write until the others are done.
+func TestDiskRetentionHoldsNoLockAcrossIO(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(d *Disk) error
+		others func(d *Disk) error
+	}{
+		{"DropBefore", func(d *Disk) error { return d.DropBefore(150) }, func(d *Disk) error {
+			if _, err := d.Append(Record{Message: "during"}); err != nil {
+				return err
+			}
+			_, err := d.Read(nil, 1, 10, 1<<20)
+			return err
+		}},
+		{"Reset", func(d *Disk) error { return d.Reset("log-b") }, func(d *Disk) error {
+			_, err := d.Read(nil, 1, 10, 1<<20)
+			d.LastID()
+			d.HeldBytes()
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := openDisk(t, t.TempDir(), DiskOptions{NewLogID: "L", SegmentBytes: 1000})
+			fill(t, d, 300)
+			entered, release := make(chan struct{}), make(chan struct{})
+			metaHook = func() {
+				close(entered)
+				<-release
+			}
+			defer func() { metaHook = nil }()
+			changed := make(chan error, 1)
+			go func() { changed <- c.change(d) }()
+			select {
+			case <-entered:
+			case err := <-changed:
+				t.Fatalf("%s wrote no meta.json: %v", c.name, err)
+			}
+			metaHook = nil
+			others := make(chan error, 1)
+			go func() { others <- c.others(d) }()
+			var err error
+			select {
+			case err = <-others:
+			case <-time.After(10 * time.Second):
+				t.Errorf("appends and reads wait for %s's meta.json write", c.name)
+				close(release)
+				err = <-others
+				release = nil
+			}
+			if err != nil {
+				t.Errorf("beside %s: %v", c.name, err)
+			}
+			if release != nil {
+				close(release)
+			}
+			if err := <-changed; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestDiskRetentionCountsText: the message text retention counts from
+// the segments' indexed counts (HeldBytes, FitBytes, DropBefore) is what
+// reading the log finds, at every kind of boundary, while appends go on,
+// and after a reopen.
+func TestDiskRetentionCountsText(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	dir := t.TempDir()
+	opts := DiskOptions{NewLogID: "L", SegmentBytes: 3000, TailEntries: 16}
+	d := openDisk(t, dir, opts)
+	appendSome := func(n int) {
+		for range n {
+			mustAppend(t, d, strings.Repeat("x", rng.IntN(120))) // some empty
+		}
+	}
+	// held reads the log to count what it holds from first on.
+	held := func(from uint64) (sum int64) {
+		es, err := d.Read(nil, from, 1<<30, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			sum += int64(len(e.Message))
+		}
+		return sum
+	}
+	// fit is FitBytes by reading: the first id from which what follows fits.
+	fit := func(limit int64) uint64 {
+		id, h := d.FirstID(), held(d.FirstID())
+		es, _ := d.Read(nil, id, 1<<30, 1<<30)
+		for _, e := range es {
+			if h <= limit {
+				return e.ID
+			}
+			h -= int64(len(e.Message))
+			id = e.ID + 1
+		}
+		return id
+	}
+	appendSome(2000)
+	for sweep := range 30 {
+		total := held(d.FirstID())
+		if d.HeldBytes() != total {
+			t.Fatalf("sweep %d: HeldBytes %d, the log holds %d", sweep, d.HeldBytes(), total)
+		}
+		for _, limit := range []int64{0, 1, total / 3, total - 1, total, total + 1, rng.Int64N(total + 1)} {
+			if got, want := d.FitBytes(limit), fit(limit); got != want {
+				t.Fatalf("sweep %d: FitBytes(%d) = %d, want %d", sweep, limit, got, want)
+			}
+		}
+		id := d.FirstID() + uint64(rng.IntN(int(d.LastID()-d.FirstID())/4+1))
+		if sweep%5 == 0 {
+			id = d.FitBytes(total * 3 / 4) // also a drop at a segment's start, sometimes
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range 50 {
+				if _, err := d.Append(Record{Message: fmt.Sprintf("during-%d", i)}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		if err := d.DropBefore(id); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if d.FirstID() != id {
+			t.Fatalf("sweep %d: first %d after DropBefore(%d)", sweep, d.FirstID(), id)
+		}
+		appendSome(rng.IntN(200))
+	}
+	want := d.HeldBytes()
+	if want != held(d.FirstID()) {
+		t.Fatalf("HeldBytes %d, the log holds %d", want, held(d.FirstID()))
+	}
+	first, last := d.FirstID(), d.LastID()
+	d.Close()
+	d = openDisk(t, dir, opts)
+	if d.FirstID() != first || d.LastID() != last || d.HeldBytes() != want || held(first) != want {
+		t.Fatalf("reopened: first %d, last %d, held %d (reads %d); was %d, %d, %d",
+			d.FirstID(), d.LastID(), d.HeldBytes(), held(first), first, last, want)
+	}
+}
+
+// TestDiskDropAtASegmentStartedMeanwhile: DropBefore(LastID+1) while an
+// append starts a new segment at that very id keeps that segment whole.
+func TestDiskDropAtASegmentStartedMeanwhile(t *testing.T) {
+	d := openDisk(t, t.TempDir(), DiskOptions{NewLogID: "L", SegmentBytes: 1000})
+	fill(t, d, 10)
+	big := strings.Repeat("x", 2000) // past the segment's room: a new segment at id 11
+	metaHook = func() {
+		if _, err := d.Append(Record{Message: big}); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { metaHook = nil }()
+	if err := d.DropBefore(11); err != nil {
+		t.Fatal(err)
+	}
+	if d.FirstID() != 11 || d.LastID() != 11 || d.HeldBytes() != int64(len(big)) {
+		t.Fatalf("first %d, last %d, held %d; want 11, 11, %d", d.FirstID(), d.LastID(), d.HeldBytes(), len(big))
 	}
 }

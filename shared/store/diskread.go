@@ -54,10 +54,16 @@ func (t *tailCache) read(dst []frame.Entry, from uint64, limit, maxBytes int) []
 // segView is what a reader needs of a segment, taken under the lock so
 // the file is read without it.
 type segView struct {
-	first uint64
-	f     *os.File
-	size  int64
-	index []uint32
+	first  uint64
+	f      *os.File
+	size   int64
+	index  []uint32
+	textAt []uint32
+	text   int64
+}
+
+func (s *segment) view() segView {
+	return segView{first: s.first, f: s.f, size: s.size, index: s.index, textAt: s.textAt, text: s.text}
 }
 
 // Read implements Store.
@@ -79,7 +85,7 @@ func (d *Disk) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]fram
 	}
 	views := make([]segView, len(d.segs))
 	for i, s := range d.segs {
-		views[i] = segView{first: s.first, f: s.f, size: s.size, index: s.index}
+		views[i] = s.view()
 	}
 	d.mu.Unlock()
 
@@ -149,6 +155,52 @@ func readSegment(dst []frame.Entry, v segView, from uint64, b *readBudget) ([]fr
 		b.next = rec.id + 1
 	}
 	return dst, nil
+}
+
+// textBefore is the message text of v's records below id, counted from
+// the indexed record at or before id: at most indexEvery-1 records are
+// read.
+func textBefore(v segView, id uint64) (int64, error) {
+	if id <= v.first || len(v.index) == 0 {
+		return 0, nil
+	}
+	k := min(int((id-v.first)/indexEvery), len(v.index)-1)
+	n := int64(v.textAt[k])
+	r := newRecordReader(v.f, int64(v.index[k]), v.size)
+	for {
+		rec, err := r.next()
+		if err == io.EOF || (err == nil && rec.id >= id) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read segment %d: %w", v.first, err)
+		}
+		n += int64(len(rec.msg))
+	}
+}
+
+// idPast is the first id of v such that v's records below it hold at
+// least need bytes of message text (0 < need <= v.text): the indexed
+// counts find the stretch of indexEvery records it lies in, which is read.
+func idPast(v segView, need int64) (uint64, error) {
+	k := sort.Search(len(v.textAt), func(k int) bool { return int64(v.textAt[k]) >= need }) - 1
+	if k < 0 {
+		return 0, fmt.Errorf("read segment %d: no indexed record", v.first)
+	}
+	n := int64(v.textAt[k])
+	r := newRecordReader(v.f, int64(v.index[k]), v.size)
+	for {
+		rec, err := r.next()
+		if err == io.EOF {
+			return 0, fmt.Errorf("read segment %d: %d bytes of message text, fewer than counted", v.first, n)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read segment %d: %w", v.first, err)
+		}
+		if n += int64(len(rec.msg)); n >= need {
+			return rec.id + 1, nil
+		}
+	}
 }
 
 // recordReader decodes records from a file region through a buffer.
@@ -265,13 +317,12 @@ func (d *Disk) recoverSegment(name string, last bool) (*segment, error) {
 		}
 		if (rec.id-seg.first)%indexEvery == 0 {
 			seg.index = append(seg.index, uint32(at))
+			seg.textAt = append(seg.textAt, uint32(seg.text))
 		}
 		if rec.rec.Key != "" {
 			d.keepKey(KeyRecord{Key: rec.rec.Key, ID: rec.id, Digest: rec.rec.Digest, Time: rec.rec.Time})
 		}
-		if rec.id >= d.first {
-			seg.held += int64(len(rec.msg))
-		}
+		seg.text += int64(len(rec.msg))
 		seg.size = at + int64(rec.n)
 		d.next++
 	}

@@ -19,6 +19,9 @@ var ErrClosed = errors.New("store closed")
 
 // Append implements Store with group commit.
 func (d *Disk) Append(recs ...Record) (uint64, error) {
+	if err := checkKeys(recs); err != nil {
+		return 0, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -109,9 +112,11 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 	for _, p := range pending {
 		if (p.entry.ID-seg.first)%indexEvery == 0 {
 			seg.index = append(seg.index, uint32(start)+uint32(p.off))
+			seg.textAt = append(seg.textAt, uint32(seg.text))
 		}
 		d.tail.push(p.entry)
-		seg.held += int64(len(p.entry.Message))
+		seg.text += int64(len(p.entry.Message))
+		d.text += int64(len(p.entry.Message))
 	}
 	seg.size = start + n
 	seg.newest = time.Now()

@@ -46,6 +46,9 @@ func (m *Memory) last() uint64 { return m.first + uint64(len(m.index)) - 1 }
 
 // Append implements Store.
 func (m *Memory) Append(recs ...Record) (uint64, error) {
+	if err := checkKeys(recs); err != nil {
+		return 0, err // refused as a durable log does, though memory keeps no keys
+	}
 	now := time.Now().UnixNano()
 	m.mu.Lock()
 	for _, r := range recs {
@@ -214,19 +217,6 @@ func (m *Memory) AgedBefore(cutoff time.Time) uint64 {
 	// The first id past chunk old: binary search the index by chunk.
 	k := sort.Search(len(m.index), func(k int) bool { return int(m.index[k].chunk) > old })
 	return m.first + uint64(k)
-}
-
-// Chunks counts the arenas mapped, for tests and metrics.
-func (m *Memory) Chunks() int {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	n := 0
-	for _, c := range m.chunks {
-		if c != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // LogID implements Store.

@@ -51,7 +51,8 @@ var (
 	errCorrupt = errors.New("record corrupt")
 )
 
-// appendRecord encodes rec with id to dst.
+// appendRecord encodes rec with id to dst. rec.Key is at most MaxKeyBytes
+// (Append refuses longer ones): its length is one byte.
 func appendRecord(dst []byte, id uint64, rec Record) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, headerSize)...)
@@ -63,7 +64,7 @@ func appendRecord(dst []byte, id uint64, rec Record) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(rec.Time.UnixNano()))
 		dst = binary.LittleEndian.AppendUint64(dst, rec.Digest)
 		dst = append(dst, byte(len(rec.Key)))
-		dst = append(dst, rec.Key[:min(len(rec.Key), 255)]...)
+		dst = append(dst, rec.Key...)
 	}
 	dst = append(dst, rec.Message...)
 	body := dst[start+headerSize:]

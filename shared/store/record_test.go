@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,6 +13,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Message: "plain"},
 		{Message: "keyed", Key: "k-1", Digest: 42, Time: at},
 		{Message: ""},
+		{Message: "longest key", Key: strings.Repeat("k", MaxKeyBytes), Digest: 1, Time: at},
 	} {
 		b := appendRecord(nil, 7, rec)
 		d, err := decodeRecord(append(b, "trailing"...))

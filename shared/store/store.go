@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"github.com/replog/replog/shared/frame"
 )
@@ -16,12 +17,32 @@ import (
 // ErrBadRange is returned by Read for a range that starts before id 1.
 var ErrBadRange = errors.New("read range starts before id 1")
 
+// MaxKeyBytes bounds a Record's Key: a durable log writes the key's
+// length in one byte.
+const MaxKeyBytes = 255
+
+// ErrKeyTooLong is returned by Append for a record whose Key is longer
+// than MaxKeyBytes; nothing of that append is stored.
+var ErrKeyTooLong = fmt.Errorf("idempotency key longer than %d bytes", MaxKeyBytes)
+
+// checkKeys refuses recs if any key is longer than MaxKeyBytes.
+func checkKeys(recs []Record) error {
+	for _, r := range recs {
+		if len(r.Key) > MaxKeyBytes {
+			return fmt.Errorf("%w: %d bytes", ErrKeyTooLong, len(r.Key))
+		}
+	}
+	return nil
+}
+
 // Store is the seam between replog's logic and where the log lives.
 // Implementations are safe for concurrent use.
 type Store interface {
 	// Append adds recs as the next entries, in order, and returns the id
 	// of the last. When it returns, the entries are as durable as the
 	// store promises (see FsyncPolicy) and visible to Read and LastID.
+	// A key longer than MaxKeyBytes refuses the whole append
+	// (ErrKeyTooLong), whether or not the store keeps keys.
 	Append(recs ...Record) (last uint64, err error)
 	// Read appends to dst the entries from id from on: at most max of
 	// them, and no more once maxBytes of message text are collected

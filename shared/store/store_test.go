@@ -37,6 +37,7 @@ func TestStore(t *testing.T) {
 			t.Run("Changed", func(t *testing.T) { testChanged(t, open(t)) })
 			t.Run("DropBefore", func(t *testing.T) { testDropBefore(t, open(t)) })
 			t.Run("FitBytes", func(t *testing.T) { testFitBytes(t, open(t)) })
+			t.Run("LongKey", func(t *testing.T) { testLongKey(t, open(t)) })
 		})
 	}
 }
@@ -185,6 +186,27 @@ func testChanged(t *testing.T, st Store) {
 	}
 }
 
+// testLongKey: a key longer than MaxKeyBytes is refused with
+// ErrKeyTooLong and the whole append with it (a durable log writes the
+// key's length in one byte: a longer key would corrupt its record); a key
+// of MaxKeyBytes is taken.
+func testLongKey(t *testing.T, s Store) {
+	mustAppend(t, s, "before")
+	long := Record{Message: "long", Key: strings.Repeat("k", MaxKeyBytes+1), Digest: 1, Time: time.Now()}
+	if _, err := s.Append(Record{Message: "fine"}, long); !errors.Is(err, ErrKeyTooLong) {
+		t.Fatalf("append with a %d-byte key: %v, want ErrKeyTooLong", len(long.Key), err)
+	}
+	if s.LastID() != 1 {
+		t.Fatalf("a refused append stored something: LastID %d", s.LastID())
+	}
+	if id, err := s.Append(Record{Message: "longest", Key: strings.Repeat("k", MaxKeyBytes), Digest: 1, Time: time.Now()}); err != nil || id != 2 {
+		t.Fatalf("append with a %d-byte key: %d, %v", MaxKeyBytes, id, err)
+	}
+	if got, err := s.Read(nil, 1, 10, 1<<20); err != nil || len(got) != 2 || got[1].Message != "longest" {
+		t.Fatalf("the log holds %v, %v", got, err)
+	}
+}
+
 // testDropBefore: retention moves the first id exactly; ids never change;
 // reads from below the first id read from it; the held bytes follow; and
 // dropping past the end restarts the log there.
@@ -222,6 +244,19 @@ func testDropBefore(t *testing.T, s Store) {
 	if got, _ := s.Read(nil, 1, 10, 1<<20); len(got) != 1 || got[0].ID != 500 {
 		t.Fatalf("after the restart the log holds %v", got)
 	}
+}
+
+// Chunks counts the arenas mapped.
+func (m *Memory) Chunks() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, c := range m.chunks {
+		if c != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // TestMemoryRetentionUnmapsChunks: the arenas wholly below the first id

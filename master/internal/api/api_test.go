@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -91,6 +92,9 @@ func (m *master) post(contentType, body string, header ...string) answer {
 	if err := json.Unmarshal(b, &a.body); err != nil {
 		m.t.Errorf("POST %s: the reply %q is not JSON: %v", body, b, err)
 	}
+	if !bytes.HasSuffix(b, []byte("\n")) || bytes.HasSuffix(b, []byte("\n\n")) {
+		m.t.Errorf("POST %.80s: the reply %q does not end with exactly one newline", body, b)
+	}
 	return a
 }
 
@@ -158,7 +162,7 @@ func TestAppendWaitsForItsWriteConcern(t *testing.T) {
 		t.Fatalf("w=2 answered before the secondary acked: %+v", a)
 	case <-time.After(100 * time.Millisecond): // a bounded watch: the secondary holds the message, unacked
 	}
-	s1.Send(frame.Ack(1))
+	s1.Send(frametest.Ack(1))
 	select {
 	case a := <-reply:
 		check(t, "w=2 after the ack", a, 201, map[string]any{"id": 1.0, "acks": 2.0})
@@ -174,7 +178,7 @@ func TestAppendTimeoutSaysHowFarItGot(t *testing.T) {
 	reply := make(chan answer, 1)
 	go func() { reply <- m.postJSON(`{"message":"a","writeConcern":3,"timeoutMs":200}`) }()
 	s1.ExpectIDs(1, 1)
-	s1.Send(frame.Ack(1))
+	s1.Send(frametest.Ack(1))
 	a := <-reply
 	check(t, "w=3 with one secondary acking", a, 504, map[string]any{"id": 1.0, "acks": 2.0,
 		"error": "write concern not met in 200ms: held by 2 of 3 nodes"})

@@ -15,8 +15,9 @@ import (
 	"github.com/replog/replog/shared/store"
 )
 
-// maxKeyLen bounds an Idempotency-Key; keys are kept in memory.
-const maxKeyLen = 255
+// maxKeyLen bounds an Idempotency-Key: keys are kept in memory, and the
+// log stores at most store.MaxKeyBytes of one.
+const maxKeyLen = store.MaxKeyBytes
 
 // outcome is how an append ended, for its reply and its metrics.
 type outcome struct {
@@ -37,17 +38,11 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		return // the message, if stored, stays and keeps replicating
 	}
 	if o.err != nil {
-		var fields map[string]any
-		if errors.Is(o.err, replication.ErrConcernTimeout) || errors.Is(o.err, replication.ErrRetained) {
-			fields = map[string]any{"id": o.id, "acks": o.acks}
-			if o.batch {
-				fields = map[string]any{"firstId": o.first, "lastId": o.id, "acks": o.acks}
-			}
-			if o.duplicate {
-				fields["duplicate"] = true
-			}
+		err := o.err
+		if errors.Is(err, replication.ErrConcernTimeout) || errors.Is(err, replication.ErrRetained) {
+			err = &unmetError{first: o.first, last: o.id, batch: o.batch, acks: o.acks, duplicate: o.duplicate, err: err}
 		}
-		writeError(w, o.err, fields)
+		writeError(w, err)
 	} else {
 		status, b := http.StatusCreated, append([]byte(`{"id":`), strconv.FormatUint(o.id, 10)...)
 		if o.batch {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/frame/frametest"
 )
 
 func TestBatchAppend(t *testing.T) {
@@ -78,13 +78,13 @@ func TestBatchWriteConcernAndTimeout(t *testing.T) {
 	reply := make(chan answer, 1)
 	go func() { reply <- m.postJSON(`{"messages":["a","b","c"],"writeConcern":2}`) }()
 	s1.ExpectIDs(1, 3)
-	s1.Send(frame.Ack(2)) // not yet the last id: the batch waits
+	s1.Send(frametest.Ack(2)) // not yet the last id: the batch waits
 	select {
 	case a := <-reply:
 		t.Fatalf("the batch answered before its last id was held: %+v", a)
 	case <-timeAfter100ms():
 	}
-	s1.Send(frame.Ack(3))
+	s1.Send(frametest.Ack(3))
 	check(t, "w=2 batch", <-reply, 201, map[string]any{"firstId": 1.0, "lastId": 3.0, "acks": 2.0})
 	check(t, "w=3 batch", m.postJSON(`{"messages":["d","e"],"writeConcern":3,"timeoutMs":50}`), 504,
 		map[string]any{"firstId": 4.0, "lastId": 5.0, "acks": 1.0})

@@ -56,7 +56,7 @@ func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs, err := s.store.Read(nil, from, matrixRows, 1<<20)
 	if err != nil {
-		writeError(w, fmt.Errorf("read the newest messages: %w", err), nil)
+		writeError(w, fmt.Errorf("read the newest messages: %w", err))
 		return
 	}
 	for i := range msgs {
@@ -73,17 +73,17 @@ func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 func (s *Server) setFaults(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.FaultsAPI {
 		writeError(w, httpapi.Errorf(http.StatusForbidden,
-			"fault control is off; start the master (and the secondary) with FAULTS_API=true"), nil)
+			"fault control is off; start the master (and the secondary) with FAULTS_API=true"))
 		return
 	}
 	change, err := parseFaults(w, r)
 	if err != nil {
-		writeError(w, err, nil)
+		writeError(w, err)
 		return
 	}
 	inForce, err := s.hub.SetFaults(r.Context(), chi.URLParam(r, "name"), change)
 	if err != nil {
-		writeError(w, err, nil)
+		writeError(w, err)
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, inForce)

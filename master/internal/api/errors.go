@@ -9,21 +9,17 @@ import (
 	"github.com/replog/replog/shared/store"
 )
 
-// replyError is the master's one mapping from errors to HTTP statuses: an
-// *httpapi.Error carries its own; the sentinels of replication and of the
-// store are given theirs here.
+// replyError is the master's one mapping from errors to HTTP statuses and
+// JSON bodies: an *httpapi.Error carries its own; the sentinels of
+// replication and of the store are given theirs here; anything else is
+// httpapi.AsError's 500.
 func replyError(err error) *httpapi.Error {
 	var he *httpapi.Error
 	switch {
 	case errors.As(err, &he):
 		return he
-	case errors.Is(err, replication.ErrRetained):
-		// Stored, readable for a while, then dropped by retention before
-		// the write concern was met: it will never be met.
-		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error(), Fields: map[string]any{"dropped": true}}
-	case errors.Is(err, replication.ErrConcernTimeout):
-		// The message is stored and keeps replicating; the body says how far.
-		return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error()}
+	case errors.Is(err, replication.ErrRetained), errors.Is(err, replication.ErrConcernTimeout):
+		return unmetReply(err)
 	case errors.Is(err, store.ErrDiskFull):
 		return httpapi.Errorf(http.StatusServiceUnavailable, "not stored: %v; retry once space is freed", err)
 	case errors.Is(err, errTooManyWaiting):
@@ -41,8 +37,44 @@ func replyError(err error) *httpapi.Error {
 	case errors.Is(err, errNotStored):
 		return &httpapi.Error{Status: http.StatusInternalServerError, Msg: err.Error()}
 	}
-	return &httpapi.Error{Status: http.StatusInternalServerError, Msg: "internal error: " + err.Error()}
+	return httpapi.AsError(err)
 }
+
+// unmetReply is the 504 of a write stored whose write concern was not
+// met: it timed out (the message keeps replicating) or retention dropped
+// it first ("dropped": it never will be). The body says how far it got.
+func unmetReply(err error) *httpapi.Error {
+	fields := map[string]any{}
+	if errors.Is(err, replication.ErrRetained) {
+		fields["dropped"] = true
+	}
+	var u *unmetError
+	if errors.As(err, &u) {
+		if u.batch {
+			fields["firstId"], fields["lastId"] = u.first, u.last
+		} else {
+			fields["id"] = u.last
+		}
+		fields["acks"] = u.acks
+		if u.duplicate {
+			fields["duplicate"] = true
+		}
+	}
+	return &httpapi.Error{Status: http.StatusGatewayTimeout, Msg: err.Error(), Fields: fields}
+}
+
+// unmetError is an append whose write concern was not met, with the ids
+// it was given and how many nodes held them, for its reply.
+type unmetError struct {
+	first, last uint64
+	batch       bool
+	acks        int
+	duplicate   bool
+	err         error // wraps replication.ErrConcernTimeout or ErrRetained
+}
+
+func (e *unmetError) Error() string { return e.err.Error() }
+func (e *unmetError) Unwrap() error { return e.err }
 
 // errNotStored wraps a failed append: nothing was stored.
 var errNotStored = errors.New("not stored")
@@ -54,18 +86,5 @@ var errTooManyWaiting = errors.New("too many waiting writes")
 // errReadOnly wraps the refusal of an append for want of a quorum.
 var errReadOnly = errors.New("read-only")
 
-// writeError answers with err's status and {"error": …}, plus fields.
-func writeError(w http.ResponseWriter, err error, fields map[string]any) {
-	e := replyError(err)
-	if len(fields) > 0 {
-		merged := map[string]any{}
-		for k, v := range e.Fields {
-			merged[k] = v
-		}
-		for k, v := range fields {
-			merged[k] = v
-		}
-		e = &httpapi.Error{Status: e.Status, Msg: e.Msg, Fields: merged}
-	}
-	httpapi.WriteError(w, e)
-}
+// writeError answers with err's status and JSON body.
+func writeError(w http.ResponseWriter, err error) { httpapi.WriteError(w, replyError(err)) }

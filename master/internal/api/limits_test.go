@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/frame/frametest"
 	"github.com/replog/replog/shared/poll"
 )
 
@@ -38,15 +38,15 @@ func TestAppendRefusedWhenTooManyWritesWait(t *testing.T) {
 	check(t, "w=1 meanwhile", m.postJSON(`{"message":"c"}`), 201, map[string]any{"id": 3.0})
 
 	s1.ExpectIDs(1, 2) // the third waits for an ack: at most two frames unacked
-	s1.Send(frame.Ack(2))
+	s1.Send(frametest.Ack(2))
 	s1.ExpectIDs(3, 3)
-	s1.Send(frame.Ack(3))
+	s1.Send(frametest.Ack(3))
 	for range 2 {
 		check(t, "a waiting w=2 after the ack", <-replies, 201, map[string]any{"acks": 2.0})
 	}
 	reply := make(chan answer, 1)
 	go func() { reply <- m.postJSON(`{"message":"k","writeConcern":2}`, "Idempotency-Key", "k1") }()
 	s1.ExpectIDs(4, 4)
-	s1.Send(frame.Ack(4))
+	s1.Send(frametest.Ack(4))
 	check(t, "the keyed write retried, once there is room", <-reply, 201, map[string]any{"id": 4.0, "acks": 2.0})
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/frame/frametest"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/metrics/metricstest"
 	"github.com/replog/replog/shared/poll"
@@ -27,7 +27,7 @@ func TestMetricsLintAndNames(t *testing.T) {
 	check(t, "append", m.postJSON(`{"message":"a"}`), 201, nil)
 	check(t, "bad", m.postJSON(`{"message":""}`), 400, nil)
 	s1.ExpectIDs(1, 1)
-	s1.Send(frame.Ack(1))
+	s1.Send(frametest.Ack(1))
 	// The ack is counted once the session has taken it.
 	poll.Check(t, 5*time.Second, func() error {
 		if n := counterValue(t, reg, "replog_replication_acks_received_total"); n != 1 {

@@ -250,11 +250,12 @@ func (e *RetainedError) Error() string {
 // Is makes errors.Is(err, ErrRetained) true.
 func (e *RetainedError) Is(target error) bool { return target == ErrRetained }
 
-// Retain tells the hub that retention is about to drop every id below
-// first: writes still waiting for those ids are answered with a
-// *RetainedError, new waits below it fail at once, and sessions streaming
-// below it end (their secondaries reconnect and restart at first). The
-// first id only moves up, whoever calls and however they race.
+// Retain tells the hub that retention dropped every id below first:
+// writes still waiting for those ids are answered with a *RetainedError,
+// new waits below it fail at once, and sessions streaming below it end
+// (their secondaries reconnect and restart at first; one that reads the
+// log before the hub is told ends too, see sendAppends). The first id
+// only moves up, whoever calls and however they race.
 func (h *Hub) Retain(first uint64) {
 	if !raise(&h.first, first) {
 		return

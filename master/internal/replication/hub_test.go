@@ -99,7 +99,7 @@ func TestHubWriteConcernCountsAcks(t *testing.T) {
 		met <- acks
 	}()
 	p.ExpectIDs(1, 1)
-	p.Send(frame.Ack(1))
+	p.Send(frametest.Ack(1))
 	select {
 	case acks := <-met:
 		if acks != 2 {
@@ -119,7 +119,7 @@ func TestHubAwaitTimesOutWithWhatItHas(t *testing.T) {
 	p.Expect(frame.TypeWelcome)
 	f.append("a")
 	p.ExpectIDs(1, 1)
-	p.Send(frame.Ack(1))
+	p.Send(frametest.Ack(1))
 	if _, err := f.hub.Await(context.Background(), 1, 2, 5*time.Second); err != nil {
 		t.Fatalf("w=2 after the ack: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestHubResendsAfterNack(t *testing.T) {
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.Expect(frame.TypeWelcome)
 	p.ExpectIDs(1, 3)
-	p.Send(frame.Ack(1))
+	p.Send(frametest.Ack(1))
 	p.Send(frame.Nack(2, "test"))
 	p.ExpectIDs(2, 3)
 }
@@ -169,7 +169,7 @@ func TestHubWindowBoundsInFlight(t *testing.T) {
 		t.Fatalf("with ids 1-2 in flight and a window of 2 the session sent %+v", fr)
 	case <-time.After(200 * time.Millisecond): // ids 3-4 have been in the log all along: the loop has had its chance
 	}
-	p.Send(frame.Ack(2))
+	p.Send(frametest.Ack(2))
 	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 1 || fr.Entries[0].ID != 3 {
 		t.Fatalf("after the ack of 2: %+v, want id 3", fr)
 	}
@@ -184,7 +184,7 @@ func TestHubObserverIsNeverCounted(t *testing.T) {
 		t.Fatalf("observer welcome %+v", w)
 	}
 	p.ExpectIDs(2, 2)
-	p.Send(frame.Ack(2)) // ignored
+	p.Send(frametest.Ack(2)) // ignored
 	f.append("c")
 	p.ExpectIDs(3, 3)
 	if acks := f.acks(1); acks != 1 || len(f.hub.Secondaries()) != 0 {
@@ -199,11 +199,11 @@ func TestHubRefusesProtocolErrors(t *testing.T) {
 			h.Version = 99
 			return f.dial(h)
 		},
-		"first frame not hello": func(f *fixture) *frametest.Peer { return f.dial(frame.Ack(1)) },
+		"first frame not hello": func(f *fixture) *frametest.Peer { return f.dial(frametest.Ack(1)) },
 		"ack for ids never sent": func(f *fixture) *frametest.Peer {
 			p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 			p.Expect(frame.TypeWelcome)
-			p.Send(frame.Ack(7))
+			p.Send(frametest.Ack(7))
 			return p
 		},
 		"garbage": func(f *fixture) *frametest.Peer {
@@ -233,7 +233,7 @@ func TestHubReconnectReplacesSession(t *testing.T) {
 	old := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	old.Expect(frame.TypeWelcome)
 	old.ExpectIDs(1, 1)
-	old.Send(frame.Ack(1))
+	old.Send(frametest.Ack(1))
 	// The node restarted empty: its new hello says it holds nothing.
 	p := f.dial(frame.Hello("s1", frame.RoleSecondary, "", 0))
 	p.Expect(frame.TypeWelcome)
@@ -291,7 +291,7 @@ func TestHubLargeBacklogInBatches(t *testing.T) {
 			t.Fatalf("frame of %d from id %d, want at most 100 from %d", len(a.Entries), a.Entries[0].ID, next)
 		}
 		next += uint64(len(a.Entries))
-		p.Send(frame.Ack(next - 1))
+		p.Send(frametest.Ack(next - 1))
 	}
 }
 
@@ -304,7 +304,7 @@ func TestHubBoundsFramesInFlight(t *testing.T) {
 	p.ExpectIDs(1, 1)
 	f.append("b")
 	f.append("c") // both wait for the ack of the frame in flight ...
-	p.Send(frame.Ack(1))
+	p.Send(frametest.Ack(1))
 	if a := p.Expect(frame.TypeAppend); len(a.Entries) != 2 || a.Entries[0].ID != 2 {
 		t.Fatalf("after the ack: %+v, want ids 2 and 3 in one frame", a.Entries) // ... and leave together
 	}
@@ -388,7 +388,7 @@ func TestHubLingersOnlyWhileNoWriteWaits(t *testing.T) {
 	if fr := <-got; fr.Type != frame.TypeAppend || len(fr.Entries) != 2 || fr.Entries[0].ID != 1 {
 		t.Fatalf("once a write waits for id 2: %+v, want ids 1 and 2 in one frame", fr)
 	}
-	p.Send(frame.Ack(2))
+	p.Send(frametest.Ack(2))
 	select {
 	case err := <-done:
 		if err != nil {
@@ -420,7 +420,7 @@ func TestHubAwaitHurries(t *testing.T) {
 	f.append("a")
 	done := f.await(1, 2, 0)
 	p.ExpectIDs(1, 1)
-	p.Send(frame.Ack(1))
+	p.Send(frametest.Ack(1))
 	select {
 	case err := <-done:
 		if err != nil {

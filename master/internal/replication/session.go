@@ -242,6 +242,9 @@ func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 	if out.entries, err = h.store.Read(out.entries[:0], from, n, h.opts.BatchBytes); err != nil {
 		return fmt.Errorf("read log from id %d: %w", from, err)
 	}
+	if len(out.entries) == 0 || out.entries[0].ID != from { // dropped since the check: Retain follows the drop
+		return fmt.Errorf("%w: the peer needs id %d, the log now starts at %d", errBehind, from, h.store.FirstID())
+	}
 	s.progress.sent(len(out.entries))
 	to := from + uint64(len(out.entries)) - 1
 	s.counters.FramesSent.Add(1)

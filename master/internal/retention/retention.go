@@ -1,6 +1,6 @@
 // Package retention bounds the master's log by count, bytes or age: once
 // a second it works out the oldest id to keep and drops what lies below,
-// first telling the replication hub (writes still waiting for dropped ids
+// then tells the replication hub (writes still waiting for dropped ids
 // get their answer; secondaries follow the first id).
 package retention
 
@@ -52,9 +52,12 @@ func (l Limits) First(log Log, now time.Time) uint64 {
 // sweep, and may run over by what a second of appends adds.
 const SweepEvery = time.Second
 
-// Run sweeps every interval until ctx is done. before is called with the
-// new first id before anything is dropped.
-func Run(ctx context.Context, log Log, l Limits, interval time.Duration, before func(first uint64), zl *zap.Logger) {
+// Run sweeps every interval until ctx is done. dropped is called with the
+// log's new first id once entries below it are gone, and only then: a
+// write waiting for an id still stored must not be told it was dropped. A
+// drop that fails after moving the first id is told too, so no write
+// waits for an id that is gone.
+func Run(ctx context.Context, log Log, l Limits, interval time.Duration, dropped func(first uint64), zl *zap.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	failing := false
@@ -64,12 +67,16 @@ func Run(ctx context.Context, log Log, l Limits, interval time.Duration, before 
 			return
 		case <-t.C:
 		}
+		was := log.FirstID()
 		first := l.First(log, time.Now())
-		if first <= log.FirstID() {
+		if first <= was {
 			continue
 		}
-		before(first)
-		if err := log.DropBefore(first); err != nil {
+		err := log.DropBefore(first)
+		if now := log.FirstID(); now > was {
+			dropped(now)
+		}
+		if err != nil {
 			if !failing {
 				zl.Error("retention could not drop old entries; it keeps trying", zap.Uint64("firstId", first), zap.Error(err))
 			}

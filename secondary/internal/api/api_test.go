@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,5 +103,51 @@ func TestPutFaults(t *testing.T) {
 				t.Fatalf("faults in force %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestJSONRepliesEndWithANewline: the secondary's JSON replies, errors
+// among them, end with exactly one newline (a shell prompt does not stick
+// to them).
+func TestJSONRepliesEndWithANewline(t *testing.T) {
+	inject := faults.New(faults.Delay{}, 0, 1)
+	st := store.NewMemory("L")
+	if _, err := st.Append(store.Record{Message: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Routes(Node{Name: "s1", Faults: inject, FaultsAPI: true, Registry: metrics.NewRegistry()},
+		st, fakeReplication{inject}))
+	defer srv.Close()
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{http.MethodGet, "/health", "", 200},
+		{http.MethodGet, "/messages", "", 200},
+		{http.MethodGet, "/messages?limit=0", "", 400},
+		{http.MethodGet, "/no/such/route", "", 404},
+		{http.MethodPut, "/faults", `{"failRate":2}`, 400},
+		{http.MethodPut, "/faults", `{"cutOff":false}`, 200},
+	} {
+		req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: status %d %q, want %d", c.method, c.path, resp.StatusCode, body, c.status)
+		}
+		if !bytes.HasSuffix(body, []byte("\n")) || bytes.HasSuffix(body, []byte("\n\n")) {
+			t.Errorf("%s %s: the body %q does not end with exactly one newline", c.method, c.path, body)
+		}
 	}
 }

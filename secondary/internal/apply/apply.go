@@ -90,6 +90,3 @@ func (a *Applier) drain(apply []frame.Entry) []frame.Entry {
 		apply = append(apply, frame.Entry{ID: a.last, Message: msg})
 	}
 }
-
-// Pending counts the entries held back behind a gap.
-func (a *Applier) Pending() int { return len(a.pending) }

@@ -109,3 +109,6 @@ func TestApplierMessagesStayWithTheirIDs(t *testing.T) {
 		}
 	}
 }
+
+// Pending counts the entries held back behind a gap.
+func (a *Applier) Pending() int { return len(a.pending) }

@@ -214,6 +214,11 @@ func (p *Peer) HeartbeatsUntil(d time.Duration, answer bool, done func() bool) {
 	}
 }
 
+// Ack is a cumulative acknowledgement of every id up to id, as a
+// secondary sends it (the secondary itself encodes its acks with
+// frame.AppendAck).
+func Ack(id uint64) frame.Frame { return frame.Frame{Type: frame.TypeAck, ID: id} }
+
 // Entries is an append frame of ids, each with the message "m<id>".
 func Entries(ids ...uint64) frame.Frame {
 	f := frame.Frame{Type: frame.TypeAppend}
