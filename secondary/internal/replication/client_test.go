@@ -72,7 +72,7 @@ func TestClientAppliesAndAcks(t *testing.T) {
 // without waiting for their acks, never reorders, drops or doubles one.
 func TestClientKeepsOrderAcrossDelayChanges(t *testing.T) {
 	st := store.NewMemory("")
-	fm, c := startClientWith(t, st, Options{})
+	fm, c := startClientWith(t, st, Options{Faults: &switchable{}})
 	conn, _ := fm.Accept()
 	conn.Send(welcome("L", 1))
 	const n = 300
