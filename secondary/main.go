@@ -19,8 +19,8 @@ import (
 	"github.com/replog/replog/secondary/internal/api"
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
-	"github.com/replog/replog/secondary/internal/replication"
 	"github.com/replog/replog/shared/certs"
+	"github.com/replog/replog/shared/follow"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -61,8 +61,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}
-	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
+	opts := follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}
+	client := follow.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
 	wg.Go(func() { client.Run(ctx) })
 	api.RegisterMetrics(reg, st, client, inject)
 	draining := make(chan struct{})

@@ -1,7 +1,7 @@
 // Package replication is the secondary's side of replog's replication: it
 // dials the master, says where its log ends, applies what the master
 // streams in total order, and acks it.
-package replication
+package follow
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
-	"github.com/replog/replog/secondary/internal/apply"
+	"github.com/replog/replog/shared/follow/apply"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/store"
 )
