@@ -21,6 +21,7 @@ import (
 	"github.com/replog/replog/secondary/internal/faults"
 	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/follow"
+	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -61,8 +62,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}
-	client := follow.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
+	client := follow.New(follow.Config{URLs: []string{cfg.MasterURL}, Name: cfg.NodeName, Role: frame.RoleSecondary,
+		Store: st, Log: log.Named("replication"),
+		Options: follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}})
 	wg.Go(func() { client.Run(ctx) })
 	api.RegisterMetrics(reg, st, client, inject)
 	draining := make(chan struct{})

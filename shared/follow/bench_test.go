@@ -20,7 +20,7 @@ import (
 func BenchmarkFollowAppend(b *testing.B) {
 	fm := frametest.Listen(b)
 	st := store.NewMemory("")
-	c := NewClient(fm.URL, "s1", st, Options{}, zap.NewNop())
+	c := New(Config{URLs: []string{fm.URL}, Name: "s1", Store: st, Log: zap.NewNop()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
