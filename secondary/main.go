@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +63,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	client := follow.New(follow.Config{URLs: []string{cfg.MasterURL}, Name: cfg.NodeName, Role: frame.RoleSecondary,
+	client := follow.New(follow.Config{URLs: cfg.MasterURLs(), Name: cfg.NodeName, Role: frame.RoleSecondary,
 		Store: st, Log: log.Named("replication"),
 		Options: follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}})
 	wg.Go(func() { client.Run(ctx) })
@@ -109,9 +110,10 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 // masterTLS is how a wss:// MASTER_URL is dialed: verified against
 // MASTER_CA_FILE or the system's roots, never skipped, presenting the
 // client certificate when one is set (kept current as the server's is).
-// nil for ws://.
+// nil when no entry is wss://.
 func masterTLS(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, log *zap.Logger) (*tls.Config, error) {
-	if !strings.HasPrefix(cfg.MasterURL, "wss://") {
+	wss := func(u string) bool { return strings.HasPrefix(u, "wss://") }
+	if !slices.ContainsFunc(cfg.MasterURLs(), wss) {
 		return nil, nil
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
