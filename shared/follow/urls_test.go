@@ -137,3 +137,17 @@ func TestClientPrefer(t *testing.T) {
 	conn.Send(frametest.Entries(1))
 	conn.ExpectAck(1)
 }
+
+// TestClientSaysItsRole: the hello carries the name and role given (a
+// standby will say its own), and secondary when none is.
+func TestClientSaysItsRole(t *testing.T) {
+	m := frametest.Listen(t)
+	c := New(Config{URLs: []string{m.URL}, Name: "o1", Role: frame.RoleObserver, Store: store.NewMemory(""), Log: zaptest.NewLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { m.Close(); cancel(); <-done }()
+	if _, hello := m.Accept(); hello.Name != "o1" || hello.Role != frame.RoleObserver {
+		t.Fatalf("hello %+v, want o1 as an observer", hello)
+	}
+}
