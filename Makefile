@@ -43,7 +43,7 @@ bench: build
 
 # Micro-benchmarks of the hot paths.
 bench-micro:
-	$(GO) test -run XXX -bench . -benchmem ./shared/frame/ ./master/internal/replication/ ./master/internal/api/
+	$(GO) test -run XXX -bench . -benchmem ./shared/frame/ ./shared/follow/ ./master/internal/replication/ ./master/internal/api/
 
 # The course's scenario played on a fresh local cluster, checked step by
 # step (DEMO_HOLD=1 keeps the cluster up at the end).

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +20,9 @@ import (
 	"github.com/replog/replog/secondary/internal/api"
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
-	"github.com/replog/replog/secondary/internal/replication"
 	"github.com/replog/replog/shared/certs"
+	"github.com/replog/replog/shared/follow"
+	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -61,8 +63,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := replication.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}
-	client := replication.NewClient(cfg.MasterURL, cfg.NodeName, st, opts, log.Named("replication"))
+	client := follow.New(follow.Config{URLs: cfg.MasterURLs(), Name: cfg.NodeName, Role: frame.RoleSecondary,
+		Store: st, Log: log.Named("replication"),
+		Options: follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}})
 	wg.Go(func() { client.Run(ctx) })
 	api.RegisterMetrics(reg, st, client, inject)
 	draining := make(chan struct{})
@@ -107,9 +110,10 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 // masterTLS is how a wss:// MASTER_URL is dialed: verified against
 // MASTER_CA_FILE or the system's roots, never skipped, presenting the
 // client certificate when one is set (kept current as the server's is).
-// nil for ws://.
+// nil when no entry is wss://.
 func masterTLS(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, log *zap.Logger) (*tls.Config, error) {
-	if !strings.HasPrefix(cfg.MasterURL, "wss://") {
+	wss := func(u string) bool { return strings.HasPrefix(u, "wss://") }
+	if !slices.ContainsFunc(cfg.MasterURLs(), wss) {
 		return nil, nil
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}

@@ -158,6 +158,11 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"MASTER_URL=localhost:8080"}, "MASTER_URL"},
 		{[]string{"MASTER_URL=ws://localhost:99999/replicate"}, "MASTER_URL"},
 		{[]string{"MASTER_URL=ws://:8080/replicate"}, "MASTER_URL"},
+		{[]string{"MASTER_URL=ws://localhost:8080/replicate,http://localhost:8090/replicate"}, "MASTER_URL: entry 2 of 2"},
+		{[]string{"MASTER_URL=ws://localhost:8080/replicate,ws://localhost:99999/replicate"}, "MASTER_URL: entry 2 of 2"},
+		{[]string{"MASTER_URL=ws://localhost:8080/replicate,"}, "MASTER_URL: entry 2 of 2"},
+		{[]string{"MASTER_URL=ws://localhost:8080/replicate, ws://localhost:8080/replicate"}, "MASTER_URL: entry 2 of 2"},
+		{[]string{"MASTER_URL=wss://localhost:8080/replicate,ws://localhost:8090/replicate", "MASTER_CA_FILE=" + file}, "MASTER_URL: entry 2 of 2"},
 		{[]string{"MASTER_URL=wss://localhost:8080/replicate", "MASTER_CA_FILE=" + file}, "MASTER_CA_FILE"},
 		{[]string{"MASTER_CA_FILE=" + file}, "MASTER_URL"}, // ws://: the file would be ignored
 		{[]string{"MASTER_URL=wss://localhost:8080/replicate", "REPLICATION_CLIENT_CERT_FILE=" + file}, "REPLICATION_CLIENT_KEY_FILE"},
@@ -208,5 +213,24 @@ func TestArguments(t *testing.T) {
 		if status != serve.ExitUsage || out != "" || !strings.HasPrefix(errOut, "usage: secondary ") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, out, errOut)
 		}
+	}
+}
+
+// TestSeveralMasterURLs: MASTER_URL's entries are the URLs dialed, in
+// order, spaces around the commas ignored.
+func TestSeveralMasterURLs(t *testing.T) {
+	for name := range variables {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	t.Setenv("NODE_NAME", "s1")
+	t.Setenv("MASTER_URL", "ws://m1:8080/replicate, ws://m2:8080/replicate,wss://m3/replicate")
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ws://m1:8080/replicate", "ws://m2:8080/replicate", "wss://m3/replicate"}
+	if got := cfg.MasterURLs(); !slices.Equal(got, want) {
+		t.Fatalf("MasterURLs %q, want %q", got, want)
 	}
 }

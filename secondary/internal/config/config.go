@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/replog/replog/secondary/internal/faults"
@@ -19,7 +20,9 @@ type Config struct {
 	serve.Settings
 	store.DiskSettings
 
-	MasterURL string `envconfig:"MASTER_URL" default:"ws://localhost:8080/replicate" desc:"the master's replication endpoint, ws:// or wss://"`
+	// MasterURL is one /replicate URL, or several separated by commas:
+	// the master-capable nodes of one cluster (see MasterURLs).
+	MasterURL string `envconfig:"MASTER_URL" default:"ws://localhost:8080/replicate" desc:"the master's replication endpoint, ws:// or wss://; several, comma-separated, are the master-capable nodes of one cluster, tried in turn"`
 	// ReplicationDelay and FailRate inject faults (see package faults).
 	ReplicationDelay faults.Delay `envconfig:"REPLICATION_DELAY" default:"0" desc:"injected delay before applying appends: 1s, or a range such as 500ms-2s"`
 	FailRate         float64      `envconfig:"FAIL_RATE" default:"0" desc:"injected probability (0 to 1) of refusing an append frame"`
@@ -44,21 +47,23 @@ func (c Config) ClientFiles() certs.Files {
 		CertVar: "REPLICATION_CLIENT_CERT_FILE", KeyVar: "REPLICATION_CLIENT_KEY_FILE"}
 }
 
+// MasterURLs are MASTER_URL's entries, in order.
+func (c Config) MasterURLs() []string {
+	urls := strings.Split(c.MasterURL, ",")
+	for i, u := range urls {
+		urls[i] = strings.TrimSpace(u)
+	}
+	return urls
+}
+
 // Load reads and validates the settings. Its errors name the variable.
 func Load() (Config, error) {
 	var c Config
 	if err := serve.LoadEnv(&c); err != nil {
 		return c, err
 	}
-	u, err := url.Parse(c.MasterURL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
-		return c, fmt.Errorf("MASTER_URL: must be a ws:// or wss:// URL such as ws://localhost:8080/replicate, got %q", c.MasterURL)
-	}
-	if err := serve.ValidateURLPort("MASTER_URL", c.MasterURL, u.Port()); err != nil {
+	if err := c.validateMasterURLs(); err != nil {
 		return c, err
-	}
-	if u.Scheme == "ws" && (c.MasterCAFile != "" || c.ClientFiles().Set()) {
-		return c, fmt.Errorf("MASTER_URL: %q is not wss://, so MASTER_CA_FILE and REPLICATION_CLIENT_CERT_FILE would be ignored", c.MasterURL)
 	}
 	if c.MasterCAFile != "" {
 		if _, err := certs.Pool(c.MasterCAFile, "MASTER_CA_FILE"); err != nil {
@@ -83,9 +88,38 @@ func Load() (Config, error) {
 	if c.NodeName == "" {
 		// In a container the hostname is the container's, so scaled
 		// secondaries get distinct names without configuration.
+		var err error
 		if c.NodeName, err = os.Hostname(); err != nil || c.NodeName == "" {
 			return c, fmt.Errorf("NODE_NAME: not set and the hostname is unknown: %v", err)
 		}
 	}
 	return c, nil
+}
+
+// validateMasterURLs checks each entry of MASTER_URL as a single one is
+// checked; with several, an error says which entry.
+func (c Config) validateMasterURLs() error {
+	urls := c.MasterURLs()
+	seen := make(map[string]int, len(urls))
+	for i, raw := range urls {
+		name := "MASTER_URL"
+		if len(urls) > 1 {
+			name = fmt.Sprintf("MASTER_URL: entry %d of %d", i+1, len(urls))
+		}
+		if j, ok := seen[raw]; ok {
+			return fmt.Errorf("%s: %q repeats entry %d", name, raw, j)
+		}
+		seen[raw] = i + 1
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
+			return fmt.Errorf("%s: must be a ws:// or wss:// URL such as ws://localhost:8080/replicate, got %q", name, raw)
+		}
+		if err := serve.ValidateURLPort(name, raw, u.Port()); err != nil {
+			return err
+		}
+		if u.Scheme == "ws" && (c.MasterCAFile != "" || c.ClientFiles().Set()) {
+			return fmt.Errorf("%s: %q is not wss://, so MASTER_CA_FILE and REPLICATION_CLIENT_CERT_FILE would be ignored", name, raw)
+		}
+	}
+	return nil
 }

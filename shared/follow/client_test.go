@@ -1,4 +1,4 @@
-package replication
+package follow
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func startClient(t *testing.T, st store.Store) *frametest.Master {
 func startClientWith(t *testing.T, st store.Store, opts Options) (*frametest.Master, *Client) {
 	fm := frametest.Listen(t)
 	opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
-	c := NewClient(fm.URL, "s1", st, opts, zaptest.NewLogger(t))
+	c := New(Config{URLs: []string{fm.URL}, Name: "s1", Store: st, Log: zaptest.NewLogger(t), Options: opts})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
@@ -72,7 +72,7 @@ func TestClientAppliesAndAcks(t *testing.T) {
 // without waiting for their acks, never reorders, drops or doubles one.
 func TestClientKeepsOrderAcrossDelayChanges(t *testing.T) {
 	st := store.NewMemory("")
-	fm, c := startClientWith(t, st, Options{})
+	fm, c := startClientWith(t, st, Options{Faults: &switchable{}})
 	conn, _ := fm.Accept()
 	conn.Send(welcome("L", 1))
 	const n = 300

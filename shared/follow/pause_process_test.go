@@ -1,4 +1,4 @@
-package replication
+package follow
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func runSecondaryProcess(url string) {
 		panic(err)
 	}
 	opts := Options{ReconnectAfterPause: reconnect, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
-	NewClient(url, "s1", store.NewMemory(""), opts, log).Run(context.Background()) // until killed
+	New(Config{URLs: []string{url}, Name: "s1", Store: store.NewMemory(""), Log: log, Options: opts}).Run(context.Background()) // until killed
 }
 
 // output is a child's stderr, read while it writes.

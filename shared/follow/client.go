@@ -1,7 +1,8 @@
-// Package replication is the secondary's side of replog's replication: it
-// dials the master, says where its log ends, applies what the master
-// streams in total order, and acks it.
-package replication
+// Package follow is the follower's side of replog's replication: it dials
+// a master's /replicate, says where its log ends, applies what the master
+// streams in total order, and acks it. The secondary follows with it, and
+// a standby master will: everything it depends on is given in Config.
+package follow
 
 import (
 	"context"
@@ -10,14 +11,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
-	"github.com/replog/replog/secondary/internal/apply"
-	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/follow/apply"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/store"
 )
@@ -32,8 +33,9 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Token, when set, is presented to the master as a bearer token.
 	Token string
-	// Faults are injected before appends are applied; nil injects none.
-	Faults *faults.Injector
+	// Faults are injected before appends are applied; nil injects none
+	// and takes no change.
+	Faults Faults
 	// FaultsAPI lets the master change Faults over the connection.
 	FaultsAPI bool
 	// TLS, when set, is how a wss:// master is dialed and verified.
@@ -62,18 +64,39 @@ func (o Options) withDefaults() Options {
 		o.ReconnectAfterPause = 10 * time.Second
 	}
 	if o.Faults == nil {
-		o.Faults = faults.New(faults.Delay{}, 0, 0)
+		o.Faults = noFaults{}
 	}
 	return o
 }
 
-// Client keeps a secondary's log in step with the master.
+// Config is everything a follower depends on: whom it dials, who it says
+// it is, the log it applies to, where it logs, and how (Options).
+type Config struct {
+	// URLs are the /replicate endpoints (ws:// or wss://) of the
+	// master-capable nodes of one cluster, tried in turn until one accepts
+	// the hello. The follower dials no other address.
+	URLs []string
+	// Name and Role are what the hello says; the zero Role is
+	// frame.RoleSecondary.
+	Name string
+	Role frame.Role
+	// Store is the log the follower keeps in step with the master's.
+	Store store.Store
+	// Log is where the follower logs; nil logs nothing.
+	Log *zap.Logger
+	Options
+}
+
+// Client keeps a log in step with a master's.
 type Client struct {
-	url   string
 	name  string
+	role  frame.Role
 	store store.Store
 	opts  Options
 	log   *zap.Logger
+
+	rot       rotation               // only Run uses it
+	preferred atomic.Pointer[string] // a URL the next round starts from (Prefer), until Run takes it
 
 	connected atomic.Bool
 	out       atomic.Pointer[frame.Writer] // writes to the session's connection, while connected
@@ -144,13 +167,35 @@ func (c *Client) StoreError() string {
 	return ""
 }
 
-// NewClient returns a client that replicates the master at url into st.
-func NewClient(url, name string, st store.Store, opts Options, log *zap.Logger) *Client {
-	c := &Client{url: url, name: name, store: st, opts: opts.withDefaults(), log: log}
-	if opts.TLS != nil {
-		c.dialer = &http.Client{Transport: &http.Transport{TLSClientConfig: opts.TLS}}
+// New returns a client that replicates a master of cfg.URLs into
+// cfg.Store once it runs.
+func New(cfg Config) *Client {
+	if len(cfg.URLs) == 0 {
+		panic("follow.New: no URL to dial")
+	}
+	c := &Client{name: cfg.Name, role: cfg.Role, store: cfg.Store, opts: cfg.Options.withDefaults(), log: cfg.Log,
+		rot: rotation{urls: slices.Clone(cfg.URLs)}}
+	if c.role == "" {
+		c.role = frame.RoleSecondary
+	}
+	if c.log == nil {
+		c.log = zap.NewNop()
+	}
+	if cfg.TLS != nil {
+		c.dialer = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.TLS}}
 	}
 	return c
+}
+
+// Prefer makes url, when it is one of the client's URLs, the first one
+// tried at the next dial, and reports whether it is one; a URL the client
+// was not given is never dialed. This is where a leader hint comes in.
+func (c *Client) Prefer(url string) bool {
+	if !slices.Contains(c.rot.urls, url) { // urls never change: no race with Run
+		return false
+	}
+	c.preferred.Store(&url)
+	return true
 }
 
 // MasterError says why the secondary is not connected to the master (a
@@ -165,13 +210,18 @@ func (c *Client) MasterError() string {
 // Connected reports whether a session with the master is up.
 func (c *Client) Connected() bool { return c.connected.Load() }
 
-// Run replicates until ctx is done, redialing forever with capped,
-// jittered exponential backoff.
+// Run replicates until ctx is done, redialing forever: the URLs in turn,
+// from the one that last accepted the hello, with capped, jittered
+// exponential backoff between rounds in which every one failed.
 func (c *Client) Run(ctx context.Context) {
 	attempt := 0
 	var warned time.Time
 	for ctx.Err() == nil {
-		welcomed, err := c.session(ctx)
+		if p := c.preferred.Swap(nil); p != nil {
+			c.rot.prefer(*p)
+		}
+		url := c.rot.current()
+		welcomed, err := c.session(ctx, url)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return
@@ -181,7 +231,11 @@ func (c *Client) Run(ctx context.Context) {
 			c.masterErr.Store(&msg)
 		}
 		if welcomed {
+			c.rot.accept()
 			attempt, warned = 0, time.Time{}
+		} else if !c.rot.fail() {
+			c.log.Debug("master unreachable or refused; trying the next", zap.String("peer", url), zap.Error(err))
+			continue
 		}
 		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff)
 		attempt++
@@ -192,7 +246,7 @@ func (c *Client) Run(ctx context.Context) {
 		if now := time.Now(); now.Sub(warned) >= time.Minute {
 			level, warned = zap.WarnLevel, now
 		}
-		c.log.Log(level, "replication session ended; redialing", zap.String("peer", c.url),
+		c.log.Log(level, "replication session ended; redialing", zap.String("peer", url),
 			zap.Int("attempt", attempt), zap.Duration("in", delay), zap.Error(err))
 		t := time.NewTimer(delay)
 		select {
@@ -216,23 +270,23 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 
 // session runs one connection to the master. welcomed reports whether the
 // master accepted it, which resets the backoff.
-func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
+func (c *Client) session(ctx context.Context, url string) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
 	dialOpts := websocket.DialOptions{HTTPClient: c.dialer}
 	if c.opts.Token != "" {
 		dialOpts.HTTPHeader = http.Header{"Authorization": {"Bearer " + c.opts.Token}}
 	}
-	conn, _, err := websocket.Dial(dctx, c.url, &dialOpts)
+	conn, _, err := websocket.Dial(dctx, url, &dialOpts)
 	if err != nil {
-		return false, fmt.Errorf("dial master %s: %w", c.url, err)
+		return false, fmt.Errorf("dial master %s: %w", url, err)
 	}
 	defer conn.CloseNow()
 	// A clean close frame when the secondary stops, not a dropped socket.
 	closed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(closed)
-		_ = conn.Close(websocket.StatusGoingAway, "secondary shutting down")
+		_ = conn.Close(websocket.StatusGoingAway, string(c.role)+" shutting down")
 	})
 	defer func() {
 		if !stop() {
@@ -249,14 +303,14 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	defer c.out.Store(nil)
 	c.connected.Store(true)
 	c.masterErr.Store(nil)
-	c.log.Info("connected to master", zap.String("peer", c.url), zap.Uint64("lastId", c.store.LastID()))
+	c.log.Info("connected to master", zap.String("peer", url), zap.Uint64("lastId", c.store.LastID()))
 	return true, c.follow(ctx, conn, out, time.Duration(w.HeartbeatMs)*time.Millisecond)
 }
 
 // handshake says hello from the last id held and reads the welcome; a
 // master with another log makes the secondary drop its copy.
 func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, out *frame.Writer) (frame.Frame, error) {
-	hello := frame.Hello(c.name, frame.RoleSecondary, c.store.LogID(), c.store.LastID())
+	hello := frame.Hello(c.name, c.role, c.store.LogID(), c.store.LastID())
 	inForce := c.opts.Faults.InForce()
 	hello.FaultsAPI, hello.Faults = c.opts.FaultsAPI, &inForce
 	if err := c.write(out, hello); err != nil {
@@ -455,7 +509,7 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 func (c *Client) answerFaults(out *frame.Writer, f frame.Frame) error {
 	answer := frame.Frame{Type: frame.TypeFaults, ID: f.ID} // the id says which change this answers
 	if !c.opts.FaultsAPI || f.Faults == nil {
-		answer.Error = "this secondary does not take fault control (FAULTS_API is off)"
+		answer.Error = "this " + string(c.role) + " does not take fault control (FAULTS_API is off)"
 		return c.write(out, answer)
 	}
 	inForce, err := c.changeFaults(*f.Faults, false)

@@ -1,4 +1,4 @@
-package replication
+package follow
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ func lagIs(t *testing.T, c *Client, want uint64, step string) {
 // new session's welcome replaces what an earlier master said.
 func TestClientLag(t *testing.T) {
 	st := store.NewMemory("")
-	fm, c := startClientWith(t, st, Options{})
+	fm, c := startClientWith(t, st, Options{Faults: &switchable{}})
 	conn, _ := fm.Accept()
 	w := welcome("L", 1)
 	w.LastID = 5
