@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/poll"
 )
 
 // TestSecondaryFollowsTheNextMasterOfItsList: a secondary given two
@@ -15,13 +18,12 @@ import (
 // acknowledged again.
 func TestSecondaryFollowsTheNextMasterOfItsList(t *testing.T) {
 	data := t.TempDir()
-	a := newNode(t, "master", binary(t, "master"), "DATA_DIR="+data, "FSYNC=always")
-	b := newNode(t, "master-b", binary(t, "master"), "DATA_DIR="+data, "FSYNC=always")
+	c := newCluster(t)
+	a := addNode(t, c, proc.Spec{Name: "master", Env: []string{"DATA_DIR=" + data, "FSYNC=always"}})
+	b := addNode(t, c, proc.Spec{Name: "master-b", Env: []string{"DATA_DIR=" + data, "FSYNC=always"}})
 	a.start()
-	s1 := newNode(t, "s1", binary(t, "secondary"), "NODE_NAME=s1",
-		"MASTER_URL=ws://"+a.Addr+"/replicate,ws://"+b.Addr+"/replicate")
-	s1.start()
-	checkFor(t, 20*time.Second, connected(s1))
+	s1 := addNode(t, c, proc.Spec{Name: "s1", Role: proc.Secondary}) // MASTER_URL lists a, then b
+	s1.start()                                                       // connected to a when it returns
 	for i := range 3 {
 		if r := appendMsg(t, a, fmt.Sprintf("m%d", i+1), 2); r.Status != 201 {
 			t.Fatalf("append %d at w=2 to the first master: %+v", i+1, r)
@@ -30,7 +32,7 @@ func TestSecondaryFollowsTheNextMasterOfItsList(t *testing.T) {
 
 	a.kill()
 	b.start()
-	checkFor(t, 20*time.Second, connected(s1))
+	poll.Check(t, 20*time.Second, func() error { return proc.Connected(s1.Node) })
 	if r := appendMsg(t, b, "m4", 2); r.Status != 201 || r.ID != 4 {
 		t.Fatalf("append at w=2 to the second master: %+v, want 201 with id 4", r)
 	}
@@ -38,7 +40,7 @@ func TestSecondaryFollowsTheNextMasterOfItsList(t *testing.T) {
 	if len(want) != 4 {
 		t.Fatalf("the second master holds %v, want m1..m4", want)
 	}
-	checkFor(t, 20*time.Second, func() error { return sameLog(s1, want) })
+	poll.Check(t, 20*time.Second, func() error { return sameLog(s1, want) })
 	if strings.Contains(s1.logs.String(), "dropping the local copy") {
 		t.Fatal("the secondary dropped its copy: it took the second master for another log")
 	}
