@@ -161,14 +161,17 @@ func TestClientDropsASilentMaster(t *testing.T) {
 	conn.Send(w)
 	conn.Send(frametest.Entries(1))
 	conn.ExpectAck(1)
+	var start time.Time // when the last heartbeat was sent: the client read it later, so its silence began later
 	for i := range 20 { // 600 ms, a heartbeat every 30 ms
+		if i > 0 {
+			time.Sleep(30 * time.Millisecond) // the master's pace, not a wait for the client
+		}
+		start = time.Now()
 		conn.Send(frame.Frame{Type: frame.TypeHeartbeat, ID: uint64(i + 1)})
 		if hb, err := conn.ReadAny(); err != nil || hb.Type != frame.TypeHeartbeat || hb.ID != uint64(i+1) {
 			t.Fatalf("heartbeat %d answered with %+v %v", i+1, hb, err)
 		}
-		time.Sleep(30 * time.Millisecond) // the master's pace, not a wait for the client
 	}
-	start := time.Now()
 	if err := conn.ExpectClosed(5 * time.Second); err == nil {
 		t.Fatal("no error from a closed connection")
 	}
