@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -79,51 +78,57 @@ func ValidateURLPort(name, url, port string) error {
 	return nil
 }
 
-// helpTemplate lists the variables of a configuration the way Go's flag
-// package lists flags: the name and default on one line, the meaning
-// (the desc tag) indented below it. default is set per binary (see
-// WriteVariables).
-var helpTemplate = template.Must(template.New("variables").Funcs(template.FuncMap{
-	"wrap":    func(s string) string { return wrap(s, 72, "        ") },
-	"default": func(key string, tags reflect.StructTag) string { return tags.Get("default") },
-}).Parse(`{{range .}}  {{.Key}}{{with default .Key .Tags}} (default {{.}}){{end}}
-{{wrap (.Tags.Get "desc")}}
-{{end}}`))
-
 // WriteVariables writes every variable spec (a pointer to a
-// configuration struct) reads: its name, default and meaning, from the
-// struct's tags, so that the list cannot drift from the code. defaults
-// are those a binary sets itself, where the shared struct has none
-// (HTTP_ADDR).
+// configuration struct) reads, the way Go's flag package lists flags: the
+// name and default on one line, the meaning (the desc tag) indented below
+// it, from the struct's tags, so that the list cannot drift from the
+// code. defaults are those a binary sets itself, where the shared struct
+// has none (HTTP_ADDR).
+//
+// It walks the struct itself rather than through envconfig's Usage,
+// which executes a text/template: a template's method calls by reflection
+// keep the linker from dropping any unused method, and made both
+// binaries 2.3 MB larger.
 func WriteVariables(w io.Writer, spec any, defaults map[string]string) error {
-	tmpl := template.Must(helpTemplate.Clone()).Funcs(template.FuncMap{
-		"default": func(key string, tags reflect.StructTag) string {
-			if d, ok := defaults[key]; ok {
-				return d
-			}
-			return tags.Get("default")
-		},
+	var b strings.Builder
+	eachVariable(spec, func(key string, tag reflect.StructTag) {
+		d, ok := defaults[key]
+		if !ok {
+			d = tag.Get("default")
+		}
+		b.WriteString("  " + key)
+		if d != "" {
+			b.WriteString(" (default " + d + ")")
+		}
+		b.WriteString("\n" + wrap(tag.Get("desc"), 72, "        ") + "\n")
 	})
-	return envconfig.Usaget("", spec, w, tmpl)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
-// Variables maps the name of every variable spec reads to its desc tag,
-// found by walking the struct itself rather than through envconfig: the
-// tests hold WriteVariables, README and .env.example to it.
-func Variables(spec any) map[string]string {
-	vars := map[string]string{}
+// eachVariable calls f with the name and tags of every variable spec
+// reads, in the struct's order, embedded structs in place.
+func eachVariable(spec any, f func(key string, tag reflect.StructTag)) {
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
-			f := t.Field(i)
-			if key := f.Tag.Get("envconfig"); key != "" {
-				vars[key] = f.Tag.Get("desc")
-			} else if f.Anonymous && f.Type.Kind() == reflect.Struct {
-				walk(f.Type)
+			fld := t.Field(i)
+			if key := fld.Tag.Get("envconfig"); key != "" {
+				f(key, fld.Tag)
+			} else if fld.Anonymous && fld.Type.Kind() == reflect.Struct {
+				walk(fld.Type)
 			}
 		}
 	}
 	walk(reflect.TypeOf(spec).Elem())
+}
+
+// Variables maps the name of every variable spec reads to its desc tag,
+// found by walking the struct itself: the tests hold WriteVariables,
+// README and .env.example to it.
+func Variables(spec any) map[string]string {
+	vars := map[string]string{}
+	eachVariable(spec, func(key string, tag reflect.StructTag) { vars[key] = tag.Get("desc") })
 	return vars
 }
 
