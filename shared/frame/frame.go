@@ -48,6 +48,15 @@ const (
 	TypeError     Type = "error"
 	TypeHeartbeat Type = "heartbeat"
 	TypeFaults    Type = "faults"
+
+	// The failover protocol's frames (version 2, a master with PEERS);
+	// see the package comment.
+	TypePrepare Type = "prepare"
+	TypePromise Type = "promise"
+	TypePull    Type = "pull"
+	TypePulled  Type = "pulled"
+	TypeHandoff Type = "handoff"
+	TypePromote Type = "promote"
 )
 
 // Role is what a dialing peer declares itself to be in its hello.
@@ -59,12 +68,24 @@ const (
 	// RoleObserver peers only watch the stream: they send no acks and never
 	// count toward a write concern. This is how a person uses wscat.
 	RoleObserver Role = "observer"
+	// RoleStandby peers are master-capable nodes following the leader:
+	// they ack like secondaries and may stand in an election.
+	RoleStandby Role = "standby"
 )
 
 // Entry is one message of the log with the id the master gave it.
 type Entry struct {
-	ID      uint64 `json:"id"`
+	ID uint64 `json:"id"`
+	// Epoch is the epoch of the leader that appended it; 0 (absent) means
+	// the epoch the log's history gives id (epoch 1 for a log of a single
+	// master, which never writes it).
+	Epoch   uint64 `json:"epoch,omitempty"`
 	Message string `json:"message"`
+	// Key and At are the Idempotency-Key the append carried and when the
+	// leader accepted it (unix ms), so that a promoted standby answers a
+	// retried key as its predecessor did. Both or neither.
+	Key string `json:"key,omitempty"`
+	At  int64  `json:"at,omitempty"`
 }
 
 // Frame is every frame kind in one flat struct, so that frames read well as
@@ -77,13 +98,47 @@ type Frame struct {
 	Name    string `json:"name,omitempty"`
 	Role    Role   `json:"role,omitempty"`
 	LogID   string `json:"logId,omitempty"`
+	// Leader, in a welcome, says whether the node leads: false is "I do
+	// not lead; keep this connection for prepares". Absent (nil), as from
+	// every version-1 master, means it leads; read it with Leads.
+	Leader *bool `json:"leader,omitempty"`
+	// Candidate names, in a prepare and a promise, the node standing; in
+	// a handoff, the node that stands next.
+	Candidate string `json:"candidate,omitempty"`
+	// Granted, in a promise: the promise was persisted. Absent is a
+	// refusal (the reason, if any, in Error).
+	Granted bool `json:"granted,omitempty"`
+	// Epoch is, in a hello, the epoch the node promised; in a prepare,
+	// promise and handoff, the epoch stood for; in a welcome, heartbeat
+	// and ack, the leader's epoch. Absent in frames of version-1 peers:
+	// see the package comment.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Promised, in a refused promise, is the epoch the node promised
+	// already, so that the candidate can stand past it.
+	Promised uint64 `json:"promised,omitempty"`
+	// LastEpoch is, with LastID, a node's position: the last epoch of its
+	// history (hello, prepare, promise).
+	LastEpoch uint64 `json:"lastEpoch,omitempty"`
 	// LastID is, in a hello, the last gap-free id the peer holds; in a
 	// welcome and in each heartbeat, the master's last id (a secondary's
 	// own view of its lag).
 	LastID uint64 `json:"lastId,omitempty"`
+	// Epochs is a node's epoch history (hello, promise) or the leader's
+	// (welcome), oldest first.
+	Epochs []EpochStart `json:"epochs,omitempty"`
+	// Keep, in a leader's welcome, is the last id of the follower's log
+	// that agrees with the leader's: the follower moves what it holds
+	// beyond it to rollback/ before it applies anything.
+	Keep uint64 `json:"keep,omitempty"`
+	// Learner, in a hello: the node's data directory was wiped; its acks
+	// count toward nothing until it is re-admitted.
+	Learner bool `json:"learner,omitempty"`
 	// From is, in a welcome, the first id the master will stream; in a
-	// nack, the first id the secondary could not apply.
+	// nack, the first id the secondary could not apply; in a pull, the
+	// first id asked for.
 	From uint64 `json:"from,omitempty"`
+	// To, in a pull, is the last id asked for.
+	To uint64 `json:"to,omitempty"`
 	// MaxFrameBytes tells the secondary how large a frame may get, so it
 	// can raise its read limit without knowing the master's configuration.
 	MaxFrameBytes int64 `json:"maxFrameBytes,omitempty"`
@@ -94,6 +149,9 @@ type Frame struct {
 	// master holds (retention drops what is below it); secondaries drop
 	// what they hold below it too.
 	FirstID uint64 `json:"firstId,omitempty"`
+	// QuorumID, in a heartbeat, is the highest id a majority not counting
+	// the receiver holds: a learner is re-admitted once it holds it.
+	QuorumID uint64 `json:"quorumId,omitempty"`
 	// FaultsAPI, in a hello, says the secondary takes fault changes from
 	// the master (it runs with FAULTS_API=true).
 	FaultsAPI bool `json:"faultsApi,omitempty"`
@@ -102,7 +160,7 @@ type Frame struct {
 	// force; in a faults frame from the master, the changes to make.
 	Faults *Faults `json:"faults,omitempty"`
 
-	// append
+	// append and pulled
 	Entries []Entry `json:"entries,omitempty"`
 
 	// ack: every id up to and including ID is held. heartbeat: a sequence
@@ -148,75 +206,6 @@ func decodeJSON(data []byte) (Frame, error) {
 	}
 	return f, nil
 }
-
-// Validate checks that f carries what its type needs.
-func (f Frame) Validate() error {
-	switch f.Type {
-	case TypeHello:
-		return f.validateHello()
-	case TypeWelcome:
-		if f.LogID == "" || f.From == 0 {
-			return malformed("welcome needs logId and from")
-		}
-	case TypeAppend:
-		return validateEntries(f.Entries)
-	case TypeAck, TypeHeartbeat:
-	case TypeFaults:
-		if f.Faults == nil && f.Error == "" {
-			return malformed("faults frame needs faults or an error")
-		}
-		if f.Faults != nil {
-			if err := f.Faults.Validate(); err != nil {
-				return malformed(err.Error())
-			}
-		}
-	case TypeNack:
-		if f.From == 0 {
-			return malformed("nack needs from >= 1")
-		}
-	case TypeError:
-		if f.Error == "" {
-			return malformed("error frame needs an error")
-		}
-	case "":
-		return malformed("missing type")
-	default:
-		return malformed(fmt.Sprintf("unknown type %q", f.Type))
-	}
-	return nil
-}
-
-func (f Frame) validateHello() error {
-	if f.Version == 0 {
-		return malformed("hello needs a version")
-	}
-	switch f.Role {
-	case RoleSecondary, RoleObserver, "":
-	default:
-		return malformed(fmt.Sprintf("unknown role %q (want %q or %q)", f.Role, RoleSecondary, RoleObserver))
-	}
-	if f.Name == "" {
-		return malformed("hello needs a name")
-	}
-	return nil
-}
-
-func validateEntries(entries []Entry) error {
-	if len(entries) == 0 {
-		return malformed("append needs at least one entry")
-	}
-	for i, e := range entries {
-		if e.ID == 0 {
-			return malformed("entry id must be >= 1")
-		}
-		if i > 0 && e.ID != entries[i-1].ID+1 {
-			return malformed(fmt.Sprintf("entry ids must be consecutive: %d follows %d", e.ID, entries[i-1].ID))
-		}
-	}
-	return nil
-}
-
-func malformed(why string) error { return fmt.Errorf("%w: %s", ErrMalformed, why) }
 
 // Encode marshals f. Append frames take the allocation-free path of
 // AppendEntries; the other kinds are rare enough for encoding/json.

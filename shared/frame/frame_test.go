@@ -19,6 +19,7 @@ func TestRoundTrip(t *testing.T) {
 		Error("protocol version 9 not supported"),
 		{Type: TypeHeartbeat, ID: 5},
 	}
+	frames = append(frames, failoverFrames()...)
 	for _, want := range frames {
 		t.Run(string(want.Type), func(t *testing.T) {
 			b, err := Encode(want)
@@ -53,6 +54,9 @@ func TestDecodeRejects(t *testing.T) {
 		"welcome no log id":   `{"type":"welcome","from":1}`,
 		"error without text":  `{"type":"error"}`,
 		"message not string":  `{"type":"append","entries":[{"id":1,"message":5}]}`,
+	}
+	for name, in := range failoverRejects {
+		cases[name] = in
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
