@@ -177,9 +177,9 @@ type Frame struct {
 // peer speaking nonsense from a broken connection.
 var ErrMalformed = errors.New("malformed frame")
 
-// Decode parses and validates one frame. Append frames as the master
-// writes them and acks as the secondary writes them take hand-written
-// paths (decodeAppend, decodeAck); everything else, and any such frame
+// Decode parses and validates one frame. Append (and pulled) frames as
+// the master writes them and acks as the secondary writes them take
+// hand-written paths (decodeAppend, decodeAck); everything else, and any such frame
 // they do not read exactly, goes through encoding/json.
 func Decode(data []byte) (Frame, error) {
 	if f, ok := decodeAck(data); ok {
@@ -207,11 +207,14 @@ func decodeJSON(data []byte) (Frame, error) {
 	return f, nil
 }
 
-// Encode marshals f. Append frames take the allocation-free path of
-// AppendEntries; the other kinds are rare enough for encoding/json.
+// Encode marshals f. Append and pulled frames take the allocation-free
+// path of AppendEntries; the other kinds are rare enough for encoding/json.
 func Encode(f Frame) ([]byte, error) {
-	if f.Type == TypeAppend {
+	switch f.Type {
+	case TypeAppend:
 		return AppendEntries(nil, f.Entries), nil
+	case TypePulled:
+		return AppendPulled(nil, f.Entries), nil
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
