@@ -3,17 +3,63 @@
 // secondaries.
 //
 // Frames are JSON objects with a "type" field so that a person watching the
-// socket with wscat can read them. The conversation is:
+// socket with wscat can read them. The conversation is (fields marked *
+// are version 2's, sent only with failover; see below):
 //
-//	secondary → master  hello    {name, role, logId, lastId, version}
-//	master → secondary  welcome  {logId, lastId, from, maxFrameBytes, version}
-//	master → secondary  append   {entries: [{id, message}, ...]}   (ids consecutive)
-//	secondary → master  ack      {id}     cumulative: "I hold every id up to id"
+//	secondary → master  hello    {name, role, logId, lastId, version, epoch*, lastEpoch*, epochs*, learner*}
+//	master → secondary  welcome  {logId, lastId, from, maxFrameBytes, version, leader*, epoch*, epochs*, keep*}
+//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*}, ...]}   (ids consecutive)
+//	secondary → master  ack      {id, epoch*}  cumulative: "I hold every id up to id"
 //	secondary → master  nack     {from}   "could not apply from id from; resend"
-//	master → secondary  heartbeat {id}    answered by the secondary with the same frame
+//	master → secondary  heartbeat {id, epoch*, quorumId*}  answered by the secondary with the same frame
 //	master → secondary  faults   {faults} change injected faults (only to a hello with faultsApi)
 //	secondary → master  faults   {faults} the faults in force, answering a change (or {error})
 //	either way          error    {error}  sent before closing on a protocol error
+//
+// The failover protocol (several master-capable nodes, epochs, promises;
+// docs/FAILOVER.md) adds the role "standby" and these frames, all version 2:
+//
+//	candidate → node    prepare  {epoch, candidate, lastEpoch, lastId}  "promise me epoch"
+//	node → candidate    promise  {epoch, candidate, granted, promised, lastEpoch, lastId, epochs}
+//	candidate → node    pull     {from, to}  "send me your entries from..to"
+//	node → candidate    pulled   {entries}   as in an append
+//	leader → followers  handoff  {candidate, lastId, epoch}  switchover: "candidate stands for epoch"
+//	standby → leader    promote  {name}
+//
+// An epoch history is a list of [epoch, firstId] pairs (EpochStart),
+// oldest first: [[1,1],[3,40]].
+//
+// # Versions and compatibility
+//
+// A hello carries the newest version its sender speaks (Version, 2). A
+// master without PEERS serves versions 1 and 2 (Accepts(v, false)): a
+// secondary of the release before failover keeps working against an
+// upgraded master, so a rolling upgrade, master first, loses nothing. A
+// master with PEERS serves only version 2 (Accepts(v, true)), because a
+// version-1 node silently ignores what it does not know — an entry's
+// epoch, a welcome's leader: false — and would follow a node that does not
+// lead, or keep a diverged tail; it refuses unknown frames and the role
+// standby, closing the connection. The refusal is the hello's close
+// reason, "protocol version 1 not supported".
+//
+// A connection speaks the lower of the two versions (Negotiate), and every
+// frame on it is written for that version: EncodeFor and AppendEntriesFor
+// leave out, for a version-1 peer, every field version 2 added, whatever
+// values they hold, so that what a single master sends a version-1
+// secondary is byte for byte what the release before sent (testdata/v1);
+// the frames version 1 lacks are an error to encode for it. A secondary of
+// this release reads every version-1 frame (a master not yet upgraded
+// refuses its version-2 hello, though: upgrade the master first, or send
+// the hello for version 1).
+//
+// What a version-1 peer leaves out reads as a single master's epoch 1:
+//   - an entry without epoch has the epoch its log's history gives its id
+//     (for a log of a single master, epoch 1);
+//   - a hello or welcome without epochs stands for the history [[1,1]] if
+//     its sender holds anything (lastId >= 1), for none otherwise (History);
+//   - a welcome without leader comes from a leader (Leads);
+//   - an ack or heartbeat without epoch is of the leader's current epoch;
+//   - no key and at: the append carried no Idempotency-Key.
 package frame
 
 import (
@@ -21,10 +67,6 @@ import (
 	"errors"
 	"fmt"
 )
-
-// Version is the protocol version a hello must carry. A master refuses any
-// other version with a clear close reason instead of guessing.
-const Version = 1
 
 // Silence thresholds of the heartbeat, in heartbeat intervals: a peer not
 // heard from for SuspectAfter intervals is suspected, and after
@@ -207,8 +249,9 @@ func decodeJSON(data []byte) (Frame, error) {
 	return f, nil
 }
 
-// Encode marshals f. Append and pulled frames take the allocation-free
-// path of AppendEntries; the other kinds are rare enough for encoding/json.
+// Encode marshals f as this release writes it (Version). Append and
+// pulled frames take the allocation-free path of AppendEntries; the other
+// kinds are rare enough for encoding/json.
 func Encode(f Frame) ([]byte, error) {
 	switch f.Type {
 	case TypeAppend:
