@@ -45,9 +45,12 @@
 // A connection speaks the lower of the two versions (Negotiate), and every
 // frame on it is written for that version: EncodeFor and AppendEntriesFor
 // leave out, for a version-1 peer, every field version 2 added, whatever
-// values they hold, so that what a single master sends a version-1
-// secondary is byte for byte what the release before sent (testdata/v1);
-// the frames version 1 lacks are an error to encode for it. A secondary of
+// values they hold, and write version 1 in a hello or welcome, so that
+// what a single master writes with them for a version-1 secondary is byte
+// for byte what the release before sent (testdata/v1); the frames version
+// 1 lacks are an error to encode for it. (A version-1 secondary reads no
+// welcome's version, and decodes an entry with fields it does not know,
+// dropping them, on encoding/json's slower path.) A secondary of
 // this release reads every version-1 frame (a master not yet upgraded
 // refuses its version-2 hello, though: upgrade the master first, or send
 // the hello for version 1).
