@@ -293,6 +293,13 @@ func FuzzDecodeFrame(f *testing.F) {
 		if viaJSON, err := Decode(std); err != nil || !reflect.DeepEqual(viaJSON, fr) {
 			t.Fatalf("%q: encoding/json's %q decodes to %+v %v", data, std, viaJSON, err)
 		}
+		// Written for a version-1 peer: a valid frame without what version
+		// 2 added, or a refusal.
+		if old, err := EncodeFor(fr, 1); err == nil {
+			if back, err := Decode(old); err != nil || !reflect.DeepEqual(back, asVersion1(fr)) {
+				t.Fatalf("%q for version 1 is %q, which decodes to %+v %v", data, old, back, err)
+			}
+		}
 	})
 }
 
