@@ -45,11 +45,13 @@ func decodeAppend(data []byte) (f Frame, ok bool) {
 	}
 	entries := make([]Entry, 0, n)
 	for {
-		var e Entry
-		if e, i, ok = readEntry(text, i); !ok {
+		if len(entries) == cap(entries) {
+			return Frame{}, false // cannot be: each entry starts with a brace counted above
+		}
+		entries = entries[:len(entries)+1]
+		if i, ok = readEntry(text, i, &entries[len(entries)-1]); !ok {
 			return Frame{}, false
 		}
-		entries = append(entries, e)
 		if i < len(text) && text[i] == ',' {
 			i++
 			continue
@@ -62,59 +64,80 @@ func decodeAppend(data []byte) (f Frame, ok bool) {
 	}
 }
 
-// readEntry reads one entry as appendEntry writes it, from text[i].
-func readEntry(text string, i int) (e Entry, _ int, ok bool) {
+// readEntry reads one entry as appendEntry writes it, from text[i], into
+// e (in place: an Entry is 56 bytes).
+func readEntry(text string, i int, e *Entry) (_ int, ok bool) {
 	if i, ok = expect(text, i, `{"id":`); !ok {
-		return e, i, false
+		return i, false
 	}
 	if e.ID, i, ok = readUint(text, i); !ok {
-		return e, i, false
+		return i, false
 	}
-	if j, has := expect(text, i, `,"epoch":`); has {
-		if e.Epoch, i, ok = readUint(text, j); !ok {
-			return e, i, false
+	// `,"e` starts an epoch, `,"m` the message: one byte tells them apart.
+	if i+2 < len(text) && text[i+2] == 'e' {
+		if i, ok = expect(text, i, `,"epoch":`); !ok {
+			return i, false
+		}
+		if e.Epoch, i, ok = readUint(text, i); !ok {
+			return i, false
 		}
 	}
 	if i, ok = expect(text, i, `,"message":`); !ok {
-		return e, i, false
+		return i, false
 	}
 	if e.Message, i, ok = readString(text, i); !ok {
-		return e, i, false
+		return i, false
 	}
 	if i < len(text) && text[i] == '}' {
-		return e, i + 1, true // no key: today's entry
+		return i + 1, true // no key: today's entry
 	}
+	return readKey(text, i, e)
+}
+
+// readKey reads the ,"key":..,"at":..} that ends a keyed entry.
+func readKey(text string, i int, e *Entry) (_ int, ok bool) {
 	if i, ok = expect(text, i, `,"key":`); !ok {
-		return e, i, false
+		return i, false
 	}
 	if e.Key, i, ok = readString(text, i); !ok {
-		return e, i, false
+		return i, false
 	}
 	if i, ok = expect(text, i, `,"at":`); !ok {
-		return e, i, false
+		return i, false
 	}
 	at, i, ok := readUint(text, i)
 	if !ok || at > math.MaxInt64 {
-		return e, i, false
+		return i, false
 	}
 	e.At = int64(at)
-	i, ok = expect(text, i, `}`)
-	return e, i, ok
+	return expect(text, i, `}`)
 }
 
 // decodeAck parses an ack frame written exactly as AppendAck or
 // AppendAckEpoch writes it: the master reads one per frame from each
 // secondary. It reports ok false for anything else, which goes to
 // encoding/json.
-func decodeAck(data []byte) (f Frame, ok bool) {
+func decodeAck(data []byte) (Frame, bool) {
+	var f Frame
+	if !readAck(data, &f) {
+		return Frame{}, false
+	}
+	return f, true
+}
+
+// readAck is decodeAck into f, which it leaves as it is (zero, from
+// Decode) but for the type, id and epoch: with a Frame of some 300 bytes,
+// an ack read into the caller's result costs no copies of it.
+func readAck(data []byte, f *Frame) bool {
 	n := len(data)
 	if n < len(ackPrefix)+2 || data[n-1] != '}' {
-		return Frame{}, false
+		return false
 	}
 	// Strings of the digits alone: a short conversion that does not
 	// escape costs no allocation.
 	rest := data[:n-1]
 	var epoch uint64
+	var ok bool
 	switch {
 	case string(rest[:len(ackPrefix)]) == ackPrefix:
 		rest = rest[len(ackPrefix):]
@@ -122,24 +145,25 @@ func decodeAck(data []byte) (f Frame, ok bool) {
 		rest = rest[len(ackEpochPrefix):]
 		j := bytes.IndexByte(rest, ',')
 		if j < 0 {
-			return Frame{}, false
+			return false
 		}
 		var i int
 		if epoch, i, ok = readUint(string(rest[:j]), 0); !ok || i != j {
-			return Frame{}, false
+			return false
 		}
 		if rest, ok = bytes.CutPrefix(rest[j:], []byte(`,"id":`)); !ok {
-			return Frame{}, false
+			return false
 		}
 	default:
-		return Frame{}, false
+		return false
 	}
 	text := string(rest)
 	id, i, ok := readUint(text, 0)
 	if !ok || i != len(text) {
-		return Frame{}, false
+		return false
 	}
-	return Frame{Type: TypeAck, ID: id, Epoch: epoch}, true
+	f.Type, f.ID, f.Epoch = TypeAck, id, epoch
+	return true
 }
 
 // expect consumes lit at text[i:].

@@ -224,10 +224,10 @@ var ErrMalformed = errors.New("malformed frame")
 
 // Decode parses and validates one frame. Append (and pulled) frames as
 // the master writes them and acks as the secondary writes them take
-// hand-written paths (decodeAppend, decodeAck); everything else, and any such frame
-// they do not read exactly, goes through encoding/json.
-func Decode(data []byte) (Frame, error) {
-	if f, ok := decodeAck(data); ok {
+// hand-written paths (decodeAppend, readAck); everything else, and any
+// such frame they do not read exactly, goes through encoding/json.
+func Decode(data []byte) (f Frame, err error) {
+	if readAck(data, &f) {
 		return f, nil
 	}
 	f, ok := decodeAppend(data)
