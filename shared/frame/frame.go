@@ -246,6 +246,9 @@ func decodeJSON(data []byte) (Frame, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Frame{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	if len(f.Entries) == 0 {
+		f.Entries = nil // "entries":[] on a frame without entries reads as none, as it encodes
+	}
 	if err := f.Validate(); err != nil {
 		return Frame{}, err
 	}

@@ -258,6 +258,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"faults","faults":{"replicationDelay":"10ms-1s","failRate":0.5,"cutOff":true}}`))
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"\ud800"}]}`))
+	f.Add([]byte(`{"type":"ack","id":1,"entries":[]}`))
 	for _, fr := range failoverFrames() {
 		b, err := Encode(fr)
 		if err != nil {
