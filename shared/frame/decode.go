@@ -7,7 +7,8 @@ import (
 )
 
 // appendPrefix is how AppendEntries starts every append frame, and
-// pulledPrefix how AppendPulled starts a pulled one.
+// pulledPrefix how AppendPulled starts a pulled one; decodeAppend tells
+// them apart by their first len(appendPrefix) bytes, which both have.
 const (
 	appendPrefix = `{"type":"append","entries":[`
 	pulledPrefix = `{"type":"pulled","entries":[`
