@@ -1,22 +1,38 @@
 package frame
 
 import (
+	"bytes"
+	"math"
 	"unicode/utf8"
 )
 
-// appendPrefix is how AppendEntries starts every append frame.
-const appendPrefix = `{"type":"append","entries":[`
+// appendPrefix is how AppendEntries starts every append frame, and
+// pulledPrefix how AppendPulled starts a pulled one; decodeAppend tells
+// them apart by their first len(appendPrefix) bytes, which both have.
+const (
+	appendPrefix = `{"type":"append","entries":[`
+	pulledPrefix = `{"type":"pulled","entries":[`
+)
 
-// decodeAppend parses an append frame written exactly as AppendEntries
-// writes it, without reflection and with one string allocation for all
-// its messages: this is the secondary's hot path (encoding/json costs
-// about a microsecond per entry). It reports ok false for anything else —
-// other frame kinds, other key orders, whitespace, \u escapes, numbers it
-// does not read exactly as encoding/json would — and the caller decodes
-// those with encoding/json, so that both paths give the same frame
-// (FuzzDecodeAppend holds them to it).
+// decodeAppend parses an append (or pulled) frame written exactly as
+// AppendEntries (AppendPulled) writes it, without reflection and with one
+// string allocation for all its messages and keys: this is the
+// secondary's hot path (encoding/json costs about a microsecond per
+// entry). It reports ok false for anything else — other frame kinds,
+// other key orders, whitespace, \u escapes, numbers it does not read
+// exactly as encoding/json would — and the caller decodes those with
+// encoding/json, so that both paths give the same frame (FuzzDecodeAppend
+// holds them to it).
 func decodeAppend(data []byte) (f Frame, ok bool) {
-	if len(data) < len(appendPrefix)+2 || string(data[:len(appendPrefix)]) != appendPrefix {
+	if len(data) < len(appendPrefix)+2 {
+		return Frame{}, false
+	}
+	switch string(data[:len(appendPrefix)]) {
+	case appendPrefix:
+		f.Type = TypeAppend
+	case pulledPrefix:
+		f.Type = TypePulled
+	default:
 		return Frame{}, false
 	}
 	// One copy of the frame: unescaped messages are substrings of it.
@@ -30,23 +46,13 @@ func decodeAppend(data []byte) (f Frame, ok bool) {
 	}
 	entries := make([]Entry, 0, n)
 	for {
-		var e Entry
-		if i, ok = expect(text, i, `{"id":`); !ok {
+		if len(entries) == cap(entries) {
+			return Frame{}, false // cannot be: each entry starts with a brace counted above
+		}
+		entries = entries[:len(entries)+1]
+		if i, ok = readEntry(text, i, &entries[len(entries)-1]); !ok {
 			return Frame{}, false
 		}
-		if e.ID, i, ok = readUint(text, i); !ok {
-			return Frame{}, false
-		}
-		if i, ok = expect(text, i, `,"message":`); !ok {
-			return Frame{}, false
-		}
-		if e.Message, i, ok = readString(text, i); !ok {
-			return Frame{}, false
-		}
-		if i, ok = expect(text, i, `}`); !ok {
-			return Frame{}, false
-		}
-		entries = append(entries, e)
 		if i < len(text) && text[i] == ',' {
 			i++
 			continue
@@ -54,23 +60,111 @@ func decodeAppend(data []byte) (f Frame, ok bool) {
 		if text[i:] != "]}" {
 			return Frame{}, false
 		}
-		return Frame{Type: TypeAppend, Entries: entries}, true
+		f.Entries = entries
+		return f, true
 	}
 }
 
-// decodeAck parses an ack frame written exactly as AppendAck writes it:
-// the master reads one per frame from each secondary. It reports ok false
-// for anything else, which goes to encoding/json.
-func decodeAck(data []byte) (f Frame, ok bool) {
-	if len(data) < len(ackPrefix)+2 || string(data[:len(ackPrefix)]) != ackPrefix || data[len(data)-1] != '}' {
+// readEntry reads one entry as appendEntry writes it, from text[i], into
+// e (in place: an Entry is 56 bytes).
+func readEntry(text string, i int, e *Entry) (_ int, ok bool) {
+	if i, ok = expect(text, i, `{"id":`); !ok {
+		return i, false
+	}
+	if e.ID, i, ok = readUint(text, i); !ok {
+		return i, false
+	}
+	// `,"e` starts an epoch, `,"m` the message: one byte tells them apart.
+	if i+2 < len(text) && text[i+2] == 'e' {
+		if i, ok = expect(text, i, `,"epoch":`); !ok {
+			return i, false
+		}
+		if e.Epoch, i, ok = readUint(text, i); !ok {
+			return i, false
+		}
+	}
+	if i, ok = expect(text, i, `,"message":`); !ok {
+		return i, false
+	}
+	if e.Message, i, ok = readString(text, i); !ok {
+		return i, false
+	}
+	if i < len(text) && text[i] == '}' {
+		return i + 1, true // no key: today's entry
+	}
+	return readKey(text, i, e)
+}
+
+// readKey reads the ,"key":..,"at":..} that ends a keyed entry.
+func readKey(text string, i int, e *Entry) (_ int, ok bool) {
+	if i, ok = expect(text, i, `,"key":`); !ok {
+		return i, false
+	}
+	if e.Key, i, ok = readString(text, i); !ok {
+		return i, false
+	}
+	if i, ok = expect(text, i, `,"at":`); !ok {
+		return i, false
+	}
+	at, i, ok := readUint(text, i)
+	if !ok || at > math.MaxInt64 {
+		return i, false
+	}
+	e.At = int64(at)
+	return expect(text, i, `}`)
+}
+
+// decodeAck parses an ack frame written exactly as AppendAck or
+// AppendAckEpoch writes it: the master reads one per frame from each
+// secondary. It reports ok false for anything else, which goes to
+// encoding/json.
+func decodeAck(data []byte) (Frame, bool) {
+	var f Frame
+	if !readAck(data, &f) {
 		return Frame{}, false
 	}
-	text := string(data[len(ackPrefix) : len(data)-1]) // no copy: it does not escape
+	return f, true
+}
+
+// readAck is decodeAck into f, which it leaves as it is (zero, from
+// Decode) but for the type, id and epoch: with a Frame of some 300 bytes,
+// an ack read into the caller's result costs no copies of it.
+func readAck(data []byte, f *Frame) bool {
+	n := len(data)
+	if n < len(ackPrefix)+2 || data[n-1] != '}' {
+		return false
+	}
+	// Strings of the digits alone: a short conversion that does not
+	// escape costs no allocation.
+	rest := data[:n-1]
+	var epoch uint64
+	var ok bool
+	switch {
+	case string(rest[:len(ackPrefix)]) == ackPrefix:
+		rest = rest[len(ackPrefix):]
+	case len(rest) > len(ackEpochPrefix) && string(rest[:len(ackEpochPrefix)]) == ackEpochPrefix:
+		rest = rest[len(ackEpochPrefix):]
+		j := bytes.IndexByte(rest, ',')
+		if j < 0 {
+			return false
+		}
+		var i int
+		if epoch, i, ok = readUint(string(rest[:j]), 0); !ok || i != j {
+			return false
+		}
+		if rest, ok = bytes.CutPrefix(rest[j:], []byte(`,"id":`)); !ok {
+			return false
+		}
+	default:
+		return false
+	}
+	text := string(rest)
 	id, i, ok := readUint(text, 0)
 	if !ok || i != len(text) {
-		return Frame{}, false
+		return false
 	}
-	return Frame{Type: TypeAck, ID: id}, true
+	f.Type, f.ID, f.Epoch = TypeAck, id, epoch
+	return true
 }
 
 // expect consumes lit at text[i:].

@@ -6,22 +6,45 @@ import (
 )
 
 // AppendEntries appends an append frame holding entries to dst and returns
-// the extended buffer. It writes the same JSON that encoding/json would
-// (modulo HTML escaping, which a frame never needs) without reflection or
-// per-entry allocations: this is the master's hot path.
+// the extended buffer, as this release writes it (Version). It writes the
+// same JSON that encoding/json would (modulo HTML escaping, which a frame
+// never needs) without reflection or per-entry allocations: this is the
+// master's hot path.
 func AppendEntries(dst []byte, entries []Entry) []byte {
-	dst = append(dst, `{"type":"append","entries":[`...)
+	return appendEntries(dst, appendPrefix, entries, true)
+}
+
+// AppendEntriesFor is AppendEntries for a peer that speaks version v: a
+// version-1 peer gets each entry's id and message only, byte for byte what
+// a master of that release wrote (its decoder would take anything more off
+// its fast path, and an epoch it cannot read is one it must not be sent).
+func AppendEntriesFor(dst []byte, entries []Entry, v int) []byte {
+	return appendEntries(dst, appendPrefix, entries, v >= 2)
+}
+
+// AppendPulled appends the pulled frame of entries, in the entries'
+// encoding of an append; only version-2 peers pull.
+func AppendPulled(dst []byte, entries []Entry) []byte {
+	return appendEntries(dst, pulledPrefix, entries, true)
+}
+
+func appendEntries(dst []byte, prefix string, entries []Entry, failover bool) []byte {
+	dst = append(dst, prefix...)
 	for i, e := range entries {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendEntry(dst, e)
+		dst = appendEntry(dst, e, failover)
 	}
 	return append(dst, "]}"...)
 }
 
-// ackPrefix is how AppendAck starts every ack frame.
-const ackPrefix = `{"type":"ack","id":`
+// ackPrefix is how AppendAck starts every ack frame, and ackEpochPrefix
+// how AppendAckEpoch starts one with an epoch.
+const (
+	ackPrefix      = `{"type":"ack","id":`
+	ackEpochPrefix = `{"type":"ack","epoch":`
+)
 
 // AppendAck appends the ack frame of id to dst, as encoding/json writes
 // Ack(id) for any id but 0 (which it leaves out): one ack per frame
@@ -31,18 +54,51 @@ func AppendAck(dst []byte, id uint64) []byte {
 	return append(strconv.AppendUint(dst, id, 10), '}')
 }
 
-// AppendEntry appends one {"id":..,"message":..} object to dst.
-func AppendEntry(dst []byte, e Entry) []byte {
+// AppendAckEpoch is AppendAck of a follower of a leader of epoch (0 leaves
+// it out, as to a version-1 master).
+func AppendAckEpoch(dst []byte, id, epoch uint64) []byte {
+	if epoch == 0 {
+		return AppendAck(dst, id)
+	}
+	dst = append(dst, ackEpochPrefix...)
+	dst = strconv.AppendUint(dst, epoch, 10)
+	dst = append(dst, `,"id":`...)
+	return append(strconv.AppendUint(dst, id, 10), '}')
+}
+
+// AppendEntry appends one {"id":..,"message":..} object to dst: an entry
+// as the HTTP API shows it and a version-1 peer reads it, without the
+// failover protocol's epoch, key and at.
+func AppendEntry(dst []byte, e Entry) []byte { return appendEntry(dst, e, false) }
+
+// appendEntry writes e with, if failover, the fields encoding/json writes
+// when they are set: {"id","epoch","message","key","at"} in the order of
+// Entry's fields.
+func appendEntry(dst []byte, e Entry, failover bool) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = strconv.AppendUint(dst, e.ID, 10)
+	if failover && e.Epoch != 0 {
+		dst = append(dst, `,"epoch":`...)
+		dst = strconv.AppendUint(dst, e.Epoch, 10)
+	}
 	dst = append(dst, `,"message":`...)
 	dst = AppendString(dst, e.Message)
+	if failover && e.Key != "" {
+		dst = append(dst, `,"key":`...)
+		dst = AppendString(dst, e.Key)
+	}
+	if failover && e.At != 0 {
+		dst = append(dst, `,"at":`...)
+		dst = strconv.AppendInt(dst, e.At, 10)
+	}
 	return append(dst, '}')
 }
 
-// EncodedEntrySize is an upper bound of the bytes AppendEntry writes for a
-// message of n bytes: every byte may become a six-byte \u00XX escape.
-func EncodedEntrySize(n int) int { return 6*n + 48 }
+// EncodedEntrySize is an upper bound of the bytes an entry takes in an
+// append frame when its message and its key hold n bytes together: every
+// byte may become a six-byte \u00XX escape; 112 holds the keys, the
+// quotes and the numbers (id, epoch, at) at their longest.
+func EncodedEntrySize(n int) int { return 6*n + 112 }
 
 const hex = "0123456789abcdef"
 

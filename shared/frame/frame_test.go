@@ -3,6 +3,7 @@ package frame
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,7 +19,10 @@ func TestRoundTrip(t *testing.T) {
 		Nack(3, "injected failure"),
 		Error("protocol version 9 not supported"),
 		{Type: TypeHeartbeat, ID: 5},
+		{Type: TypeAppend, Entries: keyedEntries()},
+		{Type: TypePulled, Entries: keyedEntries()},
 	}
+	frames = append(frames, failoverFrames()...)
 	for _, want := range frames {
 		t.Run(string(want.Type), func(t *testing.T) {
 			b, err := Encode(want)
@@ -53,6 +57,9 @@ func TestDecodeRejects(t *testing.T) {
 		"welcome no log id":   `{"type":"welcome","from":1}`,
 		"error without text":  `{"type":"error"}`,
 		"message not string":  `{"type":"append","entries":[{"id":1,"message":5}]}`,
+	}
+	for name, in := range failoverRejects {
+		cases[name] = in
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -97,6 +104,10 @@ func FuzzAppendString(f *testing.F) {
 		if n := len(AppendEntry(nil, Entry{ID: ^uint64(0), Message: s})); n > EncodedEntrySize(len(s)) {
 			t.Fatalf("entry of %d bytes encodes to %d > bound %d", len(s), n, EncodedEntrySize(len(s)))
 		}
+		keyed := Entry{ID: ^uint64(0), Epoch: ^uint64(0), Message: s, Key: s, At: math.MinInt64}
+		if n := len(appendEntry(nil, keyed, true)); n > EncodedEntrySize(2*len(s)) {
+			t.Fatalf("keyed entry of 2×%d bytes encodes to %d > bound %d", len(s), n, EncodedEntrySize(2*len(s)))
+		}
 	})
 }
 
@@ -114,6 +125,20 @@ func TestAppendAck(t *testing.T) {
 		}
 		if f, ok := decodeAck(got); !ok || !reflect.DeepEqual(f, ack(id)) {
 			t.Fatalf("decodeAck(%s) = %+v, %v", got, f, ok)
+		}
+		for _, epoch := range []uint64{0, 1, 42, ^uint64(0)} {
+			ack := Frame{Type: TypeAck, ID: id, Epoch: epoch}
+			want, err := json.Marshal(ack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := AppendAckEpoch(nil, id, epoch)
+			if string(got) != string(want) {
+				t.Fatalf("AppendAckEpoch(%d, %d) = %s, want %s", id, epoch, got, want)
+			}
+			if f, ok := decodeAck(got); !ok || !reflect.DeepEqual(f, ack) {
+				t.Fatalf("decodeAck(%s) = %+v, %v", got, f, ok)
+			}
 		}
 	}
 }
@@ -178,6 +203,39 @@ func BenchmarkDecodeAppend(b *testing.B) {
 	}
 }
 
+// failoverBatch is the benchmarks' 64 entries of 100 bytes as a leader
+// of the failover protocol sends them: an epoch on each, an
+// Idempotency-Key on each (the costliest case).
+func failoverBatch() []Entry {
+	entries := make([]Entry, 64)
+	for i := range entries {
+		entries[i] = Entry{ID: uint64(i + 1), Epoch: 3, Message: strings.Repeat("x", 100),
+			Key: "0b6f8a4e-3c55-4f0e-9d1c-" + strings.Repeat("a", 12), At: 1764756000123 + int64(i)}
+	}
+	return entries
+}
+
+func BenchmarkAppendEntriesFailover(b *testing.B) {
+	entries := failoverBatch()
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEntries(buf[:0], entries)
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkDecodeAppendFailover(b *testing.B) {
+	buf := AppendEntries(nil, failoverBatch())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := Decode(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // FuzzDecodeFrame: whatever a peer sends, Decode returns a frame or an
 // ErrMalformed, never a panic; a frame it accepts encodes and decodes
 // back to itself, with Encode (the hand encoder, for appends) as with
@@ -189,6 +247,8 @@ func FuzzDecodeFrame(f *testing.F) {
 		{Type: TypeWelcome, Version: Version, LogID: "L", LastID: 9, From: 3, MaxFrameBytes: 1 << 20, HeartbeatMs: 1000},
 		{Type: TypeAppend, Entries: []Entry{{ID: 7, Message: "a"}, {ID: 8, Message: "b \"q\" \n é \u2028"}}},
 		ack(12), Nack(3, "injected"), Error("no"), {Type: TypeHeartbeat, ID: 5},
+		{Type: TypeAppend, Entries: keyedEntries()}, {Type: TypePulled, Entries: keyedEntries()},
+		{Type: TypeAck, ID: 12, Epoch: 3},
 	} {
 		b, err := Encode(fr)
 		if err != nil {
@@ -198,6 +258,17 @@ func FuzzDecodeFrame(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"faults","faults":{"replicationDelay":"10ms-1s","failRate":0.5,"cutOff":true}}`))
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"\ud800"}]}`))
+	f.Add([]byte(`{"type":"ack","id":1,"entries":[]}`))
+	for _, fr := range failoverFrames() {
+		b, err := Encode(fr)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, in := range failoverRejects {
+		f.Add([]byte(in))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := Decode(data)
 		if err != nil {
@@ -223,6 +294,13 @@ func FuzzDecodeFrame(f *testing.F) {
 		if viaJSON, err := Decode(std); err != nil || !reflect.DeepEqual(viaJSON, fr) {
 			t.Fatalf("%q: encoding/json's %q decodes to %+v %v", data, std, viaJSON, err)
 		}
+		// Written for a version-1 peer: a valid frame without what version
+		// 2 added, or a refusal.
+		if old, err := EncodeFor(fr, 1); err == nil {
+			if back, err := Decode(old); err != nil || !reflect.DeepEqual(back, asVersion1(fr)) {
+				t.Fatalf("%q for version 1 is %q, which decodes to %+v %v", data, old, back, err)
+			}
+		}
 	})
 }
 
@@ -237,16 +315,10 @@ func TestDecodeAppendFastPath(t *testing.T) {
 		for i, m := range msgs {
 			entries[i] = Entry{ID: uint64(1<<40 + i), Message: m}
 		}
-		data := AppendEntries(nil, entries)
-		fast, ok := decodeAppend(data)
-		if !ok {
-			t.Fatalf("%s: not taken by the hand decoder", data)
-		}
-		std, err := decodeJSON(data)
-		if err != nil || !reflect.DeepEqual(fast, std) {
-			t.Fatalf("%s: hand decoder %+v, encoding/json %+v %v", data, fast, std, err)
-		}
+		assertFastPath(t, AppendEntries(nil, entries))
 	}
+	assertFastPath(t, AppendEntries(nil, keyedEntries()))
+	assertFastPath(t, AppendPulled(nil, keyedEntries()))
 	// What it leaves to encoding/json.
 	for _, in := range []string{
 		`{"type":"append","entries":[{"id":1,"message":"\u00e9"}]}`,
@@ -256,10 +328,42 @@ func TestDecodeAppendFastPath(t *testing.T) {
 		`{"type":"append","entries":[{"id":1,"message":"x"}] }`,
 		"{\"type\":\"append\",\"entries\":[{\"id\":1,\"message\":\"\xff\"}]}",
 		"{\"type\":\"append\",\"entries\":[{\"id\":1,\"message\":\"a\x01\"}]}",
+		`{"type":"append","entries":[{"id":1,"epoch":01,"message":"x"}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x","epoch":1}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x","key":"k"}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x","at":5,"key":"k"}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x","key":"k","at":-5}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x","key":"k","at":9223372036854775808}]}`,
+		`{"type":"append","entries":[{"id":1,"message":"x","key":"\u00e9","at":5}]}`,
+		`{"type":"pulled","entries":[{"id":1,"message":"x"}] }`,
 	} {
 		if f, ok := decodeAppend([]byte(in)); ok {
 			t.Errorf("%s: taken by the hand decoder as %+v", in, f)
 		}
+	}
+}
+
+// assertFastPath: data takes the hand decoder and gives what
+// encoding/json gives.
+func assertFastPath(t *testing.T, data []byte) {
+	t.Helper()
+	fast, ok := decodeAppend(data)
+	if !ok {
+		t.Fatalf("%s: not taken by the hand decoder", data)
+	}
+	std, err := decodeJSON(data)
+	if err != nil || !reflect.DeepEqual(fast, std) {
+		t.Fatalf("%s: hand decoder %+v, encoding/json %+v %v", data, fast, std, err)
+	}
+}
+
+// keyedEntries are entries of the failover protocol: epochs, some with
+// an Idempotency-Key, one escaped.
+func keyedEntries() []Entry {
+	return []Entry{
+		{ID: 40, Epoch: 3, Message: "a"},
+		{ID: 41, Epoch: 3, Message: "b", Key: "order-17", At: 1764756000123},
+		{ID: 42, Epoch: 4, Message: "c \"q\"", Key: `k "quoted" \ é`, At: 1},
 	}
 }
 
@@ -284,6 +388,15 @@ func FuzzDecodeAppend(f *testing.F) {
 	f.Add([]byte(`{"type":"ack","id":012}`))
 	f.Add([]byte(`{"type":"ack","id":18446744073709551616}`))
 	f.Add([]byte(`{"type":"ack","id":12 }`))
+	// Failover entries and acks.
+	f.Add(AppendEntries(nil, keyedEntries()))
+	f.Add(AppendPulled(nil, keyedEntries()))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"epoch":2,"message":"x","key":"k","at":9223372036854775807}]}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"epoch":2,"message":"x","key":"k"}]}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"epoch":0,"message":"x","key":"","at":0}]}`))
+	f.Add(AppendAckEpoch(nil, 12, 3))
+	f.Add([]byte(`{"type":"ack","epoch":3,"id":0}`))
+	f.Add([]byte(`{"type":"ack","epoch":03,"id":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, gotErr := Decode(data)
 		want, wantErr := decodeJSON(data)

@@ -44,3 +44,14 @@ func (w *Writer) Send(f Frame) error {
 	}
 	return w.Write(b)
 }
+
+// SendFor encodes f for a peer that speaks version v (see EncodeFor) and
+// sends it: the one call a session needs once it knows its peer's
+// version.
+func (w *Writer) SendFor(f Frame, v int) error {
+	b, err := EncodeFor(f, v)
+	if err != nil {
+		return err
+	}
+	return w.Write(b)
+}

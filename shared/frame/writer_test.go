@@ -61,3 +61,35 @@ func TestWriterBoundsEachWrite(t *testing.T) {
 		t.Fatal("a write after the timeout succeeded on a closed connection")
 	}
 }
+
+// TestWriterSendsForThePeersVersion: a heartbeat of epoch 1 reaches a
+// version-1 peer as the release before wrote it, and a version-2 peer
+// with its epoch.
+func TestWriterSendsForThePeersVersion(t *testing.T) {
+	got := make(chan string, 2)
+	_, conn := dialPeer(t, func(ctx context.Context, conn *websocket.Conn) {
+		for range 2 {
+			_, b, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			got <- string(b)
+		}
+	})
+	w := NewWriter(conn, 5*time.Second)
+	beat := singleMasterFrames()["heartbeat"]
+	for _, v := range []int{1, 2} {
+		if err := w.SendFor(beat, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := <-got; b != string(v1Golden(t, "heartbeat")) {
+		t.Errorf("to version 1: %s", b)
+	}
+	if b := <-got; !strings.Contains(b, `"epoch":1`) || !strings.Contains(b, `"quorumId":49`) {
+		t.Errorf("to version 2: %s", b)
+	}
+	if err := w.SendFor(Frame{Type: TypePromote, Name: "m2"}, 1); err == nil {
+		t.Error("a promote frame went to a version-1 peer")
+	}
+}

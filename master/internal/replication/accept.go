@@ -111,8 +111,8 @@ func (h *Hub) readHello(conn *websocket.Conn) (frame.Frame, error) {
 	if f.Type != frame.TypeHello {
 		return frame.Frame{}, protocolErrorf("first frame must be hello, got %s", f.Type)
 	}
-	if f.Version != frame.Version {
-		return frame.Frame{}, protocolErrorf("protocol version %d not supported; this master speaks %d", f.Version, frame.Version)
+	if !frame.Accepts(f.Version, false) {
+		return frame.Frame{}, protocolErrorf("protocol version %d not supported; this master speaks %d to %d", f.Version, frame.MinVersion, frame.Version)
 	}
 	if f.Role == "" {
 		f.Role = frame.RoleSecondary
