@@ -32,7 +32,7 @@ func main() { serve.Main(binary, config.Load, run) }
 
 var binary = serve.Binary{Name: "secondary",
 	About:    "dials the master, keeps a gap-free copy of its log, and serves reads of it.",
-	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": "the hostname"}}
+	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": "the hostname, or in a container named by its id the container's name"}}
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()

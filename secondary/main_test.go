@@ -64,7 +64,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		}
 	}
 	_, out, _ := exec(t, nil, "help")
-	for _, want := range []string{"HTTP_ADDR (default :8081)", "NODE_NAME (default the hostname)", "MASTER_URL (default ws://localhost:8080/replicate)", "Exit status"} {
+	for _, want := range []string{"HTTP_ADDR (default :8081)", "NODE_NAME (default the hostname, or in a container named by its id the container's name)", "MASTER_URL (default ws://localhost:8080/replicate)", "Exit status"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}

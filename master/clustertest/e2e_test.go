@@ -173,7 +173,19 @@ func (s *stack) secondary(id string) *node {
 		}
 		return fmt.Errorf("no published port in %q", out)
 	})
-	return &node{t: s.t, name: id[:12], Node: &proc.Node{Name: id[:12], Addr: addr}}
+	name := s.nameOf(id)
+	return &node{t: s.t, name: name, Node: &proc.Node{Name: name, Addr: addr}}
+}
+
+// nameOf is a container's name, which a secondary without NODE_NAME takes
+// as its own (replog-e2e-…_secondary_1), as docker ps shows it.
+func (s *stack) nameOf(id string) string {
+	s.t.Helper()
+	out, err := exec.Command("docker", "inspect", "-f", "{{.Name}}", id).Output()
+	if err != nil {
+		s.t.Fatalf("docker inspect %s: %v", id, err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "/")
 }
 
 func (s *stack) docker(args ...string) {
@@ -242,6 +254,18 @@ func TestE2EAcceptance(t *testing.T) {
 	})
 	awaitReply(t, m3, 30*time.Second, 3)
 	s.converge()
+	// Scaled replicas are named as docker ps names them, not by their ids.
+	h := mustGet[masterHealth](t, m.url()+"/health")
+	var names []string
+	for _, sec := range h.Secondaries {
+		names = append(names, sec.Name)
+	}
+	slices.Sort(names)
+	want := []string{s.nameOf(first), s.nameOf(second)}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("the master lists secondaries %v, want the containers' names %v", names, want)
+	}
 }
 
 func TestE2ENodeLoss(t *testing.T) {
@@ -256,7 +280,7 @@ func TestE2ENodeLoss(t *testing.T) {
 			return err
 		}
 		for _, sec := range h.Secondaries {
-			if strings.HasPrefix(victim, sec.Name) && sec.Status == "unhealthy" {
+			if sec.Name == s.nameOf(victim) && sec.Status == "unhealthy" {
 				return nil
 			}
 		}
@@ -278,7 +302,7 @@ func TestE2EPartition(t *testing.T) {
 	stop := make(chan struct{})
 	wg := stream(t, s.master, "part", stop)
 	s.docker("network", "disconnect", network, victim)
-	waitStatus(t, s.master, victim[:12], "unhealthy")
+	waitStatus(t, s.master, s.nameOf(victim), "unhealthy")
 	close(stop)
 	wg.Wait()
 	waiting := make(chan reply, 1)

@@ -88,10 +88,11 @@ func Load() (Config, error) {
 	if c.NodeName == "" {
 		// In a container the hostname is the container's, so scaled
 		// secondaries get distinct names without configuration.
-		var err error
-		if c.NodeName, err = os.Hostname(); err != nil || c.NodeName == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
 			return c, fmt.Errorf("NODE_NAME: not set and the hostname is unknown: %v", err)
 		}
+		c.NodeName = defaultName(host, dnsResolver{resolvConf: "/etc/resolv.conf"})
 	}
 	return c, nil
 }
