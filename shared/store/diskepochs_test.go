@@ -1,0 +1,167 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/replog/replog/shared/election"
+	"github.com/replog/replog/shared/epoch"
+)
+
+// rollbackLines is what a rollback file of ids from..to of a log written
+// by appendEpochs holds, spelled out rather than encoded.
+func rollbackLines(from, to uint64, spans epoch.History) string {
+	var b strings.Builder
+	for id := from; id <= to; id++ {
+		fmt.Fprintf(&b, `{"id":%d,"epoch":%d,"message":"message-%06d"`, id, spans.Of(id), id)
+		if id%10 == 0 {
+			fmt.Fprintf(&b, `,"key":"key-%d"`, id)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// rollbackFiles maps each file of dir/rollback to its contents, and
+// fails on anything else there (a temp file left behind).
+func rollbackFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	names, _ := filepath.Glob(filepath.Join(dir, rollbackDir, "*"))
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".jsonl") {
+			t.Fatalf("%s left in the rollback directory", name)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Join(rollbackDir, filepath.Base(name))] = string(b)
+	}
+	return files
+}
+
+// checkHeldKeys fails unless d's keys are exactly those appendEpochs wrote
+// for first..last.
+func checkHeldKeys(t *testing.T, d *Disk, first, last uint64) {
+	t.Helper()
+	var want []uint64
+	for id := (first + 9) / 10 * 10; id <= last; id += 10 {
+		want = append(want, id)
+	}
+	var got []uint64
+	for _, k := range d.Keys() {
+		if k.Key != fmt.Sprintf("key-%d", k.ID) {
+			t.Fatalf("key %+v", k)
+		}
+		got = append(got, k.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("keys of ids %v, want %v", got, want)
+	}
+}
+
+var smallSegments = DiskOptions{NewLogID: "L", SegmentBytes: 1000, TailEntries: 16}
+
+// TestDiskEpochsSurviveReopen: the records' epochs, the history and the
+// promise are what a reopened log finds.
+func TestDiskEpochsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir, smallSegments)
+	appendEpochs(t, d, 1, 250, fourEpochs)
+	h := append(slices.Clone(fourEpochs), epoch.Start{Epoch: 301, FirstID: 251})
+	p := Promise{Promise: election.Promise{Epoch: 301, To: "m1"}}
+	if err := d.SetHistory(h); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPromise(p); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	for _, f := range []string{filepath.Join(dir, "log", historyFile), filepath.Join(dir, promiseFile)} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	d = openDisk(t, dir, smallSegments)
+	checkEpochs(t, d, 1, 250, fourEpochs)
+	if got := d.History(); !slices.Equal(got, h) {
+		t.Fatalf("history after reopen %v, want %v", got, h)
+	}
+	if d.Promise() != p {
+		t.Fatalf("promise after reopen %+v, want %+v", d.Promise(), p)
+	}
+	checkHeldKeys(t, d, 1, 250)
+}
+
+// TestDiskRollBack cuts a log of 1000-byte segments at every kind of
+// place — inside a segment, just before and just after a segment's
+// start, in the last segment, everything — and checks the rollback file
+// byte for byte, the log, its keys and its history, before and after a
+// reopen.
+func TestDiskRollBack(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir, smallSegments)
+	appendEpochs(t, d, 1, 300, fourEpochs)
+	var starts []uint64 // segment starts after the first
+	for _, name := range segments(t, dir)[1:] {
+		var first uint64
+		fmt.Sscanf(filepath.Base(name), "%020d.seg", &first)
+		starts = append(starts, first)
+	}
+	d.Close()
+	if len(starts) < 5 {
+		t.Fatalf("only %d segments", len(starts)+1)
+	}
+	for _, keep := range []uint64{starts[1] + 7, starts[2] - 1, starts[2], 299, starts[len(starts)-1] - 1, 0} {
+		t.Run(fmt.Sprint(keep), func(t *testing.T) {
+			dir := t.TempDir()
+			d := openDisk(t, dir, smallSegments)
+			appendEpochs(t, d, 1, 300, fourEpochs)
+			if err := d.SetHistory(fourEpochs); err != nil {
+				t.Fatal(err)
+			}
+			rb, err := d.RollBackAfter(keep, 301)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := filepath.Join(rollbackDir, fmt.Sprintf("301-%d-300.jsonl", keep+1))
+			if rb.File != want || rb.From != keep+1 || rb.To != 300 {
+				t.Fatalf("rollback %+v, want ids %d..300 to %s", rb, keep+1, want)
+			}
+			check := func(reopened bool) {
+				t.Helper()
+				if files := rollbackFiles(t, dir); len(files) != 1 || files[want] != rollbackLines(keep+1, 300, fourEpochs) {
+					t.Fatalf("rollback files %v, want %s with ids %d..300", files, want, keep+1)
+				}
+				checkEpochs(t, d, 1, keep, fourEpochs)
+				if reopened { // Keys are what an open found
+					checkHeldKeys(t, d, 1, keep)
+				}
+				if h := d.History(); !slices.Equal(h, epoch.Adopt(fourEpochs, keep)) {
+					t.Fatalf("history %v", h)
+				}
+			}
+			check(false)
+			mid := min(keep+3, 300)
+			appendEpochs(t, d, keep+1, mid, fourEpochs)
+			d.Close()
+			d = openDisk(t, dir, smallSegments)
+			appendEpochs(t, d, mid+1, 300, fourEpochs) // the log goes on where it was cut
+			checkEpochs(t, d, 1, 300, fourEpochs)
+			d.Close()
+			d = openDisk(t, dir, smallSegments)
+			checkEpochs(t, d, 1, 300, fourEpochs)
+			if _, err := d.RollBackAfter(keep, 301); err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			d = openDisk(t, dir, smallSegments)
+			check(true)
+		})
+	}
+}
