@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -17,6 +18,14 @@ import (
 func (d *Disk) loadEpochs() error {
 	if err := d.finishRollback(); err != nil {
 		return err
+	}
+	// A rollback file a crash left half-written; the rollback it was
+	// for was either completed above or never began.
+	temps, _ := filepath.Glob(filepath.Join(d.dataDir, rollbackDir, rollbackTemp+"*"))
+	for _, name := range temps {
+		if err := os.Remove(name); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
 	}
 	var h epoch.History
 	found, err := readJSON(d.dir, historyFile, &h)

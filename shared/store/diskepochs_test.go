@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,6 +163,81 @@ func TestDiskRollBack(t *testing.T) {
 			d.Close()
 			d = openDisk(t, dir, smallSegments)
 			check(true)
+		})
+	}
+}
+
+// TestDiskRollBackCompletesAfterACrash stops a rollback before each of
+// its steps, as a crash would, then reopens the log: whatever the step,
+// the open leaves either nothing rolled back (the crash came before the
+// rollback began) or the rollback done — the entries after keep in
+// exactly one rollback file, exactly once, the log cut there, its keys
+// and history agreeing with it — and a second rollback to the same id
+// by a later leader moves nothing.
+func TestDiskRollBackCompletesAfterACrash(t *testing.T) {
+	errCrash := errors.New("crash")
+	saved := append(slices.Clone(fourEpochs), epoch.Start{Epoch: 302, FirstID: 301})
+	for _, step := range []string{"intent", "file", "cut", "truncate", "history", "done"} {
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			d, err := OpenDisk(dir, smallSegments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendEpochs(t, d, 1, 300, fourEpochs)
+			if err := d.SetHistory(saved); err != nil {
+				t.Fatal(err)
+			}
+			const keep = 150 // inside a segment: the cut deletes some and truncates one
+			rollbackHook = func(s string) error {
+				if s == step {
+					return errCrash
+				}
+				return nil
+			}
+			_, err = d.RollBackAfter(keep, 301)
+			rollbackHook = nil
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("rollback stopped before %s: %v", step, err)
+			}
+			if _, err := d.Append(Record{Message: "message-000301", Epoch: 302}); (err == nil) != (step == "intent") {
+				t.Fatalf("append after a rollback stopped before %s: %v", step, err)
+			}
+			d.Close()
+			// A crash also leaves the temp file of a rollback file behind.
+			os.MkdirAll(filepath.Join(dir, rollbackDir), 0o750)
+			os.WriteFile(filepath.Join(dir, rollbackDir, rollbackTemp+"123"), []byte(`{"id":1`), 0o640)
+
+			d = openDisk(t, dir, smallSegments)
+			if step == "intent" {
+				if files := rollbackFiles(t, dir); len(files) != 0 {
+					t.Fatalf("a rollback that never began wrote %v", files)
+				}
+				checkEpochs(t, d, 1, 301, saved)
+				return
+			}
+			want := filepath.Join(rollbackDir, "301-151-300.jsonl")
+			check := func() {
+				t.Helper()
+				if files := rollbackFiles(t, dir); len(files) != 1 || files[want] != rollbackLines(keep+1, 300, fourEpochs) {
+					t.Fatalf("rollback files %v, want %s with ids 151..300", files, want)
+				}
+				checkEpochs(t, d, 1, keep, fourEpochs)
+				checkHeldKeys(t, d, 1, keep)
+				if h := d.History(); !slices.Equal(h, fourEpochs[:2]) {
+					t.Fatalf("history %v, want %v", h, fourEpochs[:2])
+				}
+				if _, err := os.Stat(filepath.Join(dir, "log", cutFile)); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("the rollback's intent is still there: %v", err)
+				}
+			}
+			check()
+			if rb, err := d.RollBackAfter(keep, 305); err != nil || rb.Count() != 0 {
+				t.Fatalf("a later leader's rollback to the same id: %+v, %v", rb, err)
+			}
+			d.Close()
+			d = openDisk(t, dir, smallSegments)
+			check()
 		})
 	}
 }

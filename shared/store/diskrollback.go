@@ -18,6 +18,9 @@ import (
 // the operator's, and outlive a Reset of the log.
 const rollbackDir = "rollback"
 
+// rollbackTemp begins the name of a rollback file being written.
+const rollbackTemp = ".rollback-"
+
 // cutFile marks a rollback in progress, in the log directory. It is
 // written before anything else of a rollback and removed after
 // everything, so that an open that finds it completes that rollback: the
@@ -192,7 +195,7 @@ func (d *Disk) writeRollbackFile(segs []*segment, in cutIntent, c *logCut) error
 	if err := syncDir(d.dataDir); err != nil { // the directory itself, when new
 		return fmt.Errorf("rollback: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".rollback-*")
+	tmp, err := os.CreateTemp(dir, rollbackTemp+"*")
 	if err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
