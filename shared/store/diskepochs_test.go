@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -160,6 +162,7 @@ func TestDiskRollBack(t *testing.T) {
 			if _, err := d.RollBackAfter(keep, 301); err != nil {
 				t.Fatal(err)
 			}
+			checkHeldKeys(t, d, 1, keep) // the keys the open found leave with their entries
 			d.Close()
 			d = openDisk(t, dir, smallSegments)
 			check(true)
@@ -238,6 +241,122 @@ func TestDiskRollBackCompletesAfterACrash(t *testing.T) {
 			d.Close()
 			d = openDisk(t, dir, smallSegments)
 			check()
+		})
+	}
+}
+
+// TestDiskOpensTodaysDataDir: a data directory written by the release
+// before epochs (testdata/v1: 12 records in two segments, keys on 4, 8
+// and 12) opens as epoch 1 — every record, the history [(1, 1)], the
+// promise {1, ""} — and a master without failover goes on writing it
+// exactly as before: no epochs.json, no promise.json, the old segments'
+// bytes untouched.
+func TestDiskOpensTodaysDataDir(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "log"), 0o750)
+	golden, _ := filepath.Glob("testdata/v1/log/*")
+	for _, name := range golden {
+		b, _ := os.ReadFile(name)
+		os.WriteFile(filepath.Join(dir, "log", filepath.Base(name)), b, 0o640)
+	}
+	d := openDisk(t, dir, DiskOptions{SegmentBytes: 200})
+	if d.LogID() != "golden" || d.LastID() != 12 {
+		t.Fatalf("log %q holds up to %d", d.LogID(), d.LastID())
+	}
+	for id := uint64(1); id <= 12; id++ {
+		if e := d.EpochOf(id); e != 1 {
+			t.Fatalf("id %d of today's log is of epoch %d", id, e)
+		}
+	}
+	if h := d.History(); !slices.Equal(h, epoch.History{{Epoch: 1, FirstID: 1}}) {
+		t.Fatalf("history %v, want [(1, 1)]", h)
+	}
+	if p := d.Promise(); p != (Promise{Promise: election.Promise{Epoch: 1}}) {
+		t.Fatalf("promise %+v, want {1, \"\"}", p)
+	}
+	if k := d.Keys(); len(k) != 3 || k[2].ID != 12 || k[2].Key != "key-12" {
+		t.Fatalf("keys %+v", k)
+	}
+	if _, err := d.Append(Record{Message: "m13"}, Record{Message: "m14", Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	d = openDisk(t, dir, DiskOptions{SegmentBytes: 200})
+	if d.LastID() != 14 || d.EpochOf(14) != 1 {
+		t.Fatalf("after appending: last %d of epoch %d", d.LastID(), d.EpochOf(14))
+	}
+	for _, f := range []string{filepath.Join(dir, "log", historyFile), filepath.Join(dir, promiseFile)} {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a log without failover wrote %s (%v)", f, err)
+		}
+	}
+	for _, name := range golden {
+		want, _ := os.ReadFile(name)
+		got, _ := os.ReadFile(filepath.Join(dir, "log", filepath.Base(name)))
+		if n := len(want); filepath.Ext(name) == ".seg" && (len(got) < n || !bytes.Equal(got[:n], want)) {
+			t.Fatalf("%s changed", filepath.Base(name))
+		}
+	}
+}
+
+// TestDiskChecksHistoryOnOpen: an open repairs a history that a crash
+// left behind or ahead of its log, and refuses, with an operator hint,
+// one that gives held records another epoch.
+func TestDiskChecksHistoryOnOpen(t *testing.T) {
+	three := epoch.History{{Epoch: 1, FirstID: 1}, {Epoch: 3, FirstID: 11}}
+	for _, c := range []struct {
+		name    string
+		records epoch.History // the epochs of records 1..last
+		last    uint64
+		saved   string // epochs.json; empty: none
+		want    string // the history opened, or the error
+		written bool   // whether the open (re)writes epochs.json
+	}{
+		{"empty, none saved", nil, 0, "", "[]", false},
+		{"today's log", nil, 20, "", "[{1 1}]", false},
+		{"saved as the log is", three, 20, `[{"epoch":1,"firstId":1},{"epoch":3,"firstId":11}]`, "[{1 1} {3 11}]", false},
+		{"a start at the next id", three, 20, `[{"epoch":1,"firstId":1},{"epoch":3,"firstId":11},{"epoch":4,"firstId":21}]`, "[{1 1} {3 11} {4 21}]", false},
+		{"a start beyond the log: a crash after a rollback's cut", three, 20,
+			`[{"epoch":1,"firstId":1},{"epoch":3,"firstId":11},{"epoch":4,"firstId":22}]`, "[{1 1} {3 11}]", true},
+		{"records of a new epoch: a crash before their start was saved", three, 20, `[{"epoch":1,"firstId":1}]`, "[{1 1} {3 11}]", true},
+		{"records of a new epoch, none saved", three, 20, "", "[{1 1} {3 11}]", true},
+		{"a follower's first entries, none saved", epoch.History{{Epoch: 3, FirstID: 1}}, 20, "", "[{1 1} {3 1}]", true},
+		{"records of a new epoch after an empty one", three, 20, `[{"epoch":1,"firstId":1},{"epoch":2,"firstId":11}]`, "[{1 1} {2 11} {3 11}]", true},
+		{"records of an epoch the history passed", three, 20, `[{"epoch":1,"firstId":1},{"epoch":4,"firstId":11}]`, "ids 11..20 are of epoch 3", false},
+		{"a start inside a run", three, 20, `[{"epoch":1,"firstId":1},{"epoch":3,"firstId":11},{"epoch":4,"firstId":15}]`, "ids 11..20 are of epoch 3", false},
+		{"records of an older epoch", nil, 20, `[{"epoch":1,"firstId":1},{"epoch":3,"firstId":11}]`, "ids 1..20 are of epoch 1", false},
+		{"out of order", nil, 20, `[{"epoch":3,"firstId":1},{"epoch":1,"firstId":1}]`, "out of order", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d := openDisk(t, dir, smallSegments)
+			appendEpochs(t, d, 1, c.last, c.records)
+			d.Close()
+			hist := filepath.Join(dir, "log", historyFile)
+			if c.saved != "" {
+				os.WriteFile(hist, []byte(c.saved), 0o640)
+			}
+			d, err := OpenDisk(dir, smallSegments)
+			if err != nil {
+				if !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrHistoryMismatch) ||
+					!strings.Contains(err.Error(), "corrupt log") || !strings.Contains(err.Error(), "restore the data directory") {
+					t.Fatalf("open: %v; want an error saying %q with the operator's hint", err, c.want)
+				}
+				return
+			}
+			defer d.Close()
+			if got := fmt.Sprint(d.History()); got != c.want {
+				t.Fatalf("history %s, want %s", got, c.want)
+			}
+			b, err := os.ReadFile(hist)
+			if c.written {
+				var onDisk epoch.History
+				if err := json.Unmarshal(b, &onDisk); err != nil || fmt.Sprint(onDisk) != c.want {
+					t.Fatalf("epochs.json holds %s (%v), want %s", b, err, c.want)
+				}
+			} else if string(b) != c.saved {
+				t.Fatalf("epochs.json holds %q (%v), want %q", b, err, c.saved)
+			}
 		})
 	}
 }

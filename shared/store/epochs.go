@@ -120,14 +120,15 @@ func checkHistory(h epoch.History, r runs, first, last uint64) error {
 //     entries of a new epoch and before it saved the start. The start is
 //     exactly where the first such record is (the one before is of an
 //     older epoch), and the log backs it; an empty epoch in between is
-//     not known, and leaving it out only claims less.
+//     not known, and leaving it out only claims less. (A log whose
+//     first record is of the new epoch knows its start only at id 1.)
 //
 // Anything else that disagrees is an error: the log is not what its
 // history says.
 func repairHistory(h epoch.History, r runs, first, last uint64) (epoch.History, error) {
 	h = epoch.Adopt(h, last)
 	for _, s := range r {
-		if s.Epoch > h.Last() && s.FirstID > first {
+		if s.Epoch > h.Last() && (s.FirstID > first || s.FirstID == 1) {
 			var err error
 			if h, err = h.Append(s); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrHistoryMismatch, err)
