@@ -81,38 +81,35 @@ func (d *Disk) RollBackAfter(keep, cause uint64) (Rollback, error) {
 	if d.broken != nil {
 		return Rollback{}, d.broken
 	}
-	first, last := d.first, d.visible
-	if err := checkKeep(keep, first, last); err != nil {
-		return Rollback{}, err
-	}
-	if keep >= last {
-		return Rollback{Epoch: cause, From: keep + 1, To: last}, nil
-	}
-	hist, hasHist := d.history, d.hasHistory
+	first, hist, hasHist := d.first, d.history, d.hasHistory // dropMu keeps them
+	rb := Rollback{Epoch: cause, From: keep + 1}
 	var c *logCut
+	began := false
 	err := d.holdingFiles(func(held heldFiles) error {
-		if held.visible != last {
-			return errors.New("rollback: the log changed meanwhile; try again")
+		rb.To = held.visible
+		if err := checkKeep(keep, first, held.visible); err != nil || keep >= held.visible {
+			return err
 		}
 		var err error
-		c, err = d.rollBack(held.segs, cutIntent{Keep: keep, To: last, Epoch: cause}, hist, hasHist)
+		c, err = d.rollBack(held.segs, cutIntent{Keep: keep, To: held.visible, Epoch: cause}, hist, hasHist, &began)
 		return err
 	})
-	if err != nil {
-		if c != nil || !errors.Is(err, errNothingDone) {
-			d.broken = fmt.Errorf("rollback after id %d failed half-way (reopen the store to complete it): %w", keep, err)
-			d.gen++
-			d.failure = d.broken
-			d.buf, d.pending, d.next = d.buf[:0], nil, d.visible+1
-		}
+	switch {
+	case err != nil && began:
+		d.broken = fmt.Errorf("rollback after id %d failed half-way (reopen the store to complete it): %w", keep, err)
+		d.gen++
+		d.failure = d.broken
+		d.buf, d.pending, d.next = d.buf[:0], nil, d.visible+1
 		return Rollback{}, err
+	case err != nil:
+		return Rollback{}, err
+	case c == nil:
+		return rb, nil // nothing after keep
 	}
 	d.applyCut(c)
-	return Rollback{Epoch: cause, From: keep + 1, To: last, File: c.file}, nil
+	rb.File = c.file
+	return rb, nil
 }
-
-// errNothingDone wraps a rollback's failure before it wrote anything.
-var errNothingDone = errors.New("nothing was changed")
 
 // logCut is what a rollback did to the files, for the store to follow in
 // memory.
@@ -128,13 +125,15 @@ type logCut struct {
 }
 
 // rollBack does a rollback's I/O, on segs, which no append changes
-// meanwhile.
-func (d *Disk) rollBack(segs []*segment, in cutIntent, hist epoch.History, hasHist bool) (*logCut, error) {
+// meanwhile; began says whether its intent reached the disk (then only
+// an open may finish it, should it fail).
+func (d *Disk) rollBack(segs []*segment, in cutIntent, hist epoch.History, hasHist bool, began *bool) (*logCut, error) {
 	if err := rollbackStep("intent"); err != nil {
-		return nil, fmt.Errorf("rollback: %w: %w", errNothingDone, err)
+		return nil, err
 	}
+	*began = true // a failed write may still have renamed the intent into place
 	if err := writeJSON(d.dir, cutFile, in); err != nil {
-		return nil, fmt.Errorf("rollback: %w: %w", errNothingDone, err)
+		return nil, fmt.Errorf("rollback: %w", err)
 	}
 	return d.completeCut(segs, in, hist, hasHist)
 }
