@@ -48,6 +48,9 @@ func checkEpochs(t *testing.T, s Store, from, to uint64, spans epoch.History) {
 	if s.FirstID() != from || s.LastID() != to {
 		t.Fatalf("log holds %d..%d, want %d..%d", s.FirstID(), s.LastID(), from, to)
 	}
+	if held := int64(to+1-from) * 14; s.HeldBytes() != held {
+		t.Fatalf("HeldBytes %d, want %d", s.HeldBytes(), held)
+	}
 	all, err := s.Read(nil, 1, 1<<20, 1<<30)
 	if err != nil || uint64(len(all)) != to+1-from {
 		t.Fatalf("read %d entries, %v; want %d", len(all), err, to+1-from)
