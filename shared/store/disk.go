@@ -380,7 +380,11 @@ func (d *Disk) LastID() uint64 {
 }
 
 // Keys implements Store.
-func (d *Disk) Keys() []KeyRecord { return d.keys }
+func (d *Disk) Keys() []KeyRecord {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.keys
+}
 
 // Recovery reports what opening the log found.
 func (d *Disk) Recovery() Recovery { return d.recovery }

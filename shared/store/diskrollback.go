@@ -319,7 +319,8 @@ func (d *Disk) applyCut(c *logCut) {
 	d.visible, d.next = c.keep, c.keep+1
 	d.epochs = d.epochs.cut(c.keep)
 	d.history, d.hasHistory = c.history, c.hasHist
-	d.keys = slices.DeleteFunc(d.keys, func(k KeyRecord) bool { return k.ID > c.keep })
+	// A new slice: a caller may hold the one Keys returned.
+	d.keys = slices.DeleteFunc(slices.Clone(d.keys), func(k KeyRecord) bool { return k.ID > c.keep })
 	d.tail = newTailCache(d.opts.TailEntries)
 	d.buf, d.pending = d.buf[:0], nil
 	d.gen++
