@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/replog/replog/shared/epoch"
 	"github.com/replog/replog/shared/frame"
 )
 
@@ -127,7 +128,11 @@ type Disk struct {
 	stop     chan struct{} // closes the FsyncInterval loop
 	done     chan struct{}
 
-	dropMu sync.Mutex // one DropBefore or Reset at a time: they rewrite meta.json
+	// dropMu: one DropBefore, Reset, RollBackAfter or SetHistory at a
+	// time: they rewrite meta.json, epochs.json and the segment files.
+	dropMu sync.Mutex
+	// promiseMu: one SetPromise at a time, across its write.
+	promiseMu sync.Mutex
 
 	mu      sync.Mutex
 	cond    *sync.Cond  // signals leaders' progress; uses mu
@@ -148,10 +153,21 @@ type Disk struct {
 	dirty   bool        // guarded by mu; written, not yet fsynced
 	closed  bool        // guarded by mu
 	tail    tailCache   // guarded by mu
+	epochs  runs        // guarded by mu; the epochs of the visible entries
+	// history is the saved epoch history when hasHistory, and promise
+	// the saved promise when hasPromise; all four guarded by mu.
+	history    epoch.History
+	hasHistory bool
+	promise    Promise
+	hasPromise bool
+	// broken is why a rollback failed half-way; guarded by mu. Appends
+	// are refused until the store is reopened, which completes it.
+	broken error
 }
 
 type pendingID struct {
 	entry frame.Entry
+	epoch uint64
 	off   int // offset of its record in buf
 }
 
@@ -172,6 +188,11 @@ func OpenDisk(dataDir string, opts DiskOptions) (*Disk, error) {
 		return nil, err
 	}
 	if err := d.load(); err != nil {
+		d.unlock()
+		return nil, err
+	}
+	if err := d.loadEpochs(); err != nil {
+		d.closeSegments()
 		d.unlock()
 		return nil, err
 	}
@@ -359,7 +380,11 @@ func (d *Disk) LastID() uint64 {
 }
 
 // Keys implements Store.
-func (d *Disk) Keys() []KeyRecord { return d.keys }
+func (d *Disk) Keys() []KeyRecord {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.keys
+}
 
 // Recovery reports what opening the log found.
 func (d *Disk) Recovery() Recovery { return d.recovery }
@@ -444,6 +469,7 @@ func (d *Disk) Reset(logID string) error {
 	d.logID, d.segs, d.text, d.below = logID, nil, 0, 0
 	d.visible, d.next, d.first = 0, 1, 1
 	d.buf, d.pending, d.keys = d.buf[:0], nil, nil
+	d.epochs, d.history, d.hasHistory = nil, nil, false // a new log has no history; the node keeps its promise
 	d.tail = newTailCache(d.opts.TailEntries)
 	d.gen++
 	d.failure = errors.New("log was reset")
@@ -465,6 +491,9 @@ func (d *Disk) replaceDir(hadData bool, oldID, logID string, segs []*segment) (m
 		}
 	} else {
 		_ = removeSegmentFiles(d.dir, segs) // empty segments only: nothing to keep
+		if err := os.Remove(filepath.Join(d.dir, historyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return true, fmt.Errorf("remove the old log's history: %w", err)
+		}
 	}
 	return true, writeMeta(d.dir, meta{LogID: logID})
 }

@@ -319,6 +319,7 @@ func (d *Disk) recoverSegment(name string, last bool) (*segment, error) {
 			seg.index = append(seg.index, uint32(at))
 			seg.textAt = append(seg.textAt, uint32(seg.text))
 		}
+		d.epochs.add(rec.id, rec.rec.Epoch)
 		if rec.rec.Key != "" {
 			d.keepKey(KeyRecord{Key: rec.rec.Key, ID: rec.id, Digest: rec.rec.Digest, Time: rec.rec.Time})
 		}

@@ -27,6 +27,9 @@ func (d *Disk) Append(recs ...Record) (uint64, error) {
 	if d.closed {
 		return 0, ErrClosed
 	}
+	if d.broken != nil {
+		return 0, d.broken
+	}
 	if len(recs) == 0 {
 		return d.visible, nil
 	}
@@ -34,7 +37,7 @@ func (d *Disk) Append(recs ...Record) (uint64, error) {
 	for _, r := range recs {
 		off := len(d.buf)
 		d.buf = appendRecord(d.buf, d.next, r)
-		d.pending = append(d.pending, pendingID{entry: frame.Entry{ID: d.next, Message: r.Message}, off: off})
+		d.pending = append(d.pending, pendingID{entry: frame.Entry{ID: d.next, Message: r.Message}, epoch: r.Epoch, off: off})
 		d.next++
 	}
 	last := d.next - 1
@@ -115,6 +118,7 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 			seg.textAt = append(seg.textAt, uint32(seg.text))
 		}
 		d.tail.push(p.entry)
+		d.epochs.add(p.entry.ID, p.epoch)
 		seg.text += int64(len(p.entry.Message))
 		d.text += int64(len(p.entry.Message))
 	}

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/replog/replog/shared/epoch"
 	"github.com/replog/replog/shared/frame"
 )
 
@@ -33,7 +35,16 @@ type Memory struct {
 	newest  []int64  // guarded by mu; newest[i]: when chunk i was last appended to (Unix ns)
 	held    int64    // guarded by mu; bytes of message text held
 	dropped int      // guarded by mu; index entries dropped since the index was last copied
-	changed changes
+	epochs  runs     // guarded by mu; the epochs of the entries
+	// history is the saved epoch history, when hasHistory; the promise
+	// likewise. Both guarded by mu. A Memory keeps them only for as long
+	// as it lives, like its log: a node without a data directory cannot
+	// take part in failover.
+	history    epoch.History
+	hasHistory bool
+	promise    Promise
+	hasPromise bool
+	changed    changes
 }
 
 var _ Store = (*Memory)(nil)
@@ -52,6 +63,7 @@ func (m *Memory) Append(recs ...Record) (uint64, error) {
 	now := time.Now().UnixNano()
 	m.mu.Lock()
 	for _, r := range recs {
+		m.epochs.add(m.last()+1, r.Epoch)
 		m.add(r.Message)
 		m.newest[len(m.newest)-1] = now // per record: a batch may fill one chunk and start the next
 	}
@@ -232,6 +244,7 @@ func (m *Memory) Reset(logID string) error {
 	defer m.mu.Unlock()
 	freeChunks(m.chunks)
 	m.logID, m.first, m.index, m.chunks, m.newest, m.held, m.dropped = logID, 1, nil, nil, nil, 0, 0
+	m.epochs, m.history, m.hasHistory = nil, nil, false // a new log has no history; the node keeps its promise
 	m.changed.notify()
 	return nil
 }
@@ -244,4 +257,82 @@ func (m *Memory) Close() error {
 	m.index, m.chunks = nil, nil
 	m.changed.notify()
 	return nil
+}
+
+// EpochOf implements Store.
+func (m *Memory) EpochOf(id uint64) uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if id < m.first || id > m.last() {
+		return 0
+	}
+	return m.epochs.of(id)
+}
+
+// History implements Store.
+func (m *Memory) History() epoch.History {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.hasHistory {
+		return defaultHistory(m.last() > 0)
+	}
+	return append(epoch.History(nil), m.history...)
+}
+
+// SetHistory implements Store.
+func (m *Memory) SetHistory(h epoch.History) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := checkHistory(h, m.epochs, m.first, m.last()); err != nil {
+		return fmt.Errorf("save history: %w", err)
+	}
+	m.history, m.hasHistory = append(epoch.History(nil), h...), true
+	return nil
+}
+
+// Promise implements Store.
+func (m *Memory) Promise() Promise {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.hasPromise {
+		return defaultPromise(m.last() > 0)
+	}
+	return m.promise
+}
+
+// SetPromise implements Store.
+func (m *Memory) SetPromise(p Promise) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.promise, m.hasPromise = p, true
+	return nil
+}
+
+// RollBackAfter implements Store without a file: a Memory has no data
+// directory, so the entries are only dropped, and the caller can only log
+// their ids. (A node without DATA_DIR cannot join a failover cluster; a
+// Memory rolls back for tests of the callers.) The arena bytes of the
+// entries stay mapped until their chunks are dropped.
+func (m *Memory) RollBackAfter(keep, cause uint64) (Rollback, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	last := m.last()
+	if err := checkKeep(keep, m.first, last); err != nil {
+		return Rollback{}, err
+	}
+	rb := Rollback{Epoch: cause, From: keep + 1, To: last}
+	if keep >= last {
+		return rb, nil
+	}
+	k := keep + 1 - m.first
+	for _, s := range m.index[k:] {
+		m.held -= int64(s.n)
+	}
+	m.index = m.index[:k]
+	m.epochs = m.epochs.cut(keep)
+	if m.hasHistory {
+		m.history = epoch.Adopt(m.history, keep)
+	}
+	m.changed.notify()
+	return rb, nil
 }

@@ -12,9 +12,12 @@ import (
 // deduplicating retries after a restart.
 type Record struct {
 	Message string
-	Key     string    // empty when the append carried none
-	Digest  uint64    // the message's digest, when Key is set
-	Time    time.Time // when the append was accepted, when Key is set
+	// Epoch is the epoch of the leader that gave the record its id; 0
+	// and 1 both mean epoch 1, the only epoch of a log without failover.
+	Epoch  uint64
+	Key    string    // empty when the append carried none
+	Digest uint64    // the message's digest, when Key is set
+	Time   time.Time // when the append was accepted, when Key is set
 }
 
 // KeyRecord is an idempotency key found in a durable log when it opened.
@@ -29,13 +32,19 @@ type KeyRecord struct {
 //
 //	length uint32  bytes of body
 //	crc    uint32  CRC-32C of body
-//	body:  id uint64 | flags byte | [time int64 | digest uint64 | keyLen byte | key] | message
+//	body:  id uint64 | flags byte | [epoch uvarint] | [time int64 | digest uint64 | keyLen byte | key] | message
 //
 // All integers are little endian. The checksum catches torn and corrupt
 // writes; the id, checked against its position, catches misplaced data.
+// The epoch is written (flagEpoch) only above 1: a record of epoch 1 is
+// byte for byte what releases before failover wrote, so a log without
+// failover stays readable by them, and theirs reads as epoch 1. An older
+// release refuses a record with flagEpoch as corrupt (an unknown flag)
+// rather than misreading it.
 const (
 	headerSize = 8
 	flagKey    = 1
+	flagEpoch  = 2
 	// MaxRecordBody bounds a record so a corrupt length is caught before
 	// it asks for gigabytes: a 64 MiB message plus its key and fields.
 	MaxRecordBody = 64<<20 + 512
@@ -57,10 +66,18 @@ func appendRecord(dst []byte, id uint64, rec Record) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, headerSize)...)
 	dst = binary.LittleEndian.AppendUint64(dst, id)
-	if rec.Key == "" {
-		dst = append(dst, 0)
-	} else {
-		dst = append(dst, flagKey)
+	var flags byte
+	if rec.Key != "" {
+		flags |= flagKey
+	}
+	if rec.Epoch > 1 {
+		flags |= flagEpoch
+	}
+	dst = append(dst, flags)
+	if rec.Epoch > 1 {
+		dst = binary.AppendUvarint(dst, rec.Epoch)
+	}
+	if rec.Key != "" {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(rec.Time.UnixNano()))
 		dst = binary.LittleEndian.AppendUint64(dst, rec.Digest)
 		dst = append(dst, byte(len(rec.Key)))
@@ -76,7 +93,7 @@ func appendRecord(dst []byte, id uint64, rec Record) []byte {
 // decoded is one record read back.
 type decoded struct {
 	id  uint64
-	rec Record
+	rec Record // rec.Epoch is 1 for a record without flagEpoch
 	msg []byte // aliases the input
 	n   int    // bytes the record takes, header included
 }
@@ -98,10 +115,22 @@ func decodeRecord(b []byte) (decoded, error) {
 		return decoded{}, errCorrupt
 	}
 	d := decoded{id: binary.LittleEndian.Uint64(body), n: headerSize + int(n)}
+	d.rec.Epoch = 1
 	rest := body[9:]
-	switch body[8] {
-	case 0:
-	case flagKey:
+	flags := body[8]
+	if flags&^(flagKey|flagEpoch) != 0 {
+		return decoded{}, errCorrupt
+	}
+	if flags&flagEpoch != 0 {
+		e, k := binary.Uvarint(rest)
+		// Only the one encoding appendRecord writes is a record: epoch 1
+		// never carries the flag, and the varint is the shortest.
+		if k <= 0 || e < 2 || k != uvarintLen(e) {
+			return decoded{}, errCorrupt
+		}
+		d.rec.Epoch, rest = e, rest[k:]
+	}
+	if flags&flagKey != 0 {
 		if len(rest) < 17 || len(rest) < 17+int(rest[16]) {
 			return decoded{}, errCorrupt
 		}
@@ -110,9 +139,16 @@ func decodeRecord(b []byte) (decoded, error) {
 		k := int(rest[16])
 		d.rec.Key = string(rest[17 : 17+k])
 		rest = rest[17+k:]
-	default:
-		return decoded{}, errCorrupt
 	}
 	d.msg = rest
 	return d, nil
+}
+
+// uvarintLen is the length of the shortest uvarint encoding of v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }

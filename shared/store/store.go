@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/replog/replog/shared/epoch"
 	"github.com/replog/replog/shared/frame"
 )
 
@@ -83,6 +84,32 @@ type Store interface {
 	// Keys lists the idempotency keys a durable store found when it
 	// opened, oldest first; an in-memory store has none.
 	Keys() []KeyRecord
+
+	// EpochOf is the epoch of the entry id (Record.Epoch, 1 for a record
+	// without one), 0 when the log does not hold id.
+	EpochOf(id uint64) uint64
+	// History is the log's epoch history (docs/FAILOVER.md): the one last
+	// saved, or, when none was, epoch 1 from id 1 for a log that holds or
+	// held anything and none (epoch 0) for one that never did.
+	History() epoch.History
+	// SetHistory saves h as the log's history, durably, before it
+	// returns. h must give every held entry its own epoch and claim no
+	// start beyond LastID+1 (ErrHistoryMismatch): a follower appends up to
+	// a new epoch's firstId−1, or its entries of the new epoch, before it
+	// saves the start (epoch.Adopt).
+	SetHistory(h epoch.History) error
+	// Promise is the node's promise state as last saved; without one, a
+	// log that holds anything was promised epoch 1 (to no one named).
+	Promise() Promise
+	// SetPromise saves p, durably, before it returns.
+	SetPromise(p Promise) error
+	// RollBackAfter moves every entry after keep out of the log, into a
+	// rollback file named for cause (the epoch of the leader whose log
+	// lacks them) and the ids, and trims the history to what the log then
+	// backs (epoch.Adopt); the caller then saves its leader's history.
+	// keep below FirstID−1 is refused (ErrRollbackBelowFirst). Appends
+	// waiting meanwhile fail: their ids are gone.
+	RollBackAfter(keep, cause uint64) (Rollback, error)
 	// Close releases what the store holds.
 	Close() error
 }
