@@ -1,0 +1,243 @@
+package election_test
+
+import (
+	"slices"
+	"testing"
+)
+
+// Red-team scenarios: histories built to break the protocol of
+// docs/FAILOVER.md. A TestRedTeam_… that fails shows a real violation;
+// one that passes is a regression scenario the implementation defeats.
+
+// takeInFlight removes from the network the first message of kind k from
+// → to and returns it, so that a script can deliver it much later (a
+// slow network, or a receiver paused with the frame in its socket).
+func (c *scenario) takeInFlight(k kind, from, to string) message {
+	c.t.Helper()
+	for i, m := range c.net {
+		if m.kind == k && m.from == from && m.to == to {
+			c.net = slices.Delete(c.net, i, i+1)
+			return m
+		}
+	}
+	c.t.Fatalf("no %v %s→%s in flight", k, from, to)
+	return message{}
+}
+
+// TestRedTeam_StaleQuorumIDReadmitsALearnerThatForgotAWinningPromise:
+// readmission condition (a) is meant to prove that the leader a learner
+// follows "was current after the wipe", but Leadership.QuorumWithout
+// counts acks received at any time in the leader's epoch, and the frame
+// that carries it may be read long after it was sent. Condition (b), the
+// hold, only outlasts a *pending* candidacy; here the forgotten promise
+// already won an epoch.
+//
+//  1. m0 leads epoch 1; w1 is acked by all three (m0's ack table: m1@1).
+//  2. m0 is cut off. m1 leads epoch 2 with s2's promise; w2 at id 2 is
+//     acknowledged at w=2 (m1, s2).
+//  3. m1 crashes; s2 loses its data directory and comes back a learner.
+//  4. s2 reaches m0, which still believes it leads epoch 1 (it has not
+//     yet been silent for FAILOVER_TIMEOUT). m0 sends s2 w1 with
+//     quorumId 1 — computed from m1's ack of step 1, before m1 stood.
+//  5. That frame is read by s2 only after 3 × FAILOVER_TIMEOUT (network
+//     delay, or s2 SIGSTOPped with it in its socket). Meanwhile m0 has
+//     demoted itself for silence. s2's hold is over, it holds quorumId,
+//     quorumId ≥ the leader's start: s2 is re-admitted promising epoch 1.
+//  6. m0 stands; s2 grants (its promise of epoch 2 to m1 is forgotten);
+//     m0 leads with {m0, s2}, neither of which holds w2.
+//
+// w2, acknowledged at a majority, is not in the log of a later leader.
+// Were m0 to pick epoch 2 (it does when it never stood meanwhile), there
+// would be two leaders of epoch 2. The fix: a learner may count only a
+// quorumId for an id the leader appended after the learner's hello (or
+// the leader counts toward QuorumWithout only acks received after it).
+func TestRedTeam_StaleQuorumIDReadmitsALearnerThatForgotAWinningPromise(t *testing.T) {
+	c := newScenario(t, 3, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	// 1.
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	if len(c.committed) != 1 {
+		t.Fatalf("w1 was not acknowledged: %v", c.committed)
+	}
+	c.dropAll()
+
+	// 2. m0 hears nothing of epoch 2.
+	c.elect("m1", "s2")
+	if m1.role != leader {
+		t.Fatalf("m1 did not lead: %v", m1.role)
+	}
+	c.deliver(kAppend, "m1", "s2")
+	c.deliver(kAck, "s2", "m1")
+	c.dropAll()
+	c.write(m1, 2)
+	c.deliver(kAppend, "m1", "s2")
+	c.deliver(kAck, "s2", "m1")
+	if a, ok := c.committed[2]; !ok || a.epoch != 2 {
+		t.Fatalf("w2 was not acknowledged in epoch 2: %v", c.committed)
+	}
+	c.dropAll()
+
+	// 3.
+	c.crash(m1)
+	c.wipe(s2)
+	wiped := c.now
+
+	// 4. The first frame tells m0 where s2 stands; the second carries w1
+	// and quorumId 1.
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	c.dropAll()
+	c.replicate(m0)
+	late := c.takeInFlight(kAppend, "m0", "s2")
+	c.dropAll()
+	if late.quorum == 0 || len(late.entries) == 0 {
+		t.Fatalf("the script went astray: quorum %d, %d entries", late.quorum, len(late.entries))
+	}
+
+	// 5. Time passes; m0 demotes itself for silence (and may stand in
+	// vain: everything it sends is lost).
+	for !c.now.After(wiped.Add(3*simTimeout + simTimeout/2)) {
+		c.tick()
+		c.dropAll()
+	}
+	if m0.role == leader {
+		t.Fatalf("m0 still leads after %v of silence", c.now.Sub(wiped))
+	}
+	c.send(late)
+	c.deliver(kAppend, "m0", "s2")
+	c.dropAll()
+	if s2.learner {
+		t.Skip("s2 was not re-admitted by the stale quorumId: the attack is defeated")
+	}
+
+	// 6.
+	c.elect("m0", "s2")
+	c.check()
+	if m0.role == leader {
+		t.Fatalf("m0 leads epoch %d with the vote of a learner re-admitted by a stale quorumId, without w2", m0.lead.Epoch())
+	}
+}
+
+// TestRedTeam_StaleQuorumIDElectsTwoLeadersOfOneEpoch is the same history
+// as the test above, except that m0, once demoted, is down until s2 is
+// re-admitted (so it never stood meanwhile): it then stands for epoch 2,
+// which s2 already promised to m1 before its wipe. Two leaders of epoch
+// 2, with different entries at id 2 in epoch 2 — log matching, and with
+// it Diverge, no longer holds.
+func TestRedTeam_StaleQuorumIDElectsTwoLeadersOfOneEpoch(t *testing.T) {
+	c := newScenario(t, 3, 2, 3)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.elect("m1", "s2")
+	c.deliver(kAppend, "m1", "s2")
+	c.deliver(kAck, "s2", "m1")
+	c.dropAll()
+	c.write(m1, 2)
+	c.deliver(kAppend, "m1", "s2")
+	c.deliver(kAck, "s2", "m1")
+	if a, ok := c.committed[2]; !ok || a.epoch != 2 {
+		t.Fatalf("w2 was not acknowledged in epoch 2: %v", c.committed)
+	}
+	c.dropAll()
+
+	c.crash(m1)
+	c.wipe(s2)
+	wiped := c.now
+
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	c.dropAll()
+	c.replicate(m0)
+	late := c.takeInFlight(kAppend, "m0", "s2")
+	c.dropAll()
+
+	for !c.now.After(wiped.Add(3*simTimeout + simTimeout/2)) {
+		c.tick()
+		c.dropAll()
+		if m0.up && m0.role != leader {
+			c.crash(m0) // demoted for silence, then down for a while
+		}
+	}
+	c.send(late)
+	c.deliver(kAppend, "m0", "s2")
+	c.dropAll()
+	if s2.learner {
+		t.Skip("s2 was not re-admitted by the stale quorumId: the attack is defeated")
+	}
+
+	c.restart(m0)
+	c.elect("m0", "s2")
+	c.check()
+	if m0.role == leader {
+		t.Fatalf("m0 leads epoch %d; m1 led it too", m0.lead.Epoch())
+	}
+}
+
+// TestRedTeam_HandoffDoesNotLapseAfterTheLeaderPromisedItsSuccessor is a
+// regression scenario (the implementation defeats it). The document says
+// that during a switchover L is "leaderless" and answers prepares, and
+// that if no successor shows within FAILOVER_TIMEOUT "the handoff lapses
+// and L takes writes again". Read literally, L could promise e+1 to the
+// standby, lapse while the standby's candidacy is still alive (its
+// welcome delayed), and acknowledge a w=majority write in epoch e with
+// followers that never saw the prepare; the successor, whose source is
+// the log L offered, then rolls that write back. The simulation keeps L
+// a leader that takes no writes and makes it step down when it grants a
+// prepare, so it can never lapse afterwards.
+func TestRedTeam_HandoffDoesNotLapseAfterTheLeaderPromisedItsSuccessor(t *testing.T) {
+	c := newScenario(t, 5, 2, 3)
+	m0, m1 := c.byName["m0"], c.byName["m1"]
+
+	c.elect("m0", "m1", "s2", "s3", "s4")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.startHandoff(m0, m1)
+	c.deliver(kHandoff, "m0", "m1")
+	if m1.role != candidate {
+		t.Fatalf("m1 did not stand at the handoff: %v", m1.role)
+	}
+	c.deliver(kPrepare, "m1", "m0")
+	c.deliver(kPrepare, "m1", "s2")
+	c.deliver(kPromise, "m0", "m1")
+	c.deliver(kPromise, "s2", "m1")
+	if m1.role != leader {
+		t.Fatalf("m1 did not lead: %v", m1.role)
+	}
+	successor := m1.lead.Epoch()
+	welcome := c.takeInFlight(kAppend, "m1", "s3") // delayed past m0's lapse
+	c.dropAll()
+
+	for range 20 { // well past the handoff's deadline
+		c.tick()
+		c.net = slices.DeleteFunc(c.net, func(m message) bool { return m.from == "m1" || m.to == "m1" })
+		if m0.role == leader {
+			c.write(m0, 3)
+			c.deliver(kAppend, "m0", "")
+			c.deliver(kAck, "", "m0")
+		}
+		c.check()
+	}
+	c.send(welcome)
+	c.deliver(kAppend, "m1", "s3")
+	c.check()
+	for id, a := range c.committed {
+		if a.epoch < successor && id > 1 {
+			t.Fatalf("m0 acknowledged %q in epoch %d after promising %d", a.msg, a.epoch, successor)
+		}
+	}
+}
