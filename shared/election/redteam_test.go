@@ -241,3 +241,67 @@ func TestRedTeam_HandoffDoesNotLapseAfterTheLeaderPromisedItsSuccessor(t *testin
 		}
 	}
 }
+
+// TestRedTeam_SourceWhoseLogChangesAfterItPromisedIsNotCopied is a
+// regression scenario (the implementation defeats it). The document
+// argues that the source P "has promised e, so no lower leader changes
+// its log meanwhile; a higher one would doom this candidacy anyway" —
+// but doomed is not harmless: if the candidate went on copying, it would
+// adopt P's promised history over entries of P's new one, a log that
+// mixes two histories. Here m1 copies from m0, m0 then follows m2 (epoch
+// 4), which rolls back m0's tail and gives it y1 of epoch 2; the pull
+// m1 sent before is answered only now. The candidate checks each pulled
+// entry's epoch against the history the source promised with, and steps
+// down.
+func TestRedTeam_SourceWhoseLogChangesAfterItPromisedIsNotCopied(t *testing.T) {
+	c := newScenario(t, 5, 3, 1)
+	m0, m1, m2 := c.byName["m0"], c.byName["m1"], c.byName["m2"]
+
+	c.elect("m0", "m1", "m2", "s3", "s4")
+	c.write(m0, 1) // x1
+	c.write(m0, 1) // x2
+	c.dropAll()
+	c.crash(m0)
+
+	c.elect("m2", "m1", "s4") // epoch 2
+	if m2.role != leader {
+		t.Fatalf("m2 did not lead: %v", m2.role)
+	}
+	c.dropAll()
+	c.write(m2, 1) // y1 at id 1, epoch 2
+	c.deliver(kAppend, "m2", "s4")
+	c.dropAll()
+
+	c.restart(m0)
+	c.elect("m1", "m0", "s3") // epoch 3: m0, with x1 x2, is the source
+	if m1.role != candidate || m1.copying == nil || m1.copying.Source != "m0" {
+		t.Fatalf("the script went astray: m1 %v copying %+v", m1.role, m1.copying)
+	}
+	pull := c.takeInFlight(kPull, "m1", "m0")
+	c.dropAll()
+
+	c.elect("m2", "m0", "s4") // refused by m0: it promised epoch 3 to m1
+	c.elect("m2", "m0", "s4") // epoch 4
+	if m2.role != leader {
+		t.Fatalf("m2 did not lead: %v", m2.role)
+	}
+	for range 2 { // the first frame tells m2 where m0 stands
+		c.deliver(kAppend, "m2", "m0")
+		c.deliver(kAck, "m0", "m2")
+		c.dropAll()
+		c.replicate(m2)
+	}
+	c.deliver(kAppend, "m2", "m0")
+	c.dropAll()
+	if m0.last() != 1 || m0.disk.log[0].Msg != "w3" {
+		t.Fatalf("the script went astray: m0 holds %v", m0.disk.log)
+	}
+
+	c.send(pull)
+	c.deliver(kPull, "m1", "m0")
+	c.deliver(kPulled, "m0", "m1")
+	c.check()
+	if m1.role != follower || m1.last() != 0 {
+		t.Fatalf("m1 copied from a source whose log changed: %v, log %v", m1.role, m1.disk.log)
+	}
+}
