@@ -305,3 +305,25 @@ func TestRedTeam_SourceWhoseLogChangesAfterItPromisedIsNotCopied(t *testing.T) {
 		t.Fatalf("m1 copied from a source whose log changed: %v, log %v", m1.role, m1.disk.log)
 	}
 }
+
+// TestRedTeam_StaleHandoffStandsLongAfterItsLeaderLapsed replays a
+// random run (seed 1197, found with 2000 steps; the default 800 stop
+// short of it) that breaks the switchover promise, "nothing is lost,
+// whatever each write's writeConcern" — not the w ≥ majority guarantee.
+// m1 (leader of epoch 16) hands off to m3, a learner that cannot stand
+// yet (handoff LastID 25); the handoff lapses on m1's side and m1 takes
+// writes again, up to w38 (none of w30..w38 reaches a majority). The
+// standby's side of a handoff never lapses (Handoff.Ready looks only at
+// the epoch and LastID; the document gives the standby no deadline), so
+// when m3 is re-admitted 10 s later, holding id 33 — while m1 is in a
+// second switchover, to m0, with LastID 38 — it stands on the stale
+// handoff and leads epoch 17 with m0 and m2: w34..w38 are gone. The same happens, without any wipe,
+// to a FAILOVER=manual standby that was behind when its POST /promote
+// lapsed and catches up later: a switchover the operator saw fail fires
+// by itself. The fix: the standby's handoff lapses too (same deadline),
+// or Ready requires the leader to be still handing off to it.
+func TestRedTeam_StaleHandoffStandsLongAfterItsLeaderLapsed(t *testing.T) {
+	if _, err := runSim(1197, 1500); err != nil {
+		t.Fatal(err)
+	}
+}
