@@ -306,24 +306,39 @@ func TestRedTeam_SourceWhoseLogChangesAfterItPromisedIsNotCopied(t *testing.T) {
 	}
 }
 
-// TestRedTeam_StaleHandoffStandsLongAfterItsLeaderLapsed replays a
-// random run (seed 1197, found with 2000 steps; the default 800 stop
-// short of it) that breaks the switchover promise, "nothing is lost,
-// whatever each write's writeConcern" — not the w ≥ majority guarantee.
-// m1 (leader of epoch 16) hands off to m3, a learner that cannot stand
-// yet (handoff LastID 25); the handoff lapses on m1's side and m1 takes
-// writes again, up to w38 (none of w30..w38 reaches a majority). The
+// TestRedTeam_StaleHandoffStandsLongAfterItsLeaderLapsed replays two
+// random runs (found with 2500 steps a seed; the default 800 stop short
+// of them) that break the switchover promise, "nothing is lost, whatever
+// each write's writeConcern" — not the w ≥ majority guarantee. The
 // standby's side of a handoff never lapses (Handoff.Ready looks only at
 // the epoch and LastID; the document gives the standby no deadline), so
-// when m3 is re-admitted 10 s later, holding id 33 — while m1 is in a
-// second switchover, to m0, with LastID 38 — it stands on the stale
-// handoff and leads epoch 17 with m0 and m2: w34..w38 are gone. The same happens, without any wipe,
-// to a FAILOVER=manual standby that was behind when its POST /promote
-// lapsed and catches up later: a switchover the operator saw fail fires
-// by itself. The fix: the standby's handoff lapses too (same deadline),
-// or Ready requires the leader to be still handing off to it.
+// a standby that was behind when its switchover lapsed on the leader's
+// side stands later, on the stale LastID, after the leader took writes
+// again.
+//
+// Seed 12784 (3 nodes, no wipe): m1, leader of epoch 16, hands off to m0
+// with LastID 25 while m0 holds 18. m1's handoff lapses; m1 takes writes
+// again, to id 27, then starts a second switchover to m0 (LastID 27).
+// Before that second handoff reaches m0, m0 holds 26 ≥ 25 and stands on
+// the first one; it leads epoch 17 with s2's promise and without id 27.
+//
+// Seed 1197 (4 nodes): m1 hands off to m3, a learner that cannot stand
+// yet (LastID 25); the handoff lapses, m1 writes on to w38 and starts a
+// second switchover, to m0; m3, re-admitted 10 s after the handoff
+// reached it and holding 33, stands on the stale handoff and leads epoch
+// 17 with m0 and m2: w34..w38 are gone.
+//
+// In production the same happens to a FAILOVER=manual standby that was
+// behind when its POST /promote lapsed: a switchover the operator saw
+// fail fires by itself later. The fix: the standby's handoff lapses too
+// (same deadline), and a newer handoff replaces an older one.
 func TestRedTeam_StaleHandoffStandsLongAfterItsLeaderLapsed(t *testing.T) {
-	if _, err := runSim(1197, 1500); err != nil {
-		t.Fatal(err)
+	for _, r := range []struct {
+		seed  uint64
+		steps int
+	}{{12784, 1000}, {1197, 1500}} {
+		if _, err := runSim(r.seed, r.steps); err != nil {
+			t.Error(err)
+		}
 	}
 }
