@@ -342,3 +342,88 @@ func TestRedTeam_StaleHandoffStandsLongAfterItsLeaderLapsed(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam_ReadmittedLearnerLacksWritesItHadAcked: readmission
+// condition (a) is said to make the learner hold "every acknowledged
+// write", but quorumId — what a majority *not counting the learner*
+// holds — leaves out exactly the writes whose majority was the learner's
+// own, forgotten, ack. A lagging follower keeps quorumId low.
+//
+//  1. m0 leads epoch 1; w1 reaches everyone. m1 then lags (it hears m0's
+//     heartbeats but gets no entry: a slow link or disk, a long backlog).
+//  2. w2..w4 are acknowledged at w=2 by m0 and s2.
+//  3. s2 loses its data directory and comes back a learner. Over the
+//     hold m0 keeps hearing m1, so it leads on; quorumId stays 1 (m1's).
+//  4. After the hold s2 holds id 1 ≥ quorumId: it is re-admitted,
+//     promising epoch 1, although it holds none of w2..w4.
+//  5. m0 crashes before s2 has caught up. m1 leads epoch 2 with s2's
+//     promise; neither offers w2..w4, acknowledged at a majority.
+//
+// The fix: the leader reports at least its Committed() id (which counts
+// the learner's acks from before its wipe), not only QuorumWithout.
+func TestRedTeam_ReadmittedLearnerLacksWritesItHadAcked(t *testing.T) {
+	c := newScenario(t, 3, 2, 1)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	// 1.
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+	// 2.
+	for range 3 {
+		c.write(m0, 2)
+		c.deliver(kAppend, "m0", "s2")
+		c.deliver(kAck, "s2", "m0")
+		c.dropAll()
+	}
+	if len(c.committed) != 4 {
+		t.Fatalf("the script went astray: acknowledged %v", c.committed)
+	}
+
+	// 3. m1 acks heartbeats (frames without entries: it lags); s2 learns
+	// where m0 must start it from, then gets nothing during its hold.
+	c.wipe(s2)
+	wiped := c.now
+	heartbeat := func() {
+		c.replicate(m0)
+		hb := c.takeInFlight(kAppend, "m0", "m1")
+		hb.entries = nil
+		c.send(hb)
+		c.deliver(kAppend, "m0", "m1")
+		c.deliver(kAck, "m1", "m0")
+	}
+	heartbeat()
+	c.deliver(kAppend, "m0", "s2")
+	c.deliver(kAck, "s2", "m0")
+	c.dropAll()
+	for !c.now.After(wiped.Add(3 * simTimeout)) {
+		c.tick()
+		c.dropAll()
+		heartbeat()
+		c.dropAll()
+		if m0.role != leader {
+			t.Fatalf("the script went astray: m0 stopped leading")
+		}
+	}
+
+	// 4. One frame: s2 holds id 1, quorumId is 1.
+	c.replicate(m0)
+	c.deliver(kAppend, "m0", "s2")
+	c.dropAll()
+	if s2.learner {
+		t.Skip("s2 was not re-admitted: the attack is defeated")
+	}
+	if s2.last() >= 4 {
+		t.Fatalf("the script went astray: s2 holds %d", s2.last())
+	}
+
+	// 5.
+	c.crash(m0)
+	c.elect("m1", "s2")
+	c.check()
+	if m1.role == leader {
+		t.Fatalf("m1 leads epoch %d without w2..w4", m1.lead.Epoch())
+	}
+}
