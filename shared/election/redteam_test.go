@@ -427,3 +427,43 @@ func TestRedTeam_ReadmittedLearnerLacksWritesItHadAcked(t *testing.T) {
 		t.Fatalf("m1 leads epoch %d without w2..w4", m1.lead.Epoch())
 	}
 }
+
+// TestRedTeam_CandidateThatPromisesAHigherEpochStopsStanding is a
+// regression scenario (the implementation defeats it). The document says
+// that a *leader* granting a higher prepare stops leading before the
+// promise leaves; it says nothing of a *candidate*. A candidate m1 (epoch
+// 2) that grants m2's prepare for epoch 3 and then completes its own
+// candidacy would lead epoch 2 with s3 and s4, acknowledge writes with
+// them, while m2 leads epoch 3 with a promise majority {m2, m1, s4}
+// whose only link to m1's epoch was m1's broken promise. The simulation
+// steps a candidate down when it grants (onPrepare); the wiring must too.
+func TestRedTeam_CandidateThatPromisesAHigherEpochStopsStanding(t *testing.T) {
+	c := newScenario(t, 5, 3, 3)
+	m1, m2 := c.byName["m1"], c.byName["m2"]
+
+	c.elect("m0", "m1", "m2", "s3", "s4")
+	c.dropAll()
+
+	c.stand(m1) // epoch 2
+	c.deliver(kPrepare, "m1", "m2")
+	c.deliver(kPromise, "m2", "m1")
+	first := c.takeInFlight(kPrepare, "m1", "s3")
+	second := c.takeInFlight(kPrepare, "m1", "s4")
+	c.dropAll()
+
+	c.stand(m2) // epoch 3
+	c.deliver(kPrepare, "m2", "m1")
+	c.deliver(kPromise, "m1", "m2")
+	c.dropAll()
+
+	c.send(first)
+	c.send(second)
+	c.deliver(kPrepare, "m1", "")
+	c.deliver(kPromise, "", "m1")
+	c.check()
+	if m1.role == leader {
+		c.write(m1, 3)
+		c.check()
+		t.Fatalf("m1 leads epoch %d after promising epoch 3 to m2", m1.lead.Epoch())
+	}
+}
