@@ -48,9 +48,12 @@ func (c *scenario) takeInFlight(k kind, from, to string) message {
 //
 // w2, acknowledged at a majority, is not in the log of a later leader.
 // Were m0 to pick epoch 2 (it does when it never stood meanwhile), there
-// would be two leaders of epoch 2. The fix: a learner may count only a
-// quorumId for an id the leader appended after the learner's hello (or
-// the leader counts toward QuorumWithout only acks received after it).
+// would be two leaders of epoch 2. Without the delay, the document's
+// own timing still needs the old leader's demotion for silence (which it
+// says safety never rests on) and frames read within ~2 × FAILOVER_TIMEOUT
+// of being sent. The fix: quorumId counts only acks the leader received
+// after the learner told it its hold was over (a fresh round), so a
+// leader whose successor won with the forgotten promise cannot produce it.
 func TestRedTeam_StaleQuorumIDReadmitsALearnerThatForgotAWinningPromise(t *testing.T) {
 	c := newScenario(t, 3, 2, 3)
 	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
