@@ -110,6 +110,7 @@ type message struct {
 	learner  bool           // ack: from a learner, which counts for nothing
 	quorum   uint64         // append: the highest id a majority without the receiver holds, for a learner
 	through  uint64         // pull: the last id wanted
+	until    time.Time      // handoff: the leader's deadline, after which neither end acts on it
 }
 
 func (m message) String() string {
@@ -304,7 +305,11 @@ func (s *sim) stepDown(n *node) {
 }
 
 // stand starts a candidacy of n.
-func (s *sim) stand(n *node) {
+func (s *sim) stand(n *node) { s.standNeeding(n, "") }
+
+// standNeeding starts a candidacy of n that cannot win without need's
+// promise ("" for none).
+func (s *sim) standNeeding(n *node, need string) {
 	p, err := n.voter.Stand(n.name, n.disk.hist.Last())
 	if err != nil {
 		return
@@ -314,6 +319,7 @@ func (s *sim) stand(n *node) {
 	s.stepDown(n)
 	n.role = candidate
 	n.tally = election.NewTally(p.Epoch, n.name, n.offer(), len(s.nodes), s.now.Add(s.jitter()))
+	n.tally.Need(need)
 	s.broadcast(n, message{kind: kPrepare, epoch: p.Epoch})
 }
 
@@ -800,32 +806,39 @@ func (s *sim) promote() {
 // startHandoff is POST /promote on standby to while leader n is
 // reachable: n stops taking writes (waiting ones get a 503) and tells it.
 func (s *sim) startHandoff(n, to *node) {
-	n.handoff = &election.Handoff{To: to.name, Epoch: n.lead.Epoch(), LastID: n.last(), Deadline: s.now.Add(s.jitter())}
+	n.handoff = &election.Handoff{From: n.name, To: to.name, Epoch: n.lead.Epoch(), LastID: n.last(), Deadline: s.now.Add(s.jitter())}
 	for _, w := range n.waits {
 		s.unknown = append(s.unknown, w.msg)
 	}
 	n.waits = nil
 	s.handingOff[n.name] = &switchover{from: n.name, epoch: n.lead.Epoch()}
 	s.stats.switchovers++
-	s.send(message{kind: kHandoff, from: n.name, to: to.name, epoch: n.lead.Epoch(), id: n.last()})
+	s.send(message{kind: kHandoff, from: n.name, to: to.name, epoch: n.lead.Epoch(), id: n.last(), until: n.handoff.Deadline})
 }
 
 func (s *sim) onHandoff(n *node, m message) {
 	if n.role != follower {
 		return
 	}
-	n.handoff = &election.Handoff{To: n.name, Epoch: m.epoch, LastID: m.id}
+	h := election.Handoff{From: m.from, To: n.name, Epoch: m.epoch, LastID: m.id, Deadline: m.until}
+	if n.handoff == nil || h.Replaces(*n.handoff) {
+		n.handoff = &h
+	}
 	s.tryHandoff(n)
 }
 
 // tryHandoff makes the standby n stand once it holds its leader's last id.
 func (s *sim) tryHandoff(n *node) {
 	h := n.handoff
-	if h == nil || n.role != follower || !h.Ready(n.disk.hist.Last(), n.last()) {
+	if h != nil && h.Lapsed(s.now) {
+		n.handoff = nil
 		return
 	}
-	leader := s.leaderOf[h.Epoch]
-	s.stand(n)
+	if h == nil || n.role != follower || !h.Ready(n.disk.hist.Last(), n.last(), s.now) {
+		return
+	}
+	leader := h.From
+	s.standNeeding(n, h.From)
 	if n.role == candidate {
 		if rec := s.handingOff[leader]; rec != nil && rec.epoch == h.Epoch {
 			s.switchovers[n.tally.Epoch()] = rec

@@ -34,6 +34,7 @@ type Tally struct {
 	deadline time.Time
 	offers   map[string]Offer // promiser → its log when it promised; self included
 	above    uint64           // the highest epoch a refusal named
+	need     string           // a promiser the candidacy cannot win without; "" for none
 }
 
 // NewTally starts the candidacy of self for epoch e, whose promise to
@@ -70,9 +71,22 @@ func (t *Tally) Over(now time.Time) bool {
 	return !now.Before(t.deadline) || t.above >= t.epoch
 }
 
+// Need makes the candidacy win only with node's promise among the
+// majority. A standby that stands at a switchover needs its old leader's:
+// that leader stops leading when it grants, and offers its log as it is
+// then, so the candidate copies whatever the leader took, even writes
+// taken after its handoff lapsed; "a switchover loses nothing" then rests
+// on no clock.
+func (t *Tally) Need(node string) { t.need = node }
+
 // Won reports whether a majority of the cluster, the candidate included,
-// promised the epoch.
-func (t *Tally) Won() bool { return len(t.offers) >= t.majority }
+// promised the epoch, the needed promiser among them.
+func (t *Tally) Won() bool {
+	if _, ok := t.offers[t.need]; t.need != "" && !ok {
+		return false
+	}
+	return len(t.offers) >= t.majority
+}
 
 // Source returns the most up-to-date promiser and its offer: the log the
 // candidate must hold before it leads. The candidate itself wins a tie,

@@ -106,3 +106,23 @@ func TestCandidacyIsOverOnTimeoutOrAHigherPromise(t *testing.T) {
 		t.Fatal("a refusal naming the same epoch did not end the candidacy")
 	}
 }
+
+// TestSwitchoverCandidacyNeedsTheOldLeadersPromise: a standby that
+// stands at a handoff wins only with the promise of the leader that
+// handed off, whose offer is then its final log: the candidate copies it.
+func TestSwitchoverCandidacyNeedsTheOldLeadersPromise(t *testing.T) {
+	own := OfferOf(hist(1, 1), 25)
+	tl := NewTally(2, "b", own, 3, t0.Add(time.Second))
+	tl.Need("a")
+	tl.Granted("c", 2, own)
+	if tl.Won() {
+		t.Fatal("won without the old leader's promise")
+	}
+	tl.Granted("a", 2, OfferOf(hist(1, 1), 27)) // it took writes after its handoff lapsed
+	if !tl.Won() {
+		t.Fatal("not won with a majority that includes the old leader")
+	}
+	if c, ok := tl.Plan(own); !ok || c.Source != "a" || c.Through != 27 {
+		t.Fatalf("Plan = %+v, %v; want to copy 26..27 from a", c, ok)
+	}
+}
