@@ -228,3 +228,66 @@ func TestReadmittedLearnerCannotLendAForgottenPromise(t *testing.T) {
 		t.Fatalf("acknowledged %v with a learner's ack", c.committed)
 	}
 }
+
+// TestReadmittedLearnerHoldsWhatItsForgottenAcksAcknowledged is the
+// red-team history of TestRedTeam_ReadmittedLearnerLacksWritesItHadAcked
+// carried further: the learner's "ready" reaches the leader and the
+// lagging m1 echoes the new round, so the readmission is confirmed by a
+// fresh majority. What keeps s2 a learner is then ReadmitID alone: it
+// counts s2's own acks from before its wipe (w2..w4), which a majority
+// without s2 (m1 lags at 1) does not hold.
+func TestReadmittedLearnerHoldsWhatItsForgottenAcksAcknowledged(t *testing.T) {
+	c := newScenario(t, 3, 2, 1)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+	for range 3 {
+		c.write(m0, 2)
+		c.deliver(kAppend, "m0", "s2")
+		c.deliver(kAck, "s2", "m0")
+		c.dropAll()
+	}
+	c.wipe(s2)
+	wiped := c.now
+	// frame delivers to each follower one frame of m0's, without its
+	// entries once the follower holds w1: m1 and s2 both lag.
+	frame := func() {
+		c.replicate(m0)
+		for _, to := range []string{"m1", "s2"} {
+			f := c.takeInFlight(kAppend, "m0", to)
+			if c.byName[to].last() >= 1 {
+				f.entries = nil
+			}
+			c.send(f)
+			c.deliver(kAppend, "m0", to)
+			c.deliver(kAck, to, "m0")
+		}
+		c.dropAll()
+	}
+	for !c.now.After(wiped.Add(3 * simTimeout)) {
+		c.tick()
+		c.dropAll()
+		frame()
+		if m0.role != leader {
+			t.Fatalf("the script went astray: m0 stopped leading")
+		}
+	}
+	frame() // s2 says it is ready; m1 echoes the new round
+	if !m0.lead.Confirmed("s2") {
+		t.Fatal("the script went astray: s2's readmission is not confirmed")
+	}
+	frame()
+	if !s2.learner || s2.last() >= 4 {
+		t.Fatalf("s2 re-admitted holding %d, without w2..w4", s2.last())
+	}
+	c.crash(m0)
+	c.elect("m1", "s2")
+	c.check()
+	if m1.role == leader {
+		t.Fatalf("m1 leads epoch %d without w2..w4", m1.lead.Epoch())
+	}
+}

@@ -108,7 +108,10 @@ type message struct {
 	entries  []entry        // append, pulled
 	id       uint64         // ack: the last id held; pull: the first id wanted
 	learner  bool           // ack: from a learner, which counts for nothing
-	quorum   uint64         // append: the highest id a majority without the receiver holds, for a learner
+	quorum   uint64         // append: the id a learner must hold to vote again (Leadership.ReadmitID)
+	fresh    bool           // append: the leader confirmed the learner's readmission (Leadership.Confirmed)
+	round    uint64         // append: the leader's round; ack: the round of the frame acked
+	ready    bool           // ack: from a learner whose hold is over
 	through  uint64         // pull: the last id wanted
 	until    time.Time      // handoff: the leader's deadline, after which neither end acts on it
 }
@@ -273,8 +276,14 @@ func (s *sim) restart(n *node) {
 }
 
 // wipe loses n's data directory: it comes back empty, as a learner.
+// The acks its old process sent and no leader read yet are lost with its
+// connections: a leader reads a follower's frames only from the
+// connection of that follower's latest hello, so an old ack never
+// follows a learner's (its promises may: a candidacy can still count
+// one, and the learner's hold is there for that).
 func (s *sim) wipe(n *node) {
 	s.crash(n)
+	s.net = slices.DeleteFunc(s.net, func(m message) bool { return m.from == n.name && m.kind == kAck })
 	n.disk = disk{changes: n.disk.changes + 1}
 	n.learner = true
 	s.ghost[n.name], s.rbChecked[n.name] = nil, 0
@@ -455,7 +464,8 @@ func (s *sim) replicate(n *node) {
 		if from >= 1 && from <= end {
 			entries = slices.Clone(n.disk.log[from-1 : end])
 		}
-		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries, quorum: n.lead.QuorumWithout(f.name)})
+		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries,
+			quorum: n.lead.ReadmitID(f.name), fresh: n.lead.Confirmed(f.name), round: n.lead.Round()})
 	}
 }
 
@@ -482,14 +492,15 @@ func (s *sim) onAppend(n *node, m message) {
 		}
 	}
 	s.setHist(n, epoch.Adopt(m.hist, n.last()))
-	if n.learner && n.readmit.Ready(s.now, n.last(), m.quorum, m.hist[len(m.hist)-1].FirstID-1) {
+	if n.learner && n.readmit.Ready(s.now, n.last(), m.quorum, m.hist[len(m.hist)-1].FirstID-1, m.fresh) {
 		n.learner = false
 		s.persist(n, n.voter.Readmit(election.Promise{Epoch: m.epoch, To: m.from}))
 		s.told(n, m.epoch)
 		s.stats.readmitted++
 		s.logf("readmit %s", n.name)
 	}
-	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), learner: n.learner})
+	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), round: m.round,
+		learner: n.learner, ready: n.learner && n.readmit.HoldOver(s.now)})
 	s.tryHandoff(n)
 }
 
@@ -498,10 +509,15 @@ func (s *sim) onAck(n *node, m message) {
 		return
 	}
 	n.next[m.from] = m.id + 1
-	if m.learner {
-		return // a learner's ack counts toward nothing
+	if m.learner { // a learner's ack counts toward nothing
+		n.lead.Learner(m.from)
+		if m.ready {
+			n.lead.LearnerReady(m.from)
+		}
+		return
 	}
 	n.lead.Ack(m.from, m.id, s.now)
+	n.lead.Echo(m.from, m.round)
 	s.settle(n)
 }
 
