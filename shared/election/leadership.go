@@ -83,6 +83,18 @@ func (l *Leadership) SawEpoch(e uint64) {
 	}
 }
 
+// Promised records a promise the leader's own voter persisted while it
+// leads (it granted a prepare): any promise but its own for this epoch is
+// for a higher one, and deposes it (Check) before the promise leaves —
+// the promise offers the log as it is then, so anything the leader
+// appended or acknowledged afterwards would be outside what the
+// candidate copies.
+func (l *Leadership) Promised(p Promise) {
+	if p != (Promise{Epoch: l.epoch, To: l.self}) {
+		l.higher = max(l.higher, p.Epoch, l.epoch+1)
+	}
+}
+
 // Begun reports whether a majority, the leader included, holds the log up
 // to the epoch's start and persisted the start. Before that, an entry
 // already on a majority may still be lost to a candidate with an older

@@ -340,11 +340,27 @@ func (s *sim) onPrepare(n *node, m message) {
 	}
 	s.persist(n, p)
 	s.told(n, m.epoch)
-	if n.role != follower {
-		s.stepDown(n) // a leader or candidate that promised a higher epoch
-	}
+	s.promisedAway(n, p)
 	n.deadline = s.now.Add(s.jitter())
 	s.send(message{kind: kPromise, from: n.name, to: m.from, epoch: m.epoch, granted: true, promised: p.Epoch, offer: n.offer()})
+}
+
+// promisedAway steps down a leader or candidate whose voter granted
+// another node's prepare, as its Leadership or Tally decides, before the
+// promise leaves.
+func (s *sim) promisedAway(n *node, p election.Promise) {
+	switch {
+	case n.lead != nil:
+		n.lead.Promised(p)
+		if n.lead.Check(s.now) != nil {
+			s.stepDown(n)
+		}
+	case n.tally != nil:
+		n.tally.Promised(p)
+		if n.tally.Over(s.now) {
+			s.stepDown(n)
+		}
+	}
 }
 
 func (s *sim) onPromise(n *node, m message) {
@@ -398,8 +414,8 @@ func (s *sim) onPulled(n *node, m message) {
 		if e.ID <= n.last() {
 			continue
 		}
-		if e.ID != n.last()+1 || e.ID > n.copying.Through || e.Epoch != n.copying.History.Of(e.ID) {
-			s.stepDown(n) // the source's log changed since it promised
+		if n.copying.Take(e.ID, e.Epoch, n.last()) != nil {
+			s.stepDown(n)
 			return
 		}
 		s.appendLog(n, e)

@@ -1,6 +1,8 @@
 package election
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/replog/replog/shared/epoch"
@@ -59,6 +61,18 @@ func (t *Tally) Granted(from string, e uint64, o Offer) {
 	}
 }
 
+// Promised records a promise the candidate's own voter persisted after
+// it stood (it granted another node's prepare): any promise other than
+// the one it gave itself for this epoch is for a higher epoch, and ends
+// the candidacy at once. Going on would lead an epoch whose electors
+// the candidate had just helped another candidacy outrank, with a log
+// that candidacy counted as the candidate's last.
+func (t *Tally) Promised(p Promise) {
+	if p != (Promise{Epoch: t.epoch, To: t.self}) {
+		t.above = max(t.above, p.Epoch, t.epoch)
+	}
+}
+
 // Refused records a refusal naming the epoch its sender promised: at or
 // above this candidacy's, it can never win.
 func (t *Tally) Refused(promised uint64) { t.above = max(t.above, promised) }
@@ -110,6 +124,23 @@ type Copy struct {
 	Keep    uint64
 	Through uint64
 	History epoch.History // the source's, to adopt as the copy goes
+}
+
+// ErrSourceChanged: a pulled entry is not the one the source's promised
+// log holds at that id: the source follows another leader since.
+var ErrSourceChanged = errors.New("the source's log changed since it promised")
+
+// Take checks an entry pulled from the source, at id with epoch e, for
+// a candidate whose log holds up to last: it must be the next id, at most
+// Through, and of the epoch the history the source promised with gives
+// it. Anything else means the source's log changed since it promised (a
+// higher leader truncated it); copying on would mix two histories, so the
+// candidacy ends.
+func (c Copy) Take(id, e, last uint64) error {
+	if id != last+1 || id > c.Through || e != c.History.Of(id) {
+		return fmt.Errorf("pull id %d (epoch %d) from %s after %d: %w", id, e, c.Source, last, ErrSourceChanged)
+	}
+	return nil
 }
 
 // Plan returns what the candidate, whose log is now own, must copy before

@@ -1,6 +1,7 @@
 package election
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -124,5 +125,48 @@ func TestSwitchoverCandidacyNeedsTheOldLeadersPromise(t *testing.T) {
 	}
 	if c, ok := tl.Plan(own); !ok || c.Source != "a" || c.Through != 27 {
 		t.Fatalf("Plan = %+v, %v; want to copy 26..27 from a", c, ok)
+	}
+}
+
+// TestCandidateThatGrantsAHigherPrepareStopsStanding: a candidate whose
+// voter grants another node's prepare is over at once, whatever the
+// promises it collected.
+func TestCandidateThatGrantsAHigherPrepareStopsStanding(t *testing.T) {
+	own := OfferOf(hist(1, 1), 3)
+	tl := NewTally(2, "a", own, 3, t0.Add(time.Second))
+	tl.Promised(Promise{Epoch: 2, To: "a"}) // its own promise: nothing changes
+	if tl.Over(t0) {
+		t.Fatal("over on its own promise")
+	}
+	tl.Promised(Promise{Epoch: 3, To: "b"})
+	tl.Granted("c", 2, own)
+	if !tl.Over(t0) || tl.MayLead(own.Position, t0) {
+		t.Fatal("a candidate that promised epoch 3 to b may still lead epoch 2")
+	}
+}
+
+// TestCandidateCopiesOnlyWhatItsSourcePromised: a pulled entry must be
+// the next id, within the plan, of the epoch the source's promised
+// history gives it; otherwise the source's log changed since.
+func TestCandidateCopiesOnlyWhatItsSourcePromised(t *testing.T) {
+	c := Copy{Source: "a", Keep: 2, Through: 6, History: hist(1, 1, 3, 4)}
+	cases := []struct {
+		name        string
+		id, e, last uint64
+		ok          bool
+	}{
+		{"the next id, of epoch 1", 3, 1, 2, true},
+		{"the next id, of epoch 3", 4, 3, 3, true},
+		{"of another epoch than the promised history", 4, 4, 3, false},
+		{"a gap", 5, 3, 3, false},
+		{"beyond the plan", 7, 3, 6, false},
+	}
+	for _, k := range cases {
+		t.Run(k.name, func(t *testing.T) {
+			err := c.Take(k.id, k.e, k.last)
+			if (err == nil) != k.ok || (err != nil && !errors.Is(err, ErrSourceChanged)) {
+				t.Fatalf("Take = %v, want ok %v", err, k.ok)
+			}
+		})
 	}
 }
