@@ -238,6 +238,25 @@ func (l *Leadership) Confirmed(node string) bool {
 	return n >= l.majority
 }
 
+// Readmitting returns the lives the leader's frames carry now: for each
+// learner that said it was ready, the life it gets once re-admitted —
+// this epoch and the round its readiness started. A follower persists
+// them before it echoes the frame, so every node of the majority that
+// confirms a learner knows its new life, and says so in the promises it
+// gives afterwards (see Life). nil when no learner is ready.
+func (l *Leadership) Readmitting() Lives {
+	var ls Lives
+	for node, o := range l.learners {
+		if o.round != 0 {
+			if ls == nil {
+				ls = Lives{}
+			}
+			ls[node] = Life{Epoch: l.epoch, Round: o.round}
+		}
+	}
+	return ls
+}
+
 // learning is what the leader keeps of a learner.
 type learning struct {
 	owed  uint64 // Committed when the leader learnt of the wipe

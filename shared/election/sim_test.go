@@ -35,7 +35,9 @@ type disk struct {
 	hist     epoch.History
 	promise  election.Promise
 	rollback []entry
-	changes  int // bumped by every change of log, history or rollback: the checker skips an unchanged disk
+	life     election.Life  // this voting life of the node (zero until a wipe and readmission)
+	lives    election.Lives // what it knows of the others' lives
+	changes  int            // bumped by every change of log, history or rollback: the checker skips an unchanged disk
 }
 
 type role int
@@ -78,7 +80,11 @@ type node struct {
 
 func (n *node) last() uint64 { return uint64(len(n.disk.log)) }
 
-func (n *node) offer() election.Offer { return election.OfferOf(n.disk.hist, n.last()) }
+func (n *node) offer() election.Offer {
+	o := election.OfferOf(n.disk.hist, n.last())
+	o.Life, o.Lives = n.disk.life, n.disk.lives.Clone()
+	return o
+}
 
 type kind int
 
@@ -112,6 +118,7 @@ type message struct {
 	fresh    bool           // append: the leader confirmed the learner's readmission (Leadership.Confirmed)
 	round    uint64         // append: the leader's round; ack: the round of the frame acked
 	ready    bool           // ack: from a learner whose hold is over
+	lives    election.Lives // append: the lives of the learners being re-admitted (Leadership.Readmitting)
 	through  uint64         // pull: the last id wanted
 	until    time.Time      // handoff: the leader's deadline, after which neither end acts on it
 }
@@ -481,7 +488,7 @@ func (s *sim) replicate(n *node) {
 			entries = slices.Clone(n.disk.log[from-1 : end])
 		}
 		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries,
-			quorum: n.lead.ReadmitID(f.name), fresh: n.lead.Confirmed(f.name), round: n.lead.Round()})
+			quorum: n.lead.ReadmitID(f.name), fresh: n.lead.Confirmed(f.name), round: n.lead.Round(), lives: n.lead.Readmitting()})
 	}
 }
 
@@ -508,8 +515,13 @@ func (s *sim) onAppend(n *node, m message) {
 		}
 	}
 	s.setHist(n, epoch.Adopt(m.hist, n.last()))
+	if n.disk.lives == nil {
+		n.disk.lives = election.Lives{}
+	}
+	n.disk.lives.Merge(m.lives) // persisted before the ack echoes the round
 	if n.learner && n.readmit.Ready(s.now, n.last(), m.quorum, m.hist[len(m.hist)-1].FirstID-1, m.fresh) {
 		n.learner = false
+		n.disk.life = m.lives[n.name]
 		s.persist(n, n.voter.Readmit(election.Promise{Epoch: m.epoch, To: m.from}))
 		s.told(n, m.epoch)
 		s.stats.readmitted++
@@ -529,6 +541,12 @@ func (s *sim) onAck(n *node, m message) {
 		n.lead.Learner(m.from)
 		if m.ready {
 			n.lead.LearnerReady(m.from)
+			// The leader is in the majority that confirms the learner:
+			// it persists the new life before its frames carry it.
+			if n.disk.lives == nil {
+				n.disk.lives = election.Lives{}
+			}
+			n.disk.lives.Merge(n.lead.Readmitting())
 		}
 		return
 	}

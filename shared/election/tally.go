@@ -18,6 +18,8 @@ func Majority(clusterSize int) int { return clusterSize/2 + 1 }
 type Offer struct {
 	Position epoch.Position
 	History  epoch.History
+	Life     Life  // the promiser's voting life (see Life)
+	Lives    Lives // what the promiser knows of the others' lives
 }
 
 // OfferOf returns the offer of a log with history h holding up to last.
@@ -37,6 +39,7 @@ type Tally struct {
 	offers   map[string]Offer // promiser → its log when it promised; self included
 	above    uint64           // the highest epoch a refusal named
 	need     string           // a promiser the candidacy cannot win without; "" for none
+	lives    Lives            // the latest life of each node that any promise showed
 }
 
 // NewTally starts the candidacy of self for epoch e, whose promise to
@@ -45,7 +48,7 @@ type Tally struct {
 func NewTally(e uint64, self string, own Offer, clusterSize int, deadline time.Time) *Tally {
 	return &Tally{
 		epoch: e, self: self, majority: Majority(clusterSize), deadline: deadline,
-		offers: map[string]Offer{self: own},
+		offers: map[string]Offer{self: own}, lives: Lives{},
 	}
 }
 
@@ -54,11 +57,24 @@ func (t *Tally) Epoch() uint64 { return t.epoch }
 
 // Granted counts the promise of from for epoch e, with the log it
 // offered; promises for another epoch are ignored, and a promiser counts
-// once however often it answers.
+// once however often it answers. A promise from a life that another
+// promise shows to have ended (its node lost its data directory and was
+// re-admitted since) counts for nothing: that node forgot it, and may
+// give the same epoch to another candidate.
 func (t *Tally) Granted(from string, e uint64, o Offer) {
-	if e == t.epoch {
-		t.offers[from] = o
+	if e != t.epoch {
+		return
 	}
+	t.offers[from] = o
+	t.lives.Merge(o.Lives)
+	t.lives.Learn(from, o.Life)
+}
+
+// counts reports whether the promise of name counts: given, and from
+// the latest life of name the candidacy knows.
+func (t *Tally) counts(name string) bool {
+	o, ok := t.offers[name]
+	return ok && !o.Life.Less(t.lives[name])
 }
 
 // Promised records a promise the candidate's own voter persisted after
@@ -96,10 +112,16 @@ func (t *Tally) Need(node string) { t.need = node }
 // Won reports whether a majority of the cluster, the candidate included,
 // promised the epoch, the needed promiser among them.
 func (t *Tally) Won() bool {
-	if _, ok := t.offers[t.need]; t.need != "" && !ok {
+	if t.need != "" && !t.counts(t.need) {
 		return false
 	}
-	return len(t.offers) >= t.majority
+	n := 0
+	for name := range t.offers {
+		if t.counts(name) {
+			n++
+		}
+	}
+	return n >= t.majority
 }
 
 // Source returns the most up-to-date promiser and its offer: the log the
@@ -108,6 +130,9 @@ func (t *Tally) Won() bool {
 func (t *Tally) Source() (string, Offer) {
 	best, bo := t.self, t.offers[t.self]
 	for name, o := range t.offers {
+		if !t.counts(name) {
+			continue
+		}
 		c := o.Position.Compare(bo.Position)
 		if c > 0 || (c == 0 && best != t.self && name < best) {
 			best, bo = name, o
