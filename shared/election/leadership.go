@@ -229,7 +229,10 @@ func (l *Leadership) Confirmed(node string) bool {
 	if o == nil || o.round == 0 || !l.begun {
 		return false
 	}
-	n := 1 // the leader: it stops leading when it grants a higher prepare
+	// The leader counts: it stops leading when it grants a higher
+	// prepare, and it persists the learner's new life (Readmitting)
+	// before its frames of the round carry it.
+	n := 1
 	for v, r := range l.echoed {
 		if _, learner := l.learners[v]; v != l.self && v != node && !learner && r >= o.round {
 			n++
