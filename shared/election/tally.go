@@ -18,8 +18,9 @@ func Majority(clusterSize int) int { return clusterSize/2 + 1 }
 type Offer struct {
 	Position epoch.Position
 	History  epoch.History
-	Life     Life  // the promiser's voting life (see Life)
-	Lives    Lives // what the promiser knows of the others' lives
+	FirstID  uint64 // the promiser's first id (retention); 0 or 1: it holds its log from id 1
+	Life     Life   // the promiser's voting life (see Life)
+	Lives    Lives  // what the promiser knows of the others' lives
 }
 
 // OfferOf returns the offer of a log with history h holding up to last.
@@ -149,6 +150,13 @@ type Copy struct {
 	Keep    uint64
 	Through uint64
 	History epoch.History // the source's, to adopt as the copy goes
+	// Restart: the source's retention dropped Keep+1, so the candidate,
+	// after rolling back beyond Keep, drops the rest of its log (shared
+	// with the source, not diverged) and restarts it at From, as a
+	// follower behind its leader's retention does. Otherwise From is
+	// Keep+1.
+	Restart bool
+	From    uint64
 }
 
 // ErrSourceChanged: a pulled entry is not the one the source's promised
@@ -176,7 +184,11 @@ func (t *Tally) Plan(own Offer) (c Copy, ok bool) {
 		return Copy{}, false
 	}
 	keep := epoch.Diverge(src.History, src.Position.ID, own.History, own.Position.ID)
-	return Copy{Source: name, Keep: keep, Through: src.Position.ID, History: src.History}, true
+	c = Copy{Source: name, Keep: keep, Through: src.Position.ID, History: src.History, From: keep + 1}
+	if src.FirstID > keep+1 {
+		c.Restart, c.From = true, src.FirstID
+	}
+	return c, true
 }
 
 // MayLead reports whether the candidate, whose log is now at own, may

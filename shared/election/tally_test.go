@@ -170,3 +170,25 @@ func TestCandidateCopiesOnlyWhatItsSourcePromised(t *testing.T) {
 		})
 	}
 }
+
+// TestCandidateRestartsItsLogWhereRetentionLeftItsSource: a source whose
+// retention dropped the first id the candidate lacks cannot give it; the
+// candidate restarts its log at the source's first id instead of failing
+// every candidacy.
+func TestCandidateRestartsItsLogWhereRetentionLeftItsSource(t *testing.T) {
+	own := OfferOf(hist(1, 1), 3)
+	src := OfferOf(hist(1, 1, 2, 6), 20)
+	for _, c := range []struct {
+		first   uint64
+		restart bool
+		from    uint64
+	}{{0, false, 4}, {4, false, 4}, {10, true, 10}} {
+		src.FirstID = c.first
+		tl := NewTally(3, "a", own, 3, t0.Add(time.Second))
+		tl.Granted("b", 3, src)
+		got, ok := tl.Plan(own)
+		if !ok || got.Keep != 3 || got.Restart != c.restart || got.From != c.from || got.Through != 20 {
+			t.Errorf("source's first id %d: Plan = %+v, want restart %v from %d", c.first, got, c.restart, c.from)
+		}
+	}
+}
