@@ -92,3 +92,17 @@ func TestLeaderDemotesWhenMajoritySilentForTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaderThatGrantsAHigherPrepareStopsLeading: the leader's own
+// voter granting a prepare deposes it before the promise leaves.
+func TestLeaderThatGrantsAHigherPrepareStopsLeading(t *testing.T) {
+	l := NewLeadership("a", epoch.Start{Epoch: 2, FirstID: 1}, 3, time.Minute, t0)
+	l.Promised(Promise{Epoch: 2, To: "a"})
+	if err := l.Check(t0); err != nil {
+		t.Fatalf("deposed by its own promise: %v", err)
+	}
+	l.Promised(Promise{Epoch: 3, To: "b"})
+	if err := l.Check(t0); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("Check after granting epoch 3 = %v, want ErrDeposed", err)
+	}
+}

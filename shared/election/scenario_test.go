@@ -2,7 +2,11 @@ package election_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/replog/replog/shared/election"
 )
 
 // Scenarios drive the simulated cluster by hand, for the interleavings
@@ -226,5 +230,131 @@ func TestReadmittedLearnerCannotLendAForgottenPromise(t *testing.T) {
 	c.check()
 	if len(c.committed) != 1 {
 		t.Fatalf("acknowledged %v with a learner's ack", c.committed)
+	}
+}
+
+// TestReadmittedLearnerHoldsWhatItsForgottenAcksAcknowledged is the
+// red-team history of TestRedTeam_ReadmittedLearnerLacksWritesItHadAcked
+// carried further: the learner's "ready" reaches the leader and the
+// lagging m1 echoes the new round, so the readmission is confirmed by a
+// fresh majority. What keeps s2 a learner is then ReadmitID alone: it
+// counts s2's own acks from before its wipe (w2..w4), which a majority
+// without s2 (m1 lags at 1) does not hold.
+func TestReadmittedLearnerHoldsWhatItsForgottenAcksAcknowledged(t *testing.T) {
+	c := newScenario(t, 3, 2, 1)
+	m0, m1, s2 := c.byName["m0"], c.byName["m1"], c.byName["s2"]
+
+	c.elect("m0", "m1", "s2")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+	for range 3 {
+		c.write(m0, 2)
+		c.deliver(kAppend, "m0", "s2")
+		c.deliver(kAck, "s2", "m0")
+		c.dropAll()
+	}
+	c.wipe(s2)
+	wiped := c.now
+	// frame delivers to each follower one frame of m0's, without its
+	// entries once the follower holds w1: m1 and s2 both lag.
+	frame := func() {
+		c.replicate(m0)
+		for _, to := range []string{"m1", "s2"} {
+			f := c.takeInFlight(kAppend, "m0", to)
+			if c.byName[to].last() >= 1 {
+				f.entries = nil
+			}
+			c.send(f)
+			c.deliver(kAppend, "m0", to)
+			c.deliver(kAck, to, "m0")
+		}
+		c.dropAll()
+	}
+	for !c.now.After(wiped.Add(3 * simTimeout)) {
+		c.tick()
+		c.dropAll()
+		frame()
+		if m0.role != leader {
+			t.Fatalf("the script went astray: m0 stopped leading")
+		}
+	}
+	frame() // s2 says it is ready; m1 echoes the new round
+	if !m0.lead.Confirmed("s2") {
+		t.Fatal("the script went astray: s2's readmission is not confirmed")
+	}
+	frame()
+	if !s2.learner || s2.last() >= 4 {
+		t.Fatalf("s2 re-admitted holding %d, without w2..w4", s2.last())
+	}
+	c.crash(m0)
+	c.elect("m1", "s2")
+	c.check()
+	if m1.role == leader {
+		t.Fatalf("m1 leads epoch %d without w2..w4", m1.lead.Epoch())
+	}
+}
+
+// TestReadmittedLearnersForgottenPromiseDoesNotCountWhateverTheClocks:
+// the learner's hold outlasts a candidacy only if clocks run at roughly
+// the same rate. Here the candidate's clock is slow: m1's candidacy for
+// epoch 2, which counted s4's promise before s4's wipe, is still open
+// after s4's hold, its fresh round and its readmission. s4, re-admitted
+// promising epoch 1, then promises epoch 2 to m2, which leads it with s3;
+// m1 then asks m0, which grants. Were s4's old promise still counted, m1
+// would lead epoch 2 too. m0's promise carries s4's new life (m0 was in
+// the majority that confirmed it), so m1's tally drops the old promise.
+func TestReadmittedLearnersForgottenPromiseDoesNotCountWhateverTheClocks(t *testing.T) {
+	c := newScenario(t, 5, 3, 3)
+	m0, m1, m2, s4 := c.byName["m0"], c.byName["m1"], c.byName["m2"], c.byName["s4"]
+
+	c.elect("m0", "m1", "m2", "s3", "s4")
+	c.write(m0, 3)
+	c.deliver(kAppend, "m0", "")
+	c.deliver(kAck, "", "m0")
+	c.dropAll()
+
+	c.stand(m1)
+	// A slow clock: the candidacy outlives anything the others measure.
+	m1.tally = election.NewTally(m1.tally.Epoch(), "m1", m1.offer(), 5, c.now.Add(time.Hour))
+	c.deliver(kPrepare, "m1", "s4")
+	c.deliver(kPromise, "s4", "m1")
+	c.dropAll()
+	c.wipe(s4)
+	wiped := c.now
+
+	round := func() {
+		c.replicate(m0)
+		c.net = slices.DeleteFunc(c.net, func(m message) bool { return m.to == "m1" })
+		c.deliver(kAppend, "m0", "")
+		c.deliver(kAck, "", "m0")
+		c.dropAll()
+	}
+	for !c.now.After(wiped.Add(3*simTimeout + simTimeout/2)) {
+		c.tick()
+		c.dropAll()
+		round()
+		if m0.role != leader || m1.role != candidate {
+			t.Fatalf("the script went astray: m0 %v, m1 %v", m0.role, m1.role)
+		}
+	}
+	round() // s4 is ready, the others echo the new round
+	round()
+	if s4.learner {
+		t.Fatalf("the script went astray: s4 is still a learner")
+	}
+
+	c.elect("m2", "s4", "s3")
+	if m2.role != leader || m2.lead.Epoch() != m1.tally.Epoch() {
+		t.Fatalf("the script went astray: m2 %v", m2.role)
+	}
+	c.dropAll()
+	c.send(message{kind: kPrepare, from: "m1", to: "m0", epoch: m1.tally.Epoch()})
+	c.deliver(kPrepare, "m1", "m0")
+	c.deliver(kPromise, "m0", "m1")
+	c.check()
+	if m1.role == leader {
+		t.Fatalf("m1 leads epoch %d with s4's forgotten promise; m2 leads it too", m1.lead.Epoch())
 	}
 }

@@ -35,7 +35,9 @@ type disk struct {
 	hist     epoch.History
 	promise  election.Promise
 	rollback []entry
-	changes  int // bumped by every change of log, history or rollback: the checker skips an unchanged disk
+	life     election.Life  // this voting life of the node (zero until a wipe and readmission)
+	lives    election.Lives // what it knows of the others' lives
+	changes  int            // bumped by every change of log, history or rollback: the checker skips an unchanged disk
 }
 
 type role int
@@ -78,7 +80,11 @@ type node struct {
 
 func (n *node) last() uint64 { return uint64(len(n.disk.log)) }
 
-func (n *node) offer() election.Offer { return election.OfferOf(n.disk.hist, n.last()) }
+func (n *node) offer() election.Offer {
+	o := election.OfferOf(n.disk.hist, n.last())
+	o.Life, o.Lives = n.disk.life, n.disk.lives.Clone()
+	return o
+}
 
 type kind int
 
@@ -108,8 +114,13 @@ type message struct {
 	entries  []entry        // append, pulled
 	id       uint64         // ack: the last id held; pull: the first id wanted
 	learner  bool           // ack: from a learner, which counts for nothing
-	quorum   uint64         // append: the highest id a majority without the receiver holds, for a learner
+	quorum   uint64         // append: the id a learner must hold to vote again (Leadership.ReadmitID)
+	fresh    bool           // append: the leader confirmed the learner's readmission (Leadership.Confirmed)
+	round    uint64         // append: the leader's round; ack: the round of the frame acked
+	ready    bool           // ack: from a learner whose hold is over
+	lives    election.Lives // append: the lives of the learners being re-admitted (Leadership.Readmitting)
 	through  uint64         // pull: the last id wanted
+	until    time.Time      // handoff: the leader's deadline, after which neither end acts on it
 }
 
 func (m message) String() string {
@@ -272,8 +283,14 @@ func (s *sim) restart(n *node) {
 }
 
 // wipe loses n's data directory: it comes back empty, as a learner.
+// The acks its old process sent and no leader read yet are lost with its
+// connections: a leader reads a follower's frames only from the
+// connection of that follower's latest hello, so an old ack never
+// follows a learner's (its promises may: a candidacy can still count
+// one, and the learner's hold is there for that).
 func (s *sim) wipe(n *node) {
 	s.crash(n)
+	s.net = slices.DeleteFunc(s.net, func(m message) bool { return m.from == n.name && m.kind == kAck })
 	n.disk = disk{changes: n.disk.changes + 1}
 	n.learner = true
 	s.ghost[n.name], s.rbChecked[n.name] = nil, 0
@@ -304,7 +321,11 @@ func (s *sim) stepDown(n *node) {
 }
 
 // stand starts a candidacy of n.
-func (s *sim) stand(n *node) {
+func (s *sim) stand(n *node) { s.standNeeding(n, "") }
+
+// standNeeding starts a candidacy of n that cannot win without need's
+// promise ("" for none).
+func (s *sim) standNeeding(n *node, need string) {
 	p, err := n.voter.Stand(n.name, n.disk.hist.Last())
 	if err != nil {
 		return
@@ -314,6 +335,7 @@ func (s *sim) stand(n *node) {
 	s.stepDown(n)
 	n.role = candidate
 	n.tally = election.NewTally(p.Epoch, n.name, n.offer(), len(s.nodes), s.now.Add(s.jitter()))
+	n.tally.Need(need)
 	s.broadcast(n, message{kind: kPrepare, epoch: p.Epoch})
 }
 
@@ -325,11 +347,27 @@ func (s *sim) onPrepare(n *node, m message) {
 	}
 	s.persist(n, p)
 	s.told(n, m.epoch)
-	if n.role != follower {
-		s.stepDown(n) // a leader or candidate that promised a higher epoch
-	}
+	s.promisedAway(n, p)
 	n.deadline = s.now.Add(s.jitter())
 	s.send(message{kind: kPromise, from: n.name, to: m.from, epoch: m.epoch, granted: true, promised: p.Epoch, offer: n.offer()})
+}
+
+// promisedAway steps down a leader or candidate whose voter granted
+// another node's prepare, as its Leadership or Tally decides, before the
+// promise leaves.
+func (s *sim) promisedAway(n *node, p election.Promise) {
+	switch {
+	case n.lead != nil:
+		n.lead.Promised(p)
+		if n.lead.Check(s.now) != nil {
+			s.stepDown(n)
+		}
+	case n.tally != nil:
+		n.tally.Promised(p)
+		if n.tally.Over(s.now) {
+			s.stepDown(n)
+		}
+	}
 }
 
 func (s *sim) onPromise(n *node, m message) {
@@ -383,8 +421,8 @@ func (s *sim) onPulled(n *node, m message) {
 		if e.ID <= n.last() {
 			continue
 		}
-		if e.ID != n.last()+1 || e.ID > n.copying.Through || e.Epoch != n.copying.History.Of(e.ID) {
-			s.stepDown(n) // the source's log changed since it promised
+		if n.copying.Take(e.ID, e.Epoch, n.last()) != nil {
+			s.stepDown(n)
 			return
 		}
 		s.appendLog(n, e)
@@ -449,7 +487,8 @@ func (s *sim) replicate(n *node) {
 		if from >= 1 && from <= end {
 			entries = slices.Clone(n.disk.log[from-1 : end])
 		}
-		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries, quorum: n.lead.QuorumWithout(f.name)})
+		s.send(message{kind: kAppend, from: n.name, to: f.name, epoch: n.lead.Epoch(), hist: n.disk.hist, entries: entries,
+			quorum: n.lead.ReadmitID(f.name), fresh: n.lead.Confirmed(f.name), round: n.lead.Round(), lives: n.lead.Readmitting()})
 	}
 }
 
@@ -476,14 +515,20 @@ func (s *sim) onAppend(n *node, m message) {
 		}
 	}
 	s.setHist(n, epoch.Adopt(m.hist, n.last()))
-	if n.learner && n.readmit.Ready(s.now, n.last(), m.quorum, m.hist[len(m.hist)-1].FirstID-1) {
+	if n.disk.lives == nil {
+		n.disk.lives = election.Lives{}
+	}
+	n.disk.lives.Merge(m.lives) // persisted before the ack echoes the round
+	if n.learner && n.readmit.Ready(s.now, n.last(), m.quorum, m.hist[len(m.hist)-1].FirstID-1, m.fresh) {
 		n.learner = false
+		n.disk.life = m.lives[n.name]
 		s.persist(n, n.voter.Readmit(election.Promise{Epoch: m.epoch, To: m.from}))
 		s.told(n, m.epoch)
 		s.stats.readmitted++
 		s.logf("readmit %s", n.name)
 	}
-	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), learner: n.learner})
+	s.send(message{kind: kAck, from: n.name, to: m.from, epoch: m.epoch, id: n.last(), round: m.round,
+		learner: n.learner, ready: n.learner && n.readmit.HoldOver(s.now)})
 	s.tryHandoff(n)
 }
 
@@ -492,10 +537,21 @@ func (s *sim) onAck(n *node, m message) {
 		return
 	}
 	n.next[m.from] = m.id + 1
-	if m.learner {
-		return // a learner's ack counts toward nothing
+	if m.learner { // a learner's ack counts toward nothing
+		n.lead.Learner(m.from)
+		if m.ready {
+			n.lead.LearnerReady(m.from)
+			// The leader is in the majority that confirms the learner:
+			// it persists the new life before its frames carry it.
+			if n.disk.lives == nil {
+				n.disk.lives = election.Lives{}
+			}
+			n.disk.lives.Merge(n.lead.Readmitting())
+		}
+		return
 	}
 	n.lead.Ack(m.from, m.id, s.now)
+	n.lead.Echo(m.from, m.round)
 	s.settle(n)
 }
 
@@ -800,32 +856,39 @@ func (s *sim) promote() {
 // startHandoff is POST /promote on standby to while leader n is
 // reachable: n stops taking writes (waiting ones get a 503) and tells it.
 func (s *sim) startHandoff(n, to *node) {
-	n.handoff = &election.Handoff{To: to.name, Epoch: n.lead.Epoch(), LastID: n.last(), Deadline: s.now.Add(s.jitter())}
+	n.handoff = &election.Handoff{From: n.name, To: to.name, Epoch: n.lead.Epoch(), LastID: n.last(), Deadline: s.now.Add(s.jitter())}
 	for _, w := range n.waits {
 		s.unknown = append(s.unknown, w.msg)
 	}
 	n.waits = nil
 	s.handingOff[n.name] = &switchover{from: n.name, epoch: n.lead.Epoch()}
 	s.stats.switchovers++
-	s.send(message{kind: kHandoff, from: n.name, to: to.name, epoch: n.lead.Epoch(), id: n.last()})
+	s.send(message{kind: kHandoff, from: n.name, to: to.name, epoch: n.lead.Epoch(), id: n.last(), until: n.handoff.Deadline})
 }
 
 func (s *sim) onHandoff(n *node, m message) {
 	if n.role != follower {
 		return
 	}
-	n.handoff = &election.Handoff{To: n.name, Epoch: m.epoch, LastID: m.id}
+	h := election.Handoff{From: m.from, To: n.name, Epoch: m.epoch, LastID: m.id, Deadline: m.until}
+	if n.handoff == nil || h.Replaces(*n.handoff) {
+		n.handoff = &h
+	}
 	s.tryHandoff(n)
 }
 
 // tryHandoff makes the standby n stand once it holds its leader's last id.
 func (s *sim) tryHandoff(n *node) {
 	h := n.handoff
-	if h == nil || n.role != follower || !h.Ready(n.disk.hist.Last(), n.last()) {
+	if h != nil && h.Lapsed(s.now) {
+		n.handoff = nil
 		return
 	}
-	leader := s.leaderOf[h.Epoch]
-	s.stand(n)
+	if h == nil || n.role != follower || !h.Ready(n.disk.hist.Last(), n.last(), s.now) {
+		return
+	}
+	leader := h.From
+	s.standNeeding(n, h.From)
 	if n.role == candidate {
 		if rec := s.handingOff[leader]; rec != nil && rec.epoch == h.Epoch {
 			s.switchovers[n.tally.Epoch()] = rec

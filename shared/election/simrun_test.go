@@ -44,9 +44,10 @@ func TestSimulation(t *testing.T) {
 		sum.switched += st.switched
 	}
 	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, sum)
-	// A run that never elected twice, acknowledged, rolled back or
-	// copied tested nothing.
-	if n > 50 && (sum.leaders < int(n) || sum.majorityAcks == 0 || sum.rolledBack == 0 || sum.copies == 0 || sum.demotions == 0 || sum.switched == 0) {
+	// A run that never elected twice, acknowledged, rolled back, copied
+	// or re-admitted a learner tested nothing (a readmission rule that
+	// never lets a learner vote again would pass every check).
+	if n > 50 && (sum.leaders < int(n) || sum.majorityAcks == 0 || sum.rolledBack == 0 || sum.copies == 0 || sum.demotions == 0 || sum.switched == 0 || sum.readmitted == 0) {
 		t.Fatalf("the simulation exercised too little: %+v", sum)
 	}
 }

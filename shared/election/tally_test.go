@@ -1,6 +1,7 @@
 package election
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -104,5 +105,90 @@ func TestCandidacyIsOverOnTimeoutOrAHigherPromise(t *testing.T) {
 	tl.Refused(3)
 	if !tl.Over(t0) || tl.MayLead(own.Position, t0) {
 		t.Fatal("a refusal naming the same epoch did not end the candidacy")
+	}
+}
+
+// TestSwitchoverCandidacyNeedsTheOldLeadersPromise: a standby that
+// stands at a handoff wins only with the promise of the leader that
+// handed off, whose offer is then its final log: the candidate copies it.
+func TestSwitchoverCandidacyNeedsTheOldLeadersPromise(t *testing.T) {
+	own := OfferOf(hist(1, 1), 25)
+	tl := NewTally(2, "b", own, 3, t0.Add(time.Second))
+	tl.Need("a")
+	tl.Granted("c", 2, own)
+	if tl.Won() {
+		t.Fatal("won without the old leader's promise")
+	}
+	tl.Granted("a", 2, OfferOf(hist(1, 1), 27)) // it took writes after its handoff lapsed
+	if !tl.Won() {
+		t.Fatal("not won with a majority that includes the old leader")
+	}
+	if c, ok := tl.Plan(own); !ok || c.Source != "a" || c.Through != 27 {
+		t.Fatalf("Plan = %+v, %v; want to copy 26..27 from a", c, ok)
+	}
+}
+
+// TestCandidateThatGrantsAHigherPrepareStopsStanding: a candidate whose
+// voter grants another node's prepare is over at once, whatever the
+// promises it collected.
+func TestCandidateThatGrantsAHigherPrepareStopsStanding(t *testing.T) {
+	own := OfferOf(hist(1, 1), 3)
+	tl := NewTally(2, "a", own, 3, t0.Add(time.Second))
+	tl.Promised(Promise{Epoch: 2, To: "a"}) // its own promise: nothing changes
+	if tl.Over(t0) {
+		t.Fatal("over on its own promise")
+	}
+	tl.Promised(Promise{Epoch: 3, To: "b"})
+	tl.Granted("c", 2, own)
+	if !tl.Over(t0) || tl.MayLead(own.Position, t0) {
+		t.Fatal("a candidate that promised epoch 3 to b may still lead epoch 2")
+	}
+}
+
+// TestCandidateCopiesOnlyWhatItsSourcePromised: a pulled entry must be
+// the next id, within the plan, of the epoch the source's promised
+// history gives it; otherwise the source's log changed since.
+func TestCandidateCopiesOnlyWhatItsSourcePromised(t *testing.T) {
+	c := Copy{Source: "a", Keep: 2, Through: 6, History: hist(1, 1, 3, 4)}
+	cases := []struct {
+		name        string
+		id, e, last uint64
+		ok          bool
+	}{
+		{"the next id, of epoch 1", 3, 1, 2, true},
+		{"the next id, of epoch 3", 4, 3, 3, true},
+		{"of another epoch than the promised history", 4, 4, 3, false},
+		{"a gap", 5, 3, 3, false},
+		{"beyond the plan", 7, 3, 6, false},
+	}
+	for _, k := range cases {
+		t.Run(k.name, func(t *testing.T) {
+			err := c.Take(k.id, k.e, k.last)
+			if (err == nil) != k.ok || (err != nil && !errors.Is(err, ErrSourceChanged)) {
+				t.Fatalf("Take = %v, want ok %v", err, k.ok)
+			}
+		})
+	}
+}
+
+// TestCandidateRestartsItsLogWhereRetentionLeftItsSource: a source whose
+// retention dropped the first id the candidate lacks cannot give it; the
+// candidate restarts its log at the source's first id instead of failing
+// every candidacy.
+func TestCandidateRestartsItsLogWhereRetentionLeftItsSource(t *testing.T) {
+	own := OfferOf(hist(1, 1), 3)
+	src := OfferOf(hist(1, 1, 2, 6), 20)
+	for _, c := range []struct {
+		first   uint64
+		restart bool
+		from    uint64
+	}{{0, false, 4}, {4, false, 4}, {10, true, 10}} {
+		src.FirstID = c.first
+		tl := NewTally(3, "a", own, 3, t0.Add(time.Second))
+		tl.Granted("b", 3, src)
+		got, ok := tl.Plan(own)
+		if !ok || got.Keep != 3 || got.Restart != c.restart || got.From != c.from || got.Through != 20 {
+			t.Errorf("source's first id %d: Plan = %+v, want restart %v from %d", c.first, got, c.restart, c.from)
+		}
 	}
 }

@@ -151,3 +151,22 @@ func Diverge(leader History, leaderLast uint64, follower History, followerLast u
 	}
 	return first - 1
 }
+
+// ErrAheadInEpochOne: a follower holds ids beyond its leader's last while
+// both logs are still in epoch 1, the one master's epoch of an upgraded
+// cluster. Histories cannot tell such logs apart (every id is epoch 1),
+// so today's refusal stays.
+var ErrAheadInEpochOne = errors.New("follower is ahead of its leader in epoch 1")
+
+// CheckEpochOne refuses a follower whose log goes beyond its leader's
+// while both are in epoch 1 (or the follower's log is): a master that
+// lost its tail in a power loss without FSYNC=always may have given those
+// ids again to other messages, and Diverge, seeing one epoch on both
+// sides, would keep the follower's tail as the leader's. Once the leader
+// is past epoch 1 the histories settle it and the check passes.
+func CheckEpochOne(leader History, leaderLast uint64, follower History, followerLast uint64) error {
+	if leader.Last() <= 1 && follower.Last() <= 1 && followerLast > leaderLast {
+		return fmt.Errorf("%w: it holds id %d but the leader's last id is %d", ErrAheadInEpochOne, followerLast, leaderLast)
+	}
+	return nil
+}
