@@ -2,6 +2,11 @@ package replication
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +38,112 @@ func TestHubServesVersion1Secondary(t *testing.T) {
 	case <-time.After(2 * frametest.Timeout):
 		t.Fatal("Await did not return")
 	}
+}
+
+// TestSessionSpeaksThePeersVersion: every frame a session writes is for
+// the version its peer's hello negotiated. A version-1 peer's welcome,
+// appends and heartbeats have the fields, in the order, of the release
+// before's (shared/frame/testdata/v1), and its welcome says version 1; a
+// version-2 peer's welcome says 2.
+func TestSessionSpeaksThePeersVersion(t *testing.T) {
+	for _, c := range []struct {
+		hello   int
+		welcome int
+	}{{1, 1}, {2, 2}} {
+		t.Run("hello version "+string(rune('0'+c.hello)), func(t *testing.T) {
+			f := newFixture(t, Options{HeartbeatInterval: 20 * time.Millisecond})
+			f.append("a", "b")
+			p := f.dial(frame.Frame{Type: frame.TypeHello, Version: c.hello, Name: "s1", Role: frame.RoleSecondary, LogID: "L"})
+			raw := readRaw(t, p, frame.TypeWelcome, frame.TypeAppend, frame.TypeHeartbeat)
+			if c.hello == 1 {
+				for typ, b := range raw {
+					if want := v1Shape(t, typ); keysOf(t, b) != want {
+						t.Errorf("%s to a version-1 peer: %s, want the keys of the release before's %s", typ, b, want)
+					}
+				}
+				if want := `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"message":"b"}]}`; raw[frame.TypeAppend] != want {
+					t.Errorf("append to a version-1 peer: %s, want %s", raw[frame.TypeAppend], want)
+				}
+			}
+			var w frame.Frame
+			if err := json.Unmarshal([]byte(raw[frame.TypeWelcome]), &w); err != nil || w.Version != c.welcome {
+				t.Errorf("welcome %s (%v): want version %d", raw[frame.TypeWelcome], err, c.welcome)
+			}
+		})
+	}
+}
+
+// readRaw reads frames from p until it has one of each of types, and
+// returns the first of each as the master wrote it.
+func readRaw(t *testing.T, p *frametest.Peer, types ...frame.Type) map[frame.Type]string {
+	t.Helper()
+	got := map[frame.Type]string{}
+	for len(got) < len(types) {
+		ctx, cancel := context.WithTimeout(context.Background(), frametest.Timeout)
+		_, b, err := p.Conn.Read(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("waiting for %v, got %v: %v", types, got, err)
+		}
+		f, err := frame.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if _, seen := got[f.Type]; !seen && slices.Contains(types, f.Type) {
+			got[f.Type] = string(b)
+		}
+	}
+	return got
+}
+
+// v1Shape is the keys, in order, of the release before's frame of typ
+// (shared/frame/testdata/v1), the entries' included.
+func v1Shape(t *testing.T, typ frame.Type) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "frame", "testdata", "v1", string(typ)+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keysOf(t, string(b))
+}
+
+// keysOf lists the object keys of the JSON text s in the order they
+// appear, nested objects' too, each once: "type,entries,id,message".
+func keysOf(t *testing.T, s string) string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	var keys []string
+	var inObject []bool // per open container: an object, whose next string is a key
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				inObject = append(inObject, true)
+				expectKey = true
+				continue
+			case '[':
+				inObject = append(inObject, false)
+			default:
+				inObject = inObject[:len(inObject)-1]
+			}
+		case string:
+			if expectKey && !slices.Contains(keys, v) {
+				keys = append(keys, v)
+			}
+			if expectKey {
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = len(inObject) > 0 && inObject[len(inObject)-1]
+	}
+	return strings.Join(keys, ",")
 }
 
 // readRawAppend returns the next append frame as the master wrote it.
