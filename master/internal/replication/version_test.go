@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/frame/frametest"
+	"github.com/replog/replog/shared/store"
 )
 
 // TestHubServesVersion1Secondary: a master of this release serves a
@@ -43,31 +45,45 @@ func TestHubServesVersion1Secondary(t *testing.T) {
 // TestSessionSpeaksThePeersVersion: every frame a session writes is for
 // the version its peer's hello negotiated. A version-1 peer's welcome,
 // appends and heartbeats have the fields, in the order, of the release
-// before's (shared/frame/testdata/v1), and its welcome says version 1; a
-// version-2 peer's welcome says 2.
+// before's (shared/frame/testdata/v1), and its welcome says version 1,
+// whatever the log's entries carry; a version-2 peer's welcome says 2 and
+// its entries carry their epoch (above 1) and a keyed append's key and at.
 func TestSessionSpeaksThePeersVersion(t *testing.T) {
+	at := time.UnixMilli(1764756000123)
 	for _, c := range []struct {
-		hello   int
-		welcome int
-	}{{1, 1}, {2, 2}} {
-		t.Run("hello version "+string(rune('0'+c.hello)), func(t *testing.T) {
-			f := newFixture(t, Options{HeartbeatInterval: 20 * time.Millisecond})
-			f.append("a", "b")
-			p := f.dial(frame.Frame{Type: frame.TypeHello, Version: c.hello, Name: "s1", Role: frame.RoleSecondary, LogID: "L"})
+		version int
+		want    string
+	}{
+		{1, `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"message":"b"},{"id":3,"message":"c"}]}`},
+		{2, `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"epoch":2,"message":"b","key":"order-17","at":1764756000123},{"id":3,"epoch":2,"message":"c"}]}`},
+	} {
+		t.Run(fmt.Sprintf("version %d", c.version), func(t *testing.T) {
+			st, err := store.OpenDisk(t.TempDir(), store.DiskOptions{NewLogID: "L"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			if _, err := st.Append(store.Record{Message: "a"},
+				store.Record{Message: "b", Epoch: 2, Key: "order-17", Digest: 1, Time: at},
+				store.Record{Message: "c", Epoch: 2}); err != nil {
+				t.Fatal(err)
+			}
+			f := newFixtureOver(t, st, Options{HeartbeatInterval: 20 * time.Millisecond})
+			p := f.dial(frame.Frame{Type: frame.TypeHello, Version: c.version, Name: "s1", Role: frame.RoleSecondary, LogID: "L"})
 			raw := readRaw(t, p, frame.TypeWelcome, frame.TypeAppend, frame.TypeHeartbeat)
-			if c.hello == 1 {
+			if c.version == 1 {
 				for typ, b := range raw {
 					if want := v1Shape(t, typ); keysOf(t, b) != want {
 						t.Errorf("%s to a version-1 peer: %s, want the keys of the release before's %s", typ, b, want)
 					}
 				}
-				if want := `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"message":"b"}]}`; raw[frame.TypeAppend] != want {
-					t.Errorf("append to a version-1 peer: %s, want %s", raw[frame.TypeAppend], want)
-				}
+			}
+			if raw[frame.TypeAppend] != c.want {
+				t.Errorf("append to a version-%d peer:\n got %s\nwant %s", c.version, raw[frame.TypeAppend], c.want)
 			}
 			var w frame.Frame
-			if err := json.Unmarshal([]byte(raw[frame.TypeWelcome]), &w); err != nil || w.Version != c.welcome {
-				t.Errorf("welcome %s (%v): want version %d", raw[frame.TypeWelcome], err, c.welcome)
+			if err := json.Unmarshal([]byte(raw[frame.TypeWelcome]), &w); err != nil || w.Version != c.version {
+				t.Errorf("welcome %s (%v): want version %d", raw[frame.TypeWelcome], err, c.version)
 			}
 		})
 	}
