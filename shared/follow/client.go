@@ -576,10 +576,7 @@ func (c *Client) apply(out *frame.Writer, applier *apply.Applier, entries []fram
 	r := applier.Receive(entries)
 	if len(r.Apply) > 0 {
 		// One append for the frame: with a durable log, one fsync for all.
-		recs := make([]store.Record, len(r.Apply))
-		for i, e := range r.Apply {
-			recs[i] = store.Record{Message: e.Message}
-		}
+		recs := records(r.Apply)
 		first, last := r.Apply[0].ID, r.Apply[len(r.Apply)-1].ID
 		id, err := c.store.Append(recs...)
 		if err != nil {

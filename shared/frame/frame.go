@@ -4,7 +4,8 @@
 //
 // Frames are JSON objects with a "type" field so that a person watching the
 // socket with wscat can read them. The conversation is (fields marked *
-// are version 2's, sent only with failover; see below):
+// are version 2's, sent only with failover, but for an entry's key and at,
+// which a master with a durable log sends any version-2 peer; see below):
 //
 //	secondary → master  hello    {name, role, logId, lastId, version, epoch*, lastEpoch*, epochs*, learner*}
 //	master → secondary  welcome  {logId, lastId, from, maxFrameBytes, version, leader*, epoch*, epochs*, keep*}

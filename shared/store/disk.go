@@ -166,9 +166,8 @@ type Disk struct {
 }
 
 type pendingID struct {
-	entry frame.Entry
-	epoch uint64
-	off   int // offset of its record in buf
+	entry frame.Entry // as Read gives it (Record.entry)
+	off   int         // offset of its record in buf
 }
 
 var _ Store = (*Disk)(nil)

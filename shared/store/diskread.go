@@ -151,7 +151,7 @@ func readSegment(dst []frame.Entry, v segView, from uint64, b *readBudget) ([]fr
 		if !b.take(len(rec.msg)) {
 			break
 		}
-		dst = append(dst, frame.Entry{ID: rec.id, Message: string(rec.msg)})
+		dst = append(dst, rec.rec.entry(rec.id, string(rec.msg)))
 		b.next = rec.id + 1
 	}
 	return dst, nil

@@ -6,8 +6,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-
-	"github.com/replog/replog/shared/frame"
 )
 
 // ErrDiskFull wraps write failures for lack of space, so that the API can
@@ -37,7 +35,7 @@ func (d *Disk) Append(recs ...Record) (uint64, error) {
 	for _, r := range recs {
 		off := len(d.buf)
 		d.buf = appendRecord(d.buf, d.next, r)
-		d.pending = append(d.pending, pendingID{entry: frame.Entry{ID: d.next, Message: r.Message}, epoch: r.Epoch, off: off})
+		d.pending = append(d.pending, pendingID{entry: r.entry(d.next, r.Message), off: off})
 		d.next++
 	}
 	last := d.next - 1
@@ -118,7 +116,7 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 			seg.textAt = append(seg.textAt, uint32(seg.text))
 		}
 		d.tail.push(p.entry)
-		d.epochs.add(p.entry.ID, p.epoch)
+		d.epochs.add(p.entry.ID, p.entry.Epoch)
 		seg.text += int64(len(p.entry.Message))
 		d.text += int64(len(p.entry.Message))
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -73,6 +74,41 @@ func (r *runs) add(id, e uint64) {
 
 // of is the epoch of id, which the caller knows is held.
 func (r runs) of(id uint64) uint64 { return epoch.History(r).Of(id) }
+
+// runCursor gives the epochs of increasing ids from runs, a binary
+// search per run rather than per id: a Read's cost per entry in a log of
+// one epoch is a comparison.
+type runCursor struct {
+	r     runs
+	epoch uint64 // of ids from the current run's start ...
+	next  uint64 // ... up to next (the next run's start), excluded
+}
+
+// from is a cursor at id.
+func (r runs) from(id uint64) runCursor {
+	c := runCursor{r: r}
+	c.seek(id)
+	return c
+}
+
+func (c *runCursor) seek(id uint64) {
+	i := sort.Search(len(c.r), func(i int) bool { return c.r[i].FirstID > id })
+	c.epoch, c.next = 1, math.MaxUint64
+	if i > 0 {
+		c.epoch = c.r[i-1].Epoch
+	}
+	if i < len(c.r) {
+		c.next = c.r[i].FirstID
+	}
+}
+
+// of is the epoch of id, no lower than the last id asked for.
+func (c *runCursor) of(id uint64) uint64 {
+	if id >= c.next {
+		c.seek(id)
+	}
+	return c.epoch
+}
 
 // cut forgets the records after keep.
 func (r runs) cut(keep uint64) runs {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/replog/replog/shared/election"
 	"github.com/replog/replog/shared/epoch"
+	"github.com/replog/replog/shared/frame"
 )
 
 // TestStoreEpochs runs the failover cases of the conformance suite over
@@ -22,6 +23,7 @@ func TestStoreEpochs(t *testing.T) {
 			t.Run("RollBack", func(t *testing.T) { testRollBack(t, open(t)) })
 			t.Run("RollBackBelowFirst", func(t *testing.T) { testRollBackBelowFirst(t, open(t)) })
 			t.Run("ResetForgetsHistoryKeepsPromise", func(t *testing.T) { testResetEpochs(t, open(t)) })
+			t.Run("ReadCarriesEpochsAndKeys", func(t *testing.T) { testReadCarries(t, open(t)) })
 		})
 	}
 }
@@ -224,5 +226,42 @@ func testResetEpochs(t *testing.T, s Store) {
 	}
 	if s.Promise() != p {
 		t.Fatalf("a reset forgot the node's promise: %+v", s.Promise())
+	}
+}
+
+// testReadCarries: Read gives each entry its epoch (0 for epoch 1, as a
+// record without one and a frame without one read) and, in a durable
+// store, its key and when it was accepted (unix ms), whether it is read
+// from the newest entries (the disk's tail cache) or from the files, and
+// from any id on, across the epochs' starts. A Memory keeps no keys.
+func testReadCarries(t *testing.T, s Store) {
+	at := time.UnixMilli(1764756000123)
+	for id := uint64(1); id <= 250; id++ {
+		r := Record{Message: "m", Epoch: fourEpochs.Of(id)}
+		if id%10 == 0 {
+			r.Key, r.Digest, r.Time = fmt.Sprintf("key-%d", id), id, at.Add(time.Duration(id)*time.Millisecond)
+		}
+		if _, err := s.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, keeps := s.(*Disk)
+	for _, from := range []uint64{1, 99, 100, 101, 150, 199, 200, 201, 240} {
+		got, err := s.Read(nil, from, 1<<20, 1<<30)
+		if err != nil || len(got) != int(251-from) {
+			t.Fatalf("Read from %d: %d entries, %v", from, len(got), err)
+		}
+		for _, e := range got {
+			want := frame.Entry{ID: e.ID, Message: "m"}
+			if ep := fourEpochs.Of(e.ID); ep > 1 {
+				want.Epoch = ep
+			}
+			if keeps && e.ID%10 == 0 {
+				want.Key, want.At = fmt.Sprintf("key-%d", e.ID), 1764756000123+int64(e.ID)
+			}
+			if e != want {
+				t.Fatalf("Read from %d: %+v, want %+v", from, e, want)
+			}
+		}
 	}
 }

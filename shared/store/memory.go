@@ -104,12 +104,14 @@ func (m *Memory) Read(dst []frame.Entry, from uint64, limit, maxBytes int) ([]fr
 	defer m.mu.RUnlock()
 	from = max(from, m.first) // below the first id: from the first held
 	bytes := 0
+	ep := m.epochs.from(from)
 	for id := from; id <= m.last() && limit > 0; id++ {
 		s := m.index[id-m.first]
 		if bytes > 0 && bytes+int(s.n) > maxBytes {
 			break
 		}
-		dst = append(dst, frame.Entry{ID: id, Message: m.message(s)})
+		// No key: a Memory keeps none (see Keys).
+		dst = append(dst, Record{Epoch: ep.of(id)}.entry(id, m.message(s)))
 		bytes += int(s.n)
 		limit--
 	}

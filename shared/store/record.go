@@ -5,6 +5,8 @@ import (
 	"errors"
 	"hash/crc32"
 	"time"
+
+	"github.com/replog/replog/shared/frame"
 )
 
 // Record is what an append stores: the message and, for an append that
@@ -18,6 +20,22 @@ type Record struct {
 	Key    string    // empty when the append carried none
 	Digest uint64    // the message's digest, when Key is set
 	Time   time.Time // when the append was accepted, when Key is set
+}
+
+// entry is the record of id, holding msg, as Read gives it: with its
+// epoch when above 1 (an entry without one is of epoch 1, as a record
+// without one is, and as a frame reads it: a log of a single master
+// reads, and sends, as before) and its key with when it was accepted
+// (unix ms, at least 1, as a frame requires). Nothing here allocates.
+func (r Record) entry(id uint64, msg string) frame.Entry {
+	e := frame.Entry{ID: id, Message: msg}
+	if r.Epoch > 1 {
+		e.Epoch = r.Epoch
+	}
+	if r.Key != "" {
+		e.Key, e.At = r.Key, max(r.Time.UnixMilli(), 1)
+	}
+	return e
 }
 
 // KeyRecord is an idempotency key found in a durable log when it opened.

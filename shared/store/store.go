@@ -47,7 +47,12 @@ type Store interface {
 	Append(recs ...Record) (last uint64, err error)
 	// Read appends to dst the entries from id from on: at most max of
 	// them, and no more once maxBytes of message text are collected
-	// (but always at least one entry when from exists).
+	// (but always at least one entry when from exists). An entry has its
+	// epoch when above 1 (0 stands for epoch 1, as in a record and a
+	// frame, so a log of a single master reads and sends as before) and,
+	// in a durable store, the Key of a keyed record with At, when it was
+	// accepted (unix ms): what an append frame carries. A Memory keeps no
+	// keys (see Keys), so its entries have none.
 	Read(dst []frame.Entry, from uint64, max, maxBytes int) ([]frame.Entry, error)
 	// LastID is the id of the newest entry; FirstID-1 when the log is
 	// empty (0 for a log that never held anything).

@@ -130,9 +130,9 @@ func records(req AppendRequest) []store.Record {
 // digestOf identifies req's message or batch for its Idempotency-Key.
 func digestOf(req AppendRequest) uint64 {
 	if req.Messages != nil {
-		return idempotency.DigestBatch(req.Messages)
+		return store.DigestBatch(req.Messages)
 	}
-	return idempotency.Digest(req.Message)
+	return store.Digest(req.Message)
 }
 
 // repeat answers a request whose Idempotency-Key was seen before: nothing

@@ -59,10 +59,11 @@ func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("read the newest messages: %w", err))
 		return
 	}
-	for i := range msgs {
-		if len(msgs[i].Message) > 80 {
-			msgs[i].Message = msgs[i].Message[:80] + "…"
+	for i, e := range msgs {
+		if len(e.Message) > 80 {
+			e.Message = e.Message[:80] + "…"
 		}
+		msgs[i] = frame.Entry{ID: e.ID, Message: e.Message} // the epoch, key and at are the frames', not the page's
 	}
 	st.Messages = msgs
 	httpapi.WriteJSON(w, http.StatusOK, st)

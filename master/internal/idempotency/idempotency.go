@@ -3,17 +3,14 @@
 // 504) never appends the same message twice.
 package idempotency
 
-import (
-	"encoding/binary"
-	"hash/fnv"
-	"time"
-)
+import "time"
 
 // Record is the fate of the first append that carried a key.
 type Record struct {
 	Key string
 	// Digest identifies the message, so a key reused for another message
-	// is caught rather than answered with the wrong id.
+	// is caught rather than answered with the wrong id (store.Digest,
+	// store.DigestBatch).
 	Digest uint64
 	// First and ID are the ids the append got (the same for one message;
 	// the first and the last of a batch); set by the table's owner before
@@ -26,29 +23,6 @@ type Record struct {
 	Assigned chan struct{}
 
 	created time.Time
-}
-
-// Digest hashes a message for Record.Digest.
-func Digest(msg string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(msg)) // hash writes never fail
-	return h.Sum64()
-}
-
-// DigestBatch hashes a batch for Record.Digest: every message and its
-// place in the batch (each is length-prefixed, so ["ab","c"] and
-// ["a","bc"] differ). It never equals a single message's Digest, so a key
-// used for one message and then for a batch is caught.
-func DigestBatch(msgs []string) uint64 {
-	h := fnv.New64a()
-	var n [9]byte
-	n[0] = 'B'
-	for _, m := range msgs {
-		binary.BigEndian.PutUint64(n[1:], uint64(len(m)))
-		_, _ = h.Write(n[:])
-		_, _ = h.Write([]byte(m))
-	}
-	return h.Sum64()
 }
 
 // Table holds the records of the keys seen within a time window, and at

@@ -4,20 +4,22 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/replog/replog/shared/store"
 )
 
 func TestTable(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	tab := NewTable(time.Minute, 100)
-	a, first := tab.Begin("k", Digest("m"), t0)
+	a, first := tab.Begin("k", store.Digest("m"), t0)
 	if !first {
 		t.Fatal("a new key was not first")
 	}
-	b, first := tab.Begin("k", Digest("m"), t0.Add(59*time.Second))
+	b, first := tab.Begin("k", store.Digest("m"), t0.Add(59*time.Second))
 	if first || b != a {
 		t.Fatal("a repeat within the window was not given the first record")
 	}
-	c, first := tab.Begin("k", Digest("m"), t0.Add(time.Minute))
+	c, first := tab.Begin("k", store.Digest("m"), t0.Add(time.Minute))
 	if !first || c == a {
 		t.Fatal("a key past the window was still remembered")
 	}

@@ -24,13 +24,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type fixture struct {
 	t     testing.TB
-	store *store.Memory
+	store store.Store
 	hub   *Hub
 	url   string
 }
 
 func newFixture(t testing.TB, opts Options) *fixture {
-	st := store.NewMemory("L")
+	return newFixtureOver(t, store.NewMemory("L"), opts)
+}
+
+// newFixtureOver is newFixture with the hub over st.
+func newFixtureOver(t testing.TB, st store.Store, opts Options) *fixture {
 	hub := NewHub(st, opts, zaptest.NewLogger(t))
 	srv := httptest.NewServer(hub)
 	t.Cleanup(func() {

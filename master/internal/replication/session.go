@@ -43,6 +43,7 @@ type session struct {
 	log      *zap.Logger
 	name     string
 	observer bool
+	version  int             // the protocol version the peer speaks (frame.Negotiate): every frame is written for it
 	ctx      context.Context // cancelled to end the session; its cause says why
 	cancel   context.CancelCauseFunc
 	wake     chan struct{}    // capacity 1: "look at the log again"
@@ -65,6 +66,7 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		log:      h.log.With(zap.String("peer", hello.Name), zap.String("role", string(hello.Role))),
 		name:     hello.Name,
 		observer: hello.Role == frame.RoleObserver,
+		version:  frame.Negotiate(hello.Version),
 		ctx:      ctx,
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
@@ -97,7 +99,7 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 		s.log.Warn("secondary lacks ids retention dropped; it restarts its log at the first id held",
 			zap.Uint64("peerLastId", hello.LastID), zap.Uint64("firstId", start.From))
 	}
-	welcome := frame.Frame{Type: frame.TypeWelcome, Version: frame.Version, LogID: h.store.LogID(),
+	welcome := frame.Frame{Type: frame.TypeWelcome, Version: s.version, LogID: h.store.LogID(),
 		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes(),
 		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds(), FirstID: h.store.FirstID()}
 	if err := s.writeFrame(welcome); err != nil {
@@ -249,7 +251,7 @@ func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 	to := from + uint64(len(out.entries)) - 1
 	s.counters.FramesSent.Add(1)
 	s.counters.MessagesSent.Add(uint64(len(out.entries)))
-	out.buf = frame.AppendEntries(out.buf[:0], out.entries)
+	out.buf = frame.AppendEntriesFor(out.buf[:0], out.entries, s.version)
 	if err := s.write(out.buf); err != nil {
 		return fmt.Errorf("send ids %d-%d: %w", from, to, err)
 	}
@@ -372,7 +374,9 @@ func closeWithError(conn *websocket.Conn, err error) {
 	_ = conn.Close(websocket.StatusPolicyViolation, reason)
 }
 
-func (s *session) writeFrame(f frame.Frame) error { return s.out.Send(f) }
+// writeFrame sends f as the peer's version reads it (frame.EncodeFor): a
+// version-1 peer gets exactly what the release before sent it.
+func (s *session) writeFrame(f frame.Frame) error { return s.out.SendFor(f, s.version) }
 
 // write bounds each frame with the write timeout (see frame.Writer)
 // rather than the session's context, whose cancellation would tear the

@@ -14,7 +14,7 @@ const DefaultMaxPending = 65536
 // each once, and later ids wait in pending until the ones before arrive.
 type Applier struct {
 	last       uint64
-	pending    map[uint64]string
+	pending    map[uint64]frame.Entry // whole: an entry's epoch, key and at are stored with it
 	maxPending int
 	// awaiting is the id a nack asked the master to resend from; 0 when no
 	// resend is outstanding. It keeps a gap from being nacked once per
@@ -33,7 +33,7 @@ type Result struct {
 
 // New returns an applier for a log whose last id is last.
 func New(last uint64, maxPending int) *Applier {
-	return &Applier{last: last, pending: map[uint64]string{}, maxPending: maxPending}
+	return &Applier{last: last, pending: map[uint64]frame.Entry{}, maxPending: maxPending}
 }
 
 // Last is the last id applied: the secondary holds every id up to it and
@@ -56,7 +56,7 @@ func (a *Applier) Receive(entries []frame.Entry) Result {
 			continue
 		}
 		if _, held := a.pending[e.ID]; !held && len(a.pending) < a.maxPending {
-			a.pending[e.ID] = e.Message
+			a.pending[e.ID] = e
 		}
 	}
 	if a.awaiting != 0 && a.last >= a.awaiting {
@@ -81,12 +81,12 @@ func (a *Applier) Reject() uint64 {
 // drain moves the pending entries that now follow last into apply.
 func (a *Applier) drain(apply []frame.Entry) []frame.Entry {
 	for {
-		msg, ok := a.pending[a.last+1]
+		e, ok := a.pending[a.last+1]
 		if !ok {
 			return apply
 		}
 		delete(a.pending, a.last+1)
 		a.last++
-		apply = append(apply, frame.Entry{ID: a.last, Message: msg})
+		apply = append(apply, e)
 	}
 }

@@ -112,3 +112,19 @@ func TestApplierMessagesStayWithTheirIDs(t *testing.T) {
 
 // Pending counts the entries held back behind a gap.
 func (a *Applier) Pending() int { return len(a.pending) }
+
+// TestHeldEntriesKeepWhatTheyCarry: an entry held back behind a gap is
+// applied with its epoch, key and at, as one applied at once is: the log
+// stores them (a promoted standby answers a retried key from them).
+func TestHeldEntriesKeepWhatTheyCarry(t *testing.T) {
+	a := New(0, DefaultMaxPending)
+	two := frame.Entry{ID: 2, Epoch: 3, Message: "m2", Key: "order-17", At: 1764756000123}
+	if r := a.Receive([]frame.Entry{two}); len(r.Apply) != 0 || r.Nack != 1 {
+		t.Fatalf("id 2 before 1: %+v", r)
+	}
+	one := frame.Entry{ID: 1, Epoch: 3, Message: "m1"}
+	r := a.Receive([]frame.Entry{one})
+	if len(r.Apply) != 2 || r.Apply[0] != one || r.Apply[1] != two {
+		t.Fatalf("applied %+v, want %+v then %+v", r.Apply, one, two)
+	}
+}
