@@ -4,23 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/config"
 	"github.com/replog/replog/shared/logging"
 	"github.com/replog/replog/shared/serve"
+	"github.com/replog/replog/shared/serve/servetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,25 +25,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // variables are the master's settings, from its configuration struct.
 var variables = serve.Variables(&config.Config{})
 
-// exec runs the master's command line in the process, with only env set
-// of its variables; a configuration that loads fails the test instead of
-// starting a node.
+// exec runs the master's command line in the process (servetest.Exec).
 func exec(t *testing.T, env []string, args ...string) (status int, stdout, stderr string) {
 	t.Helper()
-	for name := range variables {
-		t.Setenv(name, "")
-		os.Unsetenv(name)
-	}
-	for _, kv := range env {
-		name, value, _ := strings.Cut(kv, "=")
-		t.Setenv(name, value)
-	}
-	var out, errOut bytes.Buffer
-	status = serve.Exec(binary, args, &out, &errOut, config.Load, func(context.Context, config.Config, *zap.Logger) error {
-		t.Errorf("the node started with %v", env)
-		return nil
-	})
-	return status, out.String(), errOut.String()
+	return servetest.Exec(t, binary, config.Load, env, args...)
 }
 
 // TestHelpListsEveryVariable: help is generated from the configuration
@@ -58,14 +40,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		if status != 0 || errOut != "" {
 			t.Fatalf("%s: status %d, stderr %q", arg, status, errOut)
 		}
-		for name, desc := range variables {
-			if desc == "" {
-				t.Errorf("%s has no desc tag", name)
-			}
-			if !regexp.MustCompile(`\n  ` + name + `( \(default [^)]+\))?\n        \S`).MatchString(out) {
-				t.Errorf("%s: %s is not listed with its meaning:\n%s", arg, name, out)
-			}
-		}
+		servetest.CheckHelp(t, out, variables)
 	}
 	_, out, _ := exec(t, nil, "help")
 	for _, want := range []string{"HTTP_ADDR (default :8080)", "NODE_NAME (default master)", "CLUSTER_SIZE (default 0)", "Exit status"} {
@@ -79,52 +54,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 // the master's or both binaries', exactly the variables of the master's
 // configuration, and .env.example exactly those of README's table.
 func TestDocsListTheSameVariables(t *testing.T) {
-	readme, all := readmeVariables(t, "master")
-	if want := slices.Sorted(maps.Keys(variables)); !slices.Equal(readme, want) {
-		t.Errorf("README's Configuration table, master or both:\n%v\nthe master's configuration:\n%v", readme, want)
-	}
-	env, err := os.ReadFile(filepath.Join("..", ".env.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var example []string
-	for _, m := range regexp.MustCompile(`(?m)^([A-Z][A-Z0-9_]*)=`).FindAllStringSubmatch(string(env), -1) {
-		example = append(example, m[1])
-	}
-	slices.Sort(example)
-	if !slices.Equal(example, all) {
-		t.Errorf(".env.example:\n%v\nREADME's Configuration table:\n%v", example, all)
-	}
-}
-
-// readmeVariables reads README's Configuration table: the variables of
-// binary (its own and both's), and all of them, each sorted.
-func readmeVariables(t *testing.T, binary string) (of, all []string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n## Configuration\n")
-	if !ok {
-		t.Fatal("README has no Configuration section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
-	for line := range strings.Lines(section) {
-		cells := strings.Split(line, "|")
-		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
-			continue
-		}
-		for _, m := range regexp.MustCompile("`([A-Z][A-Z0-9_]*)`").FindAllStringSubmatch(cells[1], -1) {
-			all = append(all, m[1])
-			if who := strings.TrimSpace(cells[2]); who == binary || who == "both" {
-				of = append(of, m[1])
-			}
-		}
-	}
-	slices.Sort(of)
-	slices.Sort(all)
-	return of, all
+	servetest.CheckDocs(t, "..", "master", variables)
 }
 
 // TestBadSettings: every variable that can be wrong stops the master
