@@ -376,15 +376,20 @@ func (h *Hub) tickLoop() {
 func (h *Hub) forget(now time.Time) []string {
 	gone := h.members.Forget(now)
 	for _, name := range gone {
-		h.events.Add(now, "forgotten", name, "disconnected for longer than FORGET_SECONDARY_AFTER")
+		h.events.Add(now, "forgotten", name, forgottenWhy)
 	}
 	return gone
 }
 
+// forgottenWhy is why Membership.Forget drops a name: it says both rules,
+// as the hub is not told which one applied.
+var forgottenWhy = "disconnected for longer than FORGET_SECONDARY_AFTER, or gone (a new name joined since) for longer than " + ForgetReplacedAfter.String()
+
 func (h *Hub) logForgotten(names []string) {
 	for _, name := range names {
-		h.log.Info("forgot a secondary disconnected for longer than FORGET_SECONDARY_AFTER",
-			zap.String("peer", name), zap.Duration("forgetAfter", h.opts.ForgetAfter))
+		h.log.Info("forgot a secondary: "+forgottenWhy,
+			zap.String("peer", name), zap.Duration("forgetAfter", h.opts.ForgetAfter),
+			zap.Duration("forgetReplacedAfter", ForgetReplacedAfter))
 	}
 }
 
