@@ -198,6 +198,15 @@ type Frame struct {
 	// QuorumID, in a heartbeat, is the highest id a majority not counting
 	// the receiver holds: a learner is re-admitted once it holds it.
 	QuorumID uint64 `json:"quorumId,omitempty"`
+	// Voters, in a hello of a standby and a welcome of a node with PEERS,
+	// is the digest of the voter set (CLUSTER_SIZE and the sorted PEERS,
+	// election.VoterSet.Digest): nodes that count majorities over
+	// different sets refuse each other. Its presence in a welcome is also
+	// how a follower learns that the cluster has failover.
+	Voters string `json:"voters,omitempty"`
+	// Within, in a handoff, is how long (ms) the switchover lasts before
+	// it lapses on the standby too.
+	Within int64 `json:"within,omitempty"`
 	// FaultsAPI, in a hello, says the secondary takes fault changes from
 	// the master (it runs with FAULTS_API=true).
 	FaultsAPI bool `json:"faultsApi,omitempty"`
