@@ -51,6 +51,7 @@ type session struct {
 	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
 	progress *progress        // what the peer was sent and acked
 	faults   faultControl
+	term     *Term // with failover, the term the session streams; nil for a single master
 }
 
 // ready is always ready: the loop selects on it instead of wake when it
@@ -102,6 +103,11 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	welcome := frame.Frame{Type: frame.TypeWelcome, Version: s.version, LogID: h.store.LogID(),
 		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes(),
 		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds(), FirstID: h.store.FirstID()}
+	if t := s.term; t != nil {
+		leads := true
+		welcome.Leader, welcome.Name, welcome.Epoch, welcome.Epochs = &leads, t.Name, t.Epoch, FrameHistory(t.History)
+		welcome.Keep, welcome.Voters = start.Keep, t.Voters
+	}
 	if err := s.writeFrame(welcome); err != nil {
 		return start.From - 1, err
 	}
@@ -173,7 +179,11 @@ func (s *session) loop() error {
 			return nil
 		case <-beat.C:
 			beats++
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}); err != nil {
+			hb := frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}
+			if s.term != nil {
+				hb.Epoch = s.term.Epoch
+			}
+			if err := s.writeFrame(hb); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
 		case req := <-s.faults.requests:
@@ -202,6 +212,9 @@ func (s *session) loop() error {
 
 // fromReader takes a nack or a fault answer the reader handed over.
 func (s *session) fromReader(f frame.Frame) error {
+	if f.Type == frame.TypeHandoff { // from the hub (Broadcast), for the peer
+		return s.writeFrame(f)
+	}
 	if f.Type == frame.TypeFaults {
 		s.faults.answer(f)
 		if f.Faults != nil {
@@ -313,13 +326,22 @@ func (s *session) readLoop() error {
 			if s.observer {
 				continue // observers never count
 			}
+			if t := s.term; t != nil && f.Epoch != t.Epoch {
+				return protocolErrorf("ack of epoch %d on a session of epoch %d", f.Epoch, t.Epoch)
+			}
 			if err := s.ack(f.ID); err != nil {
 				return err
+			}
+			if t := s.term; t != nil {
+				t.Ack(s.name, f.ID)
 			}
 			continue
 		}
 		if !s.observer {
 			s.hub.seen(s)
+			if t := s.term; t != nil {
+				t.Heard(s.name)
+			}
 		}
 		switch f.Type {
 		case frame.TypeNack:
@@ -329,6 +351,12 @@ func (s *session) readLoop() error {
 			}
 		case frame.TypeHeartbeat:
 			continue // its arrival was the point: the peer is alive and reading
+		case frame.TypePromote:
+			if t := s.term; t != nil && t.Promote != nil && !s.observer {
+				t.Promote(s.name)
+				continue
+			}
+			return protocolErrorf("promote on a session without failover")
 		case frame.TypeError:
 			return fmt.Errorf("peer reported: %s", f.Error)
 		default:
