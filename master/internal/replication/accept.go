@@ -30,7 +30,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"replication needs a client certificate signed by the master's REPLICATION_CLIENT_CA_FILE"))
 		return
 	}
-	if !h.authorized(r) {
+	if !h.Authorized(r) {
 		h.log.Warn("refused replication peer: wrong or missing token", zap.String("remote", r.RemoteAddr))
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,
 			"replication needs the master's REPLICATION_TOKEN as \"Authorization: Bearer <token>\""))
@@ -102,9 +102,10 @@ func (h *Hub) decide(t *Term, hello frame.Frame) (Start, error) {
 	return s, err
 }
 
-// authorized checks the bearer token in constant time. Both sides are
-// hashed first so that not even the token's length leaks through timing.
-func (h *Hub) authorized(r *http.Request) bool {
+// Authorized checks the bearer token (REPLICATION_TOKEN) in constant
+// time. Both sides are hashed first so that not even the token's length
+// leaks through timing. POST /promote asks it too.
+func (h *Hub) Authorized(r *http.Request) bool {
 	if h.opts.Token == "" {
 		return true
 	}

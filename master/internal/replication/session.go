@@ -52,6 +52,7 @@ type session struct {
 	progress *progress        // what the peer was sent and acked
 	faults   faultControl
 	term     *Term // with failover, the term the session streams; nil for a single master
+	notices  chan notice // frames the hub asks the loop to write (Broadcast)
 }
 
 // ready is always ready: the loop selects on it instead of wake when it
@@ -74,6 +75,7 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		// Nacks and fault answers are few, so a small buffer keeps the
 		// reader from waiting on the loop.
 		control: make(chan frame.Frame, 64),
+		notices: make(chan notice, 1),
 		faults:  newFaultControl(hello),
 	}
 	s.progress = newProgress(start.From, h.opts.Window, h.opts.MaxFrames, s.observer, s.wake)
@@ -121,6 +123,7 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	}()
 	err = s.loop()
 	s.cancel(err)
+	s.drainNotices()
 	cause := context.Cause(s.ctx)
 	s.close(cause)
 	if rerr := <-readErr; err == nil {
@@ -194,6 +197,12 @@ func (s *session) loop() error {
 			if err := s.fromReader(f); err != nil {
 				return err
 			}
+		case n := <-s.notices:
+			err := s.writeFrame(n.f)
+			n.done()
+			if err != nil {
+				return fmt.Errorf("send %s: %w", n.f.Type, err)
+			}
 		case <-lingerC:
 			lingerC, due = nil, true
 		case <-grew: // look at the log again
@@ -212,9 +221,6 @@ func (s *session) loop() error {
 
 // fromReader takes a nack or a fault answer the reader handed over.
 func (s *session) fromReader(f frame.Frame) error {
-	if f.Type == frame.TypeHandoff { // from the hub (Broadcast), for the peer
-		return s.writeFrame(f)
-	}
 	if f.Type == frame.TypeFaults {
 		s.faults.answer(f)
 		if f.Faults != nil {
@@ -367,6 +373,16 @@ func (s *session) readLoop() error {
 		case <-s.ctx.Done():
 			return nil
 		}
+	}
+}
+
+// drainNotices answers a notice left unsent when the loop ended, so that
+// Broadcast does not wait for it.
+func (s *session) drainNotices() {
+	select {
+	case n := <-s.notices:
+		n.done()
+	default:
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/replog/replog/shared/epoch"
 	"github.com/replog/replog/shared/frame"
@@ -38,8 +39,9 @@ type Term struct {
 	// node follows another leader (the follower then writes the log). It is
 	// held across the store's append, I/O, on purpose: that is what it
 	// orders. No other lock is taken while it is held.
-	gate  sync.RWMutex
-	ended bool
+	gate   sync.RWMutex
+	ended  bool
+	paused bool // a switchover: no appends until Resume
 	endCh chan struct{}
 }
 
@@ -48,6 +50,8 @@ var (
 	// ErrNotLeading: the term ended (or none is current); nothing was
 	// appended by the call that returns it.
 	ErrNotLeading = errors.New("this node does not lead")
+	// ErrHandingOff: a switchover is under way; nothing was appended.
+	ErrHandingOff = errors.New("switching over to another leader")
 )
 
 // DeposedError is a write that was appended at ID in a term that ended
@@ -76,12 +80,29 @@ func (t *Term) Append(st store.Store, recs []store.Record) (uint64, error) {
 	if t.ended {
 		return 0, ErrNotLeading
 	}
+	if t.paused {
+		return 0, ErrHandingOff
+	}
 	if t.Epoch > 1 {
 		for i := range recs {
 			recs[i].Epoch = t.Epoch
 		}
 	}
 	return st.Append(recs...)
+}
+
+// Pause stops the term's appends (a switchover) once none is under way.
+func (t *Term) Pause() {
+	t.gate.Lock()
+	defer t.gate.Unlock()
+	t.paused = true
+}
+
+// Resume takes appends again (a switchover that did not happen).
+func (t *Term) Resume() {
+	t.gate.Lock()
+	defer t.gate.Unlock()
+	t.paused = false
 }
 
 // end marks the term ended once no append of it is under way; it reports
@@ -200,12 +221,38 @@ func (h *Hub) CurrentTerm() *Term {
 	return h.term
 }
 
-// Broadcast sends f to every follower of the current term (a handoff).
-func (h *Hub) Broadcast(f frame.Frame) {
+// Broadcast sends f (a handoff) to every follower of the current term and
+// returns once each session wrote it, or ended, or wait passed.
+func (h *Hub) Broadcast(f frame.Frame, wait time.Duration) {
+	var wg sync.WaitGroup
 	for _, s := range *h.peers.Load() {
+		wg.Add(1)
 		select {
-		case s.control <- f:
-		default: // a full control channel: the follower is far behind; it redials into the new term
+		case s.notices <- notice{f: f, done: wg.Done}:
+		default: // one is already queued: the follower is far behind, and redials into the next term anyway
+			wg.Done()
 		}
 	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// notice is a frame the hub asks a session's loop to write; done is
+// called once it is written or the session ended.
+type notice struct {
+	f    frame.Frame
+	done func()
+}
+
+// Held is the last id the follower name acked in the current term.
+func (h *Hub) Held(name string) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.members.tracker.Held(name)
 }

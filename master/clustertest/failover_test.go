@@ -1,0 +1,372 @@
+package clustertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/poll"
+)
+
+// Failover timings for tests: a leader silent for a second is replaced.
+var failoverEnv = []string{"HEARTBEAT_INTERVAL=100ms", "FAILOVER_TIMEOUT=1s"}
+
+// failoverCluster is masters master-capable nodes (m1, m2, …) and
+// secondaries secondaries (s1, …), all durable, in one cluster with
+// failover, started and agreed on one leader.
+type failoverCluster struct {
+	t           *testing.T
+	masters     []*node
+	secondaries []*node
+	dir         string
+}
+
+func startFailover(t *testing.T, masters, secondaries int, env ...string) *failoverCluster {
+	t.Helper()
+	c := newCluster(t)
+	dir := t.TempDir()
+	names := make([]string, masters)
+	for i := range names {
+		names[i] = fmt.Sprintf("m%d", i+1)
+	}
+	specs, err := proc.PeerSpecs(names, masters+secondaries, dir, append(failoverEnv, env...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &failoverCluster{t: t, dir: dir}
+	for _, s := range specs {
+		fc.masters = append(fc.masters, addNode(t, c, s))
+	}
+	for i := range secondaries {
+		name := fmt.Sprintf("s%d", i+1)
+		fc.secondaries = append(fc.secondaries, addNode(t, c, proc.Spec{Name: name, Role: proc.Secondary, Detached: true,
+			Env: []string{"DATA_DIR=" + filepath.Join(dir, name), "FSYNC=always"}}))
+	}
+	var wg sync.WaitGroup
+	for _, n := range append(append([]*node{}, fc.masters...), fc.secondaries...) {
+		wg.Go(func() {
+			if err := n.tryStart(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	fc.leader()
+	return fc
+}
+
+// all is every node, masters first.
+func (fc *failoverCluster) all() []*node {
+	return append(append([]*node{}, fc.masters...), fc.secondaries...)
+}
+
+// leader waits until every live node names the same leader, and
+// returns it.
+func (fc *failoverCluster) leader(except ...*node) *node {
+	fc.t.Helper()
+	var leader *node
+	err := poll.For(20*time.Second, func() error {
+		name := ""
+		for _, n := range fc.all() {
+			if contains(except, n) {
+				continue
+			}
+			got, _, err := proc.LeaderOf(n.Node)
+			if err != nil {
+				return err
+			}
+			if got == "" || (name != "" && got != name) {
+				return fmt.Errorf("%s names leader %q, others %q", n.name, got, name)
+			}
+			name = got
+		}
+		for _, m := range fc.masters {
+			if m.name == name {
+				leader = m
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		fc.t.Fatal(err)
+	}
+	return leader
+}
+
+func contains(ns []*node, n *node) bool {
+	for _, m := range ns {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// standby is a master that does not lead.
+func (fc *failoverCluster) standby(leader *node) *node {
+	for _, m := range fc.masters {
+		if m != leader {
+			return m
+		}
+	}
+	return nil
+}
+
+// noRedirects is a client that shows a 307 instead of following it.
+var noRedirects = &http.Client{Timeout: 30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func TestFailoverOneLeaderAndStandbysRedirect(t *testing.T) {
+	fc := startFailover(t, 3, 2)
+	leader := fc.leader()
+	standby := fc.standby(leader)
+	if r := appendMsg(t, leader, "to the leader", 5); r.Status != http.StatusCreated || r.ID != 1 {
+		t.Fatalf("append at w=5 to the leader: %+v", r)
+	}
+	req, _ := http.NewRequest(http.MethodPost, standby.url()+"/messages?x=1", strings.NewReader(`{"message":"via a standby","writeConcern":3}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != leader.url()+"/messages?x=1" {
+		t.Fatalf("a write to a standby: %d, Location %q, %s; want 307 to %s", resp.StatusCode, resp.Header.Get("Location"), b, leader.url())
+	}
+	// The default client follows the 307 with the body, as curl -L does.
+	if r := post(t, standby, `{"message":"via a standby","writeConcern":3}`); r.Status != http.StatusCreated || r.ID != 2 {
+		t.Fatalf("a write through a standby: %+v", r)
+	}
+	var h struct {
+		Role  string `json:"role"`
+		Epoch uint64 `json:"epoch"`
+	}
+	if err := standby.GetJSON("/health", &h); err != nil || h.Role != "standby" || h.Epoch == 0 {
+		t.Fatalf("standby's health: %+v, %v", h, err)
+	}
+	if err := leader.GetJSON("/health", &h); err != nil || h.Role != "master" {
+		t.Fatalf("leader's health: %+v, %v", h, err)
+	}
+	want := mustLogOf(t, leader)
+	for _, n := range fc.all() {
+		if err := poll.For(10*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// writer appends one message after another to whichever master takes it
+// (following redirects), recording what was acknowledged at w.
+type writer struct {
+	mu    sync.Mutex
+	acked map[uint64]string // id → message, for 201s
+	n     int
+}
+
+func (w *writer) run(t *testing.T, fc *failoverCluster, prefix string, wc int, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			m := fc.masters[i%len(fc.masters)]
+			msg := fmt.Sprintf("%s-%d", prefix, i)
+			b, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": wc, "timeoutMs": 2000})
+			req, _ := http.NewRequest(http.MethodPost, m.url()+"/messages", strings.NewReader(string(b)))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				continue // a killed node
+			}
+			var r reply
+			_ = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				w.mu.Lock()
+				if w.acked == nil {
+					w.acked = map[uint64]string{}
+				}
+				if old, dup := w.acked[r.ID]; dup {
+					t.Errorf("id %d acknowledged for %q and %q", r.ID, old, msg)
+				}
+				w.acked[r.ID] = msg
+				w.n++
+				w.mu.Unlock()
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	})
+	return &wg
+}
+
+// holds checks that n's log holds every acknowledged write at its id.
+func (w *writer) holds(n *node) error {
+	log, err := logOf(n)
+	if err != nil {
+		return err
+	}
+	at := map[uint64]string{}
+	for _, e := range log {
+		at[e.ID] = e.Message
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, msg := range w.acked {
+		if at[id] != msg {
+			return fmt.Errorf("%s: id %d holds %q, acknowledged for %q", n.name, id, at[id], msg)
+		}
+	}
+	return nil
+}
+
+func TestFailoverLeaderKilledStandbyLeadsAndMajorityWritesSurvive(t *testing.T) {
+	fc := startFailover(t, 3, 2)
+	leader := fc.leader()
+	stop := make(chan struct{})
+	var major, one writer
+	wg1 := major.run(t, fc, "majority", 3, stop)
+	wg2 := one.run(t, fc, "one", 1, stop)
+	if err := poll.For(20*time.Second, func() error {
+		major.mu.Lock()
+		defer major.mu.Unlock()
+		if major.n < 20 {
+			return fmt.Errorf("%d majority writes so far", major.n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	leader.kill()
+	next := fc.leader(leader)
+	if next == leader {
+		t.Fatalf("%s still named leader after its kill", leader.name)
+	}
+	// Writes succeed again through any live master.
+	before := major.count()
+	if err := poll.For(20*time.Second, func() error {
+		if major.count() <= before {
+			return fmt.Errorf("no majority write acknowledged since the kill")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("writes acknowledged again %s after the leader's kill", time.Since(killed).Round(time.Millisecond))
+	leader.start() // comes back as a standby, rolls back its diverged tail, follows
+	close(stop)
+	wg1.Wait()
+	wg2.Wait()
+	final := fc.leader()
+	want := mustLogOf(t, final)
+	for _, n := range fc.all() {
+		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+		if err := major.holds(n); err != nil {
+			t.Error(err)
+		}
+	}
+	checkGapFree(t, want)
+	rolled := rolledBack(t, fc.dir)
+	t.Logf("%d majority and %d w=1 writes acknowledged; %d messages in rollback files", major.count(), one.count(), len(rolled))
+	for _, m := range rolled {
+		if strings.HasPrefix(m, "majority-") {
+			t.Errorf("a majority write went to rollback/: %s", m)
+		}
+	}
+}
+
+func (w *writer) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// rolledBack lists the messages in every node's rollback files.
+func rolledBack(t *testing.T, dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "rollback", "*.jsonl"))
+	var msgs []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e frame.Entry
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%s: %q: %v", f, line, err)
+			}
+			msgs = append(msgs, e.Message)
+		}
+	}
+	return msgs
+}
+
+func TestFailoverSwitchoverLosesNothing(t *testing.T) {
+	fc := startFailover(t, 3, 1)
+	leader := fc.leader()
+	standby := fc.standby(leader)
+	stop := make(chan struct{})
+	var one, two writer
+	wg1 := one.run(t, fc, "one", 1, stop)
+	wg2 := two.run(t, fc, "two", 2, stop)
+	if err := poll.For(20*time.Second, func() error {
+		if one.count() < 20 {
+			return fmt.Errorf("%d writes so far", one.count())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := postTo(t, standby.url()+"/promote", "")
+	if r.Status != http.StatusOK {
+		t.Fatalf("POST /promote on %s: %+v", standby.name, r)
+	}
+	if got := fc.leader(); got != standby {
+		t.Fatalf("after the switchover %s leads, want %s", got.name, standby.name)
+	}
+	n := one.count()
+	if err := poll.For(20*time.Second, func() error { // writes go on against the new leader
+		if one.count() < n+5 {
+			return fmt.Errorf("%d writes since the switchover", one.count()-n)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+	close(stop)
+	wg1.Wait()
+	wg2.Wait()
+	want := mustLogOf(t, standby)
+	for _, n := range fc.all() {
+		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+		for _, w := range []*writer{&one, &two} {
+			if err := w.holds(n); err != nil {
+				t.Error(err) // a switchover loses nothing, whatever the write concern
+			}
+		}
+	}
+	if msgs := rolledBack(t, fc.dir); len(msgs) != 0 {
+		t.Errorf("a switchover rolled back %v", msgs)
+	}
+}
