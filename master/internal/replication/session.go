@@ -51,7 +51,7 @@ type session struct {
 	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
 	progress *progress        // what the peer was sent and acked
 	faults   faultControl
-	term     *Term // with failover, the term the session streams; nil for a single master
+	term     *Term       // with failover, the term the session streams; nil for a single master
 	notices  chan notice // frames the hub asks the loop to write (Broadcast)
 }
 

@@ -42,7 +42,7 @@ type Term struct {
 	gate   sync.RWMutex
 	ended  bool
 	paused bool // a switchover: no appends until Resume
-	endCh chan struct{}
+	endCh  chan struct{}
 }
 
 // Errors of a term's appends and waits.
