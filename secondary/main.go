@@ -20,6 +20,7 @@ import (
 	"github.com/replog/replog/secondary/internal/api"
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/ballot"
 	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/follow"
 	"github.com/replog/replog/shared/frame"
@@ -36,7 +37,7 @@ var binary = serve.Binary{Name: "secondary",
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
-	st, err := openStore(cfg, log, reg)
+	st, promises, err := openStore(cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	client := follow.New(follow.Config{URLs: cfg.MasterURLs(), Name: cfg.NodeName, Role: frame.RoleSecondary,
-		Store: st, Log: log.Named("replication"),
+		Store: st, Log: log.Named("replication"), Ballot: promises,
 		Options: follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}})
 	wg.Go(func() { client.Run(ctx) })
 	api.RegisterMetrics(reg, st, client, inject)
@@ -84,14 +85,23 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // each keep their own log, and a restarted one takes a log back. Which
 // one does not matter: every log there is a prefix of the master's, and
 // the secondary resumes from wherever its log ends.
-func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, error) {
+//
+// With DATA_DIR the secondary also keeps its promises there (a Ballot),
+// so that it can vote in a cluster with failover: promise.json is read,
+// or written first, before the log opens (ballot.Load). Without DATA_DIR
+// it has no Ballot and follows single masters only.
+func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, *ballot.Ballot, error) {
 	if cfg.DataDir == "" {
 		log.Info("the log is in memory (DATA_DIR is not set): a restart resyncs from the master")
-		return store.NewMemory(""), nil
+		return store.NewMemory(""), nil, nil
 	}
 	onFsync := metrics.NewStore(reg).Observe
 	for n := 1; n <= 1000; n++ {
 		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
+		p, learner, err := ballot.Load(dir, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load promise: %w", err)
+		}
 		opts := cfg.DiskSettings.Options()
 		opts.OnFsync = onFsync
 		d, err := store.OpenDisk(dir, opts)
@@ -99,12 +109,12 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("open log: %w", err)
+			return nil, nil, fmt.Errorf("open log: %w", err)
 		}
 		store.LogOpened(log, d)
-		return d, nil
+		return d, ballot.New(p, learner, d.SetPromise), nil
 	}
-	return nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
+	return nil, nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
 }
 
 // masterTLS is how a wss:// MASTER_URL is dialed: verified against

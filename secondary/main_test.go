@@ -8,11 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/serve/servetest"
+	"github.com/replog/replog/shared/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -161,5 +164,33 @@ func TestSeveralMasterURLs(t *testing.T) {
 	want := []string{"ws://m1:8080/replicate", "ws://m2:8080/replicate", "wss://m3/replicate"}
 	if got := cfg.MasterURLs(); !slices.Equal(got, want) {
 		t.Fatalf("MasterURLs %q, want %q", got, want)
+	}
+}
+
+// TestDataDirKeepsPromises: with DATA_DIR the secondary has a Ballot,
+// and its promise.json is written before the log opens (a new node of an
+// existing cluster is a learner); without DATA_DIR it has none and keeps
+// its log in memory, as before failover.
+func TestDataDirKeepsPromises(t *testing.T) {
+	log, reg := zap.NewNop(), prometheus.NewRegistry()
+	st, promises, err := openStore(config.Config{}, log, reg)
+	if err != nil || promises != nil {
+		t.Fatalf("without DATA_DIR: ballot %v, %v", promises, err)
+	}
+	st.Close()
+	dir := t.TempDir()
+	st, promises, err = openStore(config.Config{DiskSettings: store.DiskSettings{DataDir: dir}}, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if promises == nil || !promises.Learner() {
+		t.Fatalf("with DATA_DIR: ballot %v, want a learner's", promises)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node-1", "promise.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promises.Prepare(2, "m1"); err == nil {
+		t.Fatal("a learner granted a promise")
 	}
 }
