@@ -98,7 +98,7 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 	onFsync := metrics.NewStore(reg).Observe
 	for n := 1; n <= 1000; n++ {
 		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
-		p, learner, err := ballot.Load(dir, false)
+		p, learner, err := ballot.Load(dir, cfg.ClusterNew())
 		if err != nil {
 			return nil, nil, fmt.Errorf("load promise: %w", err)
 		}

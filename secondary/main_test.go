@@ -105,6 +105,7 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"FAIL_RATE=NaN"}, "FAIL_RATE"},
 		{[]string{"FAIL_RATE=abc"}, "FAIL_RATE"},
 		{[]string{"FAULTS_API=on"}, "FAULTS_API"},
+		{[]string{"CLUSTER_STATE=old"}, "CLUSTER_STATE"},
 	}
 	tested := map[string]bool{"NODE_NAME": true} // any name will do
 	for _, c := range cases {

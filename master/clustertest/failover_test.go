@@ -49,7 +49,7 @@ func startFailover(t *testing.T, masters, secondaries int, env ...string) *failo
 	for i := range secondaries {
 		name := fmt.Sprintf("s%d", i+1)
 		fc.secondaries = append(fc.secondaries, addNode(t, c, proc.Spec{Name: name, Role: proc.Secondary, Detached: true,
-			Env: []string{"DATA_DIR=" + filepath.Join(dir, name), "FSYNC=always"}}))
+			Env: []string{"DATA_DIR=" + filepath.Join(dir, name), "FSYNC=always", "CLUSTER_STATE=new"}}))
 	}
 	var wg sync.WaitGroup
 	for _, n := range append(append([]*node{}, fc.masters...), fc.secondaries...) {
