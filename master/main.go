@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +41,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	var learner bool
 	if cfg.Failover.On() {
 		// Before the log opens: promise.json is a node's first write (A4).
+		if err := checkNew(ctx, cfg); err != nil {
+			return err
+		}
 		var err error
 		if promise, learner, err = ballot.Load(cfg.DataDir, cfg.ClusterNew()); err != nil {
 			return fmt.Errorf("DATA_DIR: %w", err)
@@ -126,6 +131,26 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	serve.CloseOnShutdown(srv, draining)
 	log.Info("master starting", startFields(cfg, st.LogID())...)
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}
+
+// checkNew refuses CLUSTER_STATE=new on an empty DATA_DIR when a peer
+// already holds the cluster's log (docs/FAILOVER.md, A9).
+func checkNew(ctx context.Context, cfg config.Config) error {
+	if !cfg.ClusterNew() {
+		return nil
+	}
+	empty, err := ballot.Empty(cfg.DataDir)
+	if err != nil || !empty {
+		return err
+	}
+	bases := make([]string, len(cfg.Peers))
+	for i, p := range cfg.Peers {
+		bases[i] = p.URL
+	}
+	if err := ballot.CheckNew(ctx, http.DefaultClient, bases, 3*time.Second); err != nil {
+		return &serve.SettingError{Err: err}
+	}
+	return nil
 }
 
 // failoverConfig is the failover node's view of the settings.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +38,7 @@ var binary = serve.Binary{Name: "secondary",
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
-	st, promises, err := openStore(cfg, log, reg)
+	st, promises, err := openStore(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // so that it can vote in a cluster with failover: promise.json is read,
 // or written first, before the log opens (ballot.Load). Without DATA_DIR
 // it has no Ballot and follows single masters only.
-func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, *ballot.Ballot, error) {
+func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, *ballot.Ballot, error) {
 	if cfg.DataDir == "" {
 		log.Info("the log is in memory (DATA_DIR is not set): a restart resyncs from the master")
 		return store.NewMemory(""), nil, nil
@@ -98,6 +99,9 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 	onFsync := metrics.NewStore(reg).Observe
 	for n := 1; n <= 1000; n++ {
 		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
+		if err := checkNew(ctx, cfg, dir); err != nil {
+			return nil, nil, err
+		}
 		p, learner, err := ballot.Load(dir, cfg.ClusterNew())
 		if err != nil {
 			return nil, nil, fmt.Errorf("load promise: %w", err)
@@ -115,6 +119,33 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 		return d, ballot.New(p, learner, d.SetPromise), nil
 	}
 	return nil, nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
+}
+
+// checkNew refuses CLUSTER_STATE=new on an empty data directory when a
+// master-capable node already holds the cluster's log (docs/FAILOVER.md,
+// A9): the directory was lost, and the secondary would vote with promises
+// it forgot.
+func checkNew(ctx context.Context, cfg config.Config, dir string) error {
+	if !cfg.ClusterNew() {
+		return nil
+	}
+	empty, err := ballot.Empty(dir)
+	if err != nil || !empty {
+		return err
+	}
+	var bases []string
+	for _, u := range cfg.MasterURLs() {
+		u = strings.TrimSuffix(u, "/replicate")
+		if rest, ok := strings.CutPrefix(u, "wss://"); ok {
+			bases = append(bases, "https://"+rest)
+		} else {
+			bases = append(bases, "http://"+strings.TrimPrefix(u, "ws://"))
+		}
+	}
+	if err := ballot.CheckNew(ctx, http.DefaultClient, bases, 3*time.Second); err != nil {
+		return &serve.SettingError{Err: err}
+	}
+	return nil
 }
 
 // masterTLS is how a wss:// MASTER_URL is dialed: verified against

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -174,13 +175,13 @@ func TestSeveralMasterURLs(t *testing.T) {
 // its log in memory, as before failover.
 func TestDataDirKeepsPromises(t *testing.T) {
 	log, reg := zap.NewNop(), prometheus.NewRegistry()
-	st, promises, err := openStore(config.Config{}, log, reg)
+	st, promises, err := openStore(context.Background(), config.Config{}, log, reg)
 	if err != nil || promises != nil {
 		t.Fatalf("without DATA_DIR: ballot %v, %v", promises, err)
 	}
 	st.Close()
 	dir := t.TempDir()
-	st, promises, err = openStore(config.Config{DiskSettings: store.DiskSettings{DataDir: dir}}, log, reg)
+	st, promises, err = openStore(context.Background(), config.Config{DiskSettings: store.DiskSettings{DataDir: dir}}, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -377,3 +377,86 @@ func TestFailoverSwitchoverLosesNothing(t *testing.T) {
 		t.Errorf("a switchover rolled back %v", msgs)
 	}
 }
+
+// dataDir is where node n keeps its log in the cluster.
+func (fc *failoverCluster) dataDir(n *node) string { return filepath.Join(fc.dir, n.name) }
+
+func TestFailoverWipedStandbyRejoinsAsALearnerAndNeverLeads(t *testing.T) {
+	fc := startFailover(t, 3, 2)
+	leader := fc.leader()
+	wiped := fc.standby(leader)
+	for i := range 5 {
+		if r := appendMsg(t, leader, fmt.Sprint("before-", i), 3); r.Status != http.StatusCreated {
+			t.Fatalf("append: %+v", r)
+		}
+	}
+	wiped.kill()
+	if err := os.RemoveAll(fc.dataDir(wiped)); err != nil {
+		t.Fatal(err)
+	}
+	// CLUSTER_STATE=new left on with the volume lost: refused, naming it.
+	if err := wiped.Start(); err == nil {
+		t.Fatal("a wiped node with CLUSTER_STATE=new started")
+	}
+	if code, _ := wiped.Stop(10 * time.Second); code != 2 || !strings.Contains(wiped.logs.String(), "master: CLUSTER_STATE: new, but") {
+		t.Fatalf("exit %d; want 2 and one line naming CLUSTER_STATE; logs:\n%s", code, wiped.logs.String())
+	}
+	wiped.Env = append(wiped.Env, "CLUSTER_STATE=")
+	wiped.start()
+	var h struct {
+		Learner bool   `json:"learner"`
+		LastID  uint64 `json:"lastId"`
+	}
+	if err := poll.For(20*time.Second, func() error {
+		if err := wiped.GetJSON("/health", &h); err != nil {
+			return err
+		}
+		if !h.Learner || h.LastID != 5 {
+			return fmt.Errorf("learner %v, lastId %d", h.Learner, h.LastID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Its acks count for nothing, and with the leader gone it never
+	// stands: the other standby leads, with the secondaries' votes.
+	leader.kill()
+	next := fc.leader(leader)
+	if next == wiped {
+		t.Fatalf("the wiped node %s leads", wiped.name)
+	}
+	if r := appendMsg(t, next, "after", 3); r.Status != http.StatusCreated || r.ID != 6 {
+		t.Fatalf("append at w=3 to the new leader: %+v", r)
+	}
+	if err := poll.For(10*time.Second, func() error { return sameLog(wiped, mustLogOf(t, next)) }); err != nil {
+		t.Fatal(err)
+	}
+	if r := postTo(t, wiped.url()+"/promote", ""); r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Error, "learner") {
+		t.Fatalf("POST /promote on the learner: %+v", r)
+	}
+}
+
+func TestFailoverIdempotencyKeyRepeatGetsTheFirstID(t *testing.T) {
+	fc := startFailover(t, 3, 0)
+	leader := fc.leader()
+	body := `{"message":"once","writeConcern":2}`
+	first := post(t, leader, body, "Idempotency-Key", "k-1")
+	if first.Status != http.StatusCreated {
+		t.Fatalf("append: %+v", first)
+	}
+	leader.kill()
+	next := fc.leader(leader)
+	// To any live master: a standby redirects to the new leader.
+	for _, m := range fc.masters {
+		if m == leader {
+			continue
+		}
+		r := post(t, m, body, "Idempotency-Key", "k-1")
+		if r.Status != http.StatusOK || !r.Duplicate || r.ID != first.ID {
+			t.Fatalf("repeat via %s (leader %s): %+v; want 200, duplicate, id %d", m.name, next.name, r, first.ID)
+		}
+	}
+	if log := mustLogOf(t, next); len(log) != 1 {
+		t.Fatalf("the repeat appended: %v", log)
+	}
+}

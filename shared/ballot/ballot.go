@@ -157,7 +157,7 @@ func Load(dataDir string, clusterNew bool) (election.Promise, bool, error) {
 	if dataDir == "" {
 		return election.Promise{}, false, ErrNoDataDir
 	}
-	d, err := store.InspectDataDir(dataDir)
+	d, err := inspect(dataDir)
 	if err != nil {
 		return election.Promise{}, false, err
 	}
@@ -172,3 +172,5 @@ func Load(dataDir string, clusterNew bool) (election.Promise, bool, error) {
 	}
 	return p, learner, nil
 }
+
+var inspect = store.InspectDataDir

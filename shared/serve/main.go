@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,14 @@ type Binary struct {
 func Main[C Config](b Binary, load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) {
 	os.Exit(Exec(b, os.Args[1:], os.Stdout, os.Stderr, load, run))
 }
+
+// SettingError is a bad setting that only the node's start could find
+// (another node's answer, say): Exec exits 2 with its one line, which
+// names the variable, as for a setting that does not parse.
+type SettingError struct{ Err error }
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
 
 // Exit statuses of Exec.
 const (
@@ -94,6 +103,11 @@ func runNode[C Config](b Binary, stderr io.Writer, load func() (C, error), run f
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg, log)
 	stop()
+	var bad *SettingError
+	if errors.As(err, &bad) {
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, bad.Err)
+		return ExitUsage
+	}
 	if err != nil {
 		// The error says what failed; a stack of main would not.
 		log.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)).Error(b.Name+" stopped", zap.Error(err))
