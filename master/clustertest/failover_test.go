@@ -14,6 +14,7 @@ import (
 
 	"github.com/replog/replog/master/internal/proc"
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/metrics/metricstest"
 	"github.com/replog/replog/shared/poll"
 )
 
@@ -273,6 +274,10 @@ func TestFailoverLeaderKilledStandbyLeadsAndMajorityWritesSurvive(t *testing.T) 
 		t.Fatal(err)
 	}
 	t.Logf("writes acknowledged again %s after the leader's kill", time.Since(killed).Round(time.Millisecond))
+	text := metricstest.Scrape(t, next.url()+"/metrics")
+	if metricstest.MustValue(t, text, "replog_is_leader") != 1 || metricstest.MustValue(t, text, "replog_promotions_total", `reason="failover"`) < 1 {
+		t.Errorf("the new leader's metrics do not say it leads after a failover")
+	}
 	leader.start() // comes back as a standby, rolls back its diverged tail, follows
 	close(stop)
 	wg1.Wait()
@@ -375,6 +380,12 @@ func TestFailoverSwitchoverLosesNothing(t *testing.T) {
 	}
 	if msgs := rolledBack(t, fc.dir); len(msgs) != 0 {
 		t.Errorf("a switchover rolled back %v", msgs)
+	}
+	if got := metricstest.MustValue(t, metricstest.Scrape(t, standby.url()+"/metrics"), "replog_promotions_total", `reason="switchover"`); got != 1 {
+		t.Errorf("promotions by switchover on %s: %v", standby.name, got)
+	}
+	if got := metricstest.MustValue(t, metricstest.Scrape(t, leader.url()+"/metrics"), "replog_is_leader"); got != 0 {
+		t.Errorf("the old leader's replog_is_leader is %v", got)
 	}
 }
 

@@ -105,6 +105,9 @@ func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *S
 	s.metrics = newAppendMetrics(reg)
 	s.reads = metrics.NewReads(reg)
 	reg.MustRegister(clusterCollector{s})
+	if opts.Failover != nil {
+		reg.MustRegister(failoverCollector{opts.Failover})
+	}
 	return s
 }
 

@@ -260,16 +260,6 @@ func (n *Node) stopFollowing() {
 	}
 }
 
-// Stats returns the node's counters.
-func (n *Node) Stats() Stats {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	s := Stats{Promotions: map[string]uint64{}, RolledBack: n.stats.RolledBack}
-	for k, v := range n.stats.Promotions {
-		s.Promotions[k] = v
-	}
-	return s
-}
 
 // errf is fmt.Errorf, for brevity in the transitions.
 var errf = fmt.Errorf

@@ -8,6 +8,7 @@ type Status struct {
 	Peers      []PeerStatus
 	RolledBack uint64
 	Learner    bool
+	Promotions map[string]uint64 // by reason, since the process started
 }
 
 // PeerStatus is one other master-capable node as this one sees it.
@@ -51,6 +52,10 @@ func (n *Node) Status() Status {
 	f := n.follower
 	ld := n.lead
 	s.RolledBack = n.stats.RolledBack
+	s.Promotions = map[string]uint64{}
+	for k, v := range n.stats.Promotions {
+		s.Promotions[k] = v
+	}
 	n.mu.Unlock()
 	if l, ok := n.Leader(); ok {
 		s.Leader = &l
