@@ -65,6 +65,10 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r.Get("/messages/stream", rm.Stream(reads.Stream))
 	r.Post("/messages", func(w http.ResponseWriter, r *http.Request) { readOnly(w, repl) })
 	r.Post("/newMessage", func(w http.ResponseWriter, r *http.Request) { readOnly(w, repl) })
+	r.Post("/promote", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusMethodNotAllowed,
+			"a secondary never leads: POST /promote to a master-capable node (a standby)"))
+	})
 	if node.Pprof {
 		r.Mount("/debug", middleware.Profiler())
 	}
