@@ -29,9 +29,34 @@ type failoverCluster struct {
 	masters     []*node
 	secondaries []*node
 	dir         string
+	links       map[[2]string]*proxy // [dialer, master] → the proxy between (startFailoverWith)
+	size        int                  // CLUSTER_SIZE
+}
+
+// isolate cuts every link to and from n.
+func (fc *failoverCluster) isolate(n *node) {
+	for k, p := range fc.links {
+		if k[0] == n.name || k[1] == n.name {
+			p.Cut()
+		}
+	}
+}
+
+// heal heals every link.
+func (fc *failoverCluster) heal() {
+	for _, p := range fc.links {
+		p.Heal()
+	}
 }
 
 func startFailover(t *testing.T, masters, secondaries int, env ...string) *failoverCluster {
+	t.Helper()
+	return startFailoverWith(t, masters, secondaries, false, env...)
+}
+
+// startFailoverWith is startFailover; with proxied, every node reaches
+// every master through a proxy of its own (fc.links), for partitions.
+func startFailoverWith(t *testing.T, masters, secondaries int, proxied bool, env ...string) *failoverCluster {
 	t.Helper()
 	c := newCluster(t)
 	dir := t.TempDir()
@@ -43,14 +68,39 @@ func startFailover(t *testing.T, masters, secondaries int, env ...string) *failo
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := &failoverCluster{t: t, dir: dir}
+	fc := &failoverCluster{t: t, dir: dir, links: map[[2]string]*proxy{}, size: masters + secondaries}
+	snames := make([]string, secondaries)
+	for i := range snames {
+		snames[i] = fmt.Sprintf("s%d", i+1)
+	}
+	if proxied {
+		for _, from := range append(append([]string{}, names...), snames...) {
+			for i, to := range names {
+				if from != to {
+					fc.links[[2]string{from, to}] = newProxy(t, specs[i].Addr)
+				}
+			}
+		}
+		for i := range specs {
+			var peers []string
+			for j, to := range names {
+				if i != j {
+					peers = append(peers, to+"=http://"+fc.links[[2]string{names[i], to}].Addr())
+				}
+			}
+			specs[i].Env = append(specs[i].Env, "PEERS="+strings.Join(peers, ","))
+		}
+	}
 	for _, s := range specs {
 		fc.masters = append(fc.masters, addNode(t, c, s))
 	}
-	for i := range secondaries {
-		name := fmt.Sprintf("s%d", i+1)
-		fc.secondaries = append(fc.secondaries, addNode(t, c, proc.Spec{Name: name, Role: proc.Secondary, Detached: true,
-			Env: []string{"DATA_DIR=" + filepath.Join(dir, name), "FSYNC=always", "CLUSTER_STATE=new"}}))
+	for _, name := range snames {
+		spec := proc.Spec{Name: name, Role: proc.Secondary, Detached: true,
+			Env: []string{"DATA_DIR=" + filepath.Join(dir, name), "FSYNC=always", "CLUSTER_STATE=new"}}
+		if proxied {
+			spec.Via = func(m *proc.Node) string { return fc.links[[2]string{name, m.Name}].Addr() }
+		}
+		fc.secondaries = append(fc.secondaries, addNode(t, c, spec))
 	}
 	var wg sync.WaitGroup
 	for _, n := range append(append([]*node{}, fc.masters...), fc.secondaries...) {
@@ -180,7 +230,7 @@ type writer struct {
 
 func (w *writer) run(t *testing.T, fc *failoverCluster, prefix string, wc int, stop <-chan struct{}) *sync.WaitGroup {
 	w.w = wc
-	majority := (len(fc.all()))/2 + 1
+	majority := fc.size/2 + 1
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -470,4 +520,78 @@ func TestFailoverIdempotencyKeyRepeatGetsTheFirstID(t *testing.T) {
 	if log := mustLogOf(t, next); len(log) != 1 {
 		t.Fatalf("the repeat appended: %v", log)
 	}
+}
+
+func TestFailoverPartitionedLeaderAcknowledgesNothingAtAMajorityThenFollows(t *testing.T) {
+	fc := startFailoverWith(t, 3, 2, true)
+	old := fc.leader()
+	for i := range 5 {
+		if r := appendMsg(t, old, fmt.Sprint("before-", i), 3); r.Status != http.StatusCreated {
+			t.Fatalf("append: %+v", r)
+		}
+	}
+	fc.isolate(old)
+	// A client keeps writing to the cut-off leader, at w=1 and w=3.
+	stop := make(chan struct{})
+	var cutOne, cutMajority, rest writer
+	wg1 := cutOne.run(t, &failoverCluster{t: t, masters: []*node{old}, size: fc.size}, "cut-one", 1, stop)
+	wg2 := cutMajority.run(t, &failoverCluster{t: t, masters: []*node{old}, size: fc.size}, "cut-majority", 3, stop)
+	next := fc.leader(old)
+	if next == old {
+		t.Fatal("the cut-off leader is still named leader by the others")
+	}
+	others := &failoverCluster{t: t, masters: fc.without(old), secondaries: fc.secondaries, size: fc.size}
+	wg3 := rest.run(t, others, "rest", 3, stop)
+	// The cut-off leader steps down by itself.
+	if err := poll.For(20*time.Second, func() error {
+		var h struct{ Role string }
+		if err := old.GetJSON("/health", &h); err != nil {
+			return err
+		}
+		if h.Role != "standby" {
+			return fmt.Errorf("%s is still %s", old.name, h.Role)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll.For(20*time.Second, func() error {
+		if rest.count() < 10 {
+			return fmt.Errorf("%d majority writes at the new leader", rest.count())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fc.heal()
+	close(stop)
+	wg1.Wait()
+	wg2.Wait()
+	wg3.Wait()
+	if n := cutMajority.count(); n != 0 {
+		t.Errorf("the cut-off leader acknowledged %d writes at w=3", n)
+	}
+	final := fc.leader()
+	want := mustLogOf(t, final)
+	for _, n := range fc.all() {
+		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+		if err := rest.holds(n); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Logf("cut off: %d w=1 writes acknowledged by %s (rolled back: %d messages in rollback files); %d majority writes at %s",
+		cutOne.count(), old.name, len(rolledBack(t, fc.dir)), rest.count(), next.name)
+}
+
+// without is the masters but n.
+func (fc *failoverCluster) without(n *node) []*node {
+	var ms []*node
+	for _, m := range fc.masters {
+		if m != n {
+			ms = append(ms, m)
+		}
+	}
+	return ms
 }

@@ -260,6 +260,5 @@ func (n *Node) stopFollowing() {
 	}
 }
 
-
 // errf is fmt.Errorf, for brevity in the transitions.
 var errf = fmt.Errorf
