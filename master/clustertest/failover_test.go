@@ -387,9 +387,10 @@ func TestFailoverSwitchoverLosesNothing(t *testing.T) {
 	leader := fc.leader()
 	standby := fc.standby(leader)
 	stop := make(chan struct{})
-	var one, two writer
+	var one, two, three writer
 	wg1 := one.run(t, fc, "one", 1, stop)
 	wg2 := two.run(t, fc, "two", 2, stop)
+	wg3 := three.run(t, fc, "three", 3, stop)
 	if err := poll.For(20*time.Second, func() error {
 		if one.count() < 20 {
 			return fmt.Errorf("%d writes so far", one.count())
@@ -417,12 +418,13 @@ func TestFailoverSwitchoverLosesNothing(t *testing.T) {
 	close(stop)
 	wg1.Wait()
 	wg2.Wait()
+	wg3.Wait()
 	want := mustLogOf(t, standby)
 	for _, n := range fc.all() {
 		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
 			t.Error(err)
 		}
-		for _, w := range []*writer{&one, &two} {
+		for _, w := range []*writer{&one, &two, &three} {
 			if err := w.holds(n); err != nil {
 				t.Error(err) // a switchover loses nothing, whatever the write concern
 			}
@@ -594,4 +596,69 @@ func (fc *failoverCluster) without(n *node) []*node {
 		}
 	}
 	return ms
+}
+
+// TestFailoverUpgradeFromASingleMastersDataDir: a DATA_DIR written by the
+// release before failover (shared/store/testdata/v1: 12 records, keys on
+// 4, 8 and 12) opens unchanged as m1's, its whole log epoch 1; m1, the
+// most up-to-date, leads epoch 2 or later, the new standbys and the
+// secondary copy the log, and a key of the old log is still answered
+// with its first id.
+func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
+	c := newCluster(t)
+	dir := t.TempDir()
+	specs, err := proc.PeerSpecs([]string{"m1", "m2", "m3"}, 4, dir, append(failoverEnv, "IDEMPOTENCY_WINDOW=1000000h")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs[0].Env = append(specs[0].Env, "CLUSTER_STATE=") // its data directory is not new
+	logDir := filepath.Join(dir, "m1", "log")
+	if err := os.MkdirAll(logDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	golden, _ := filepath.Glob("../../shared/store/testdata/v1/log/*")
+	if len(golden) == 0 {
+		t.Fatal("no fixture")
+	}
+	for _, name := range golden {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(logDir, filepath.Base(name)), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fc := &failoverCluster{t: t, dir: dir, size: 4}
+	for _, s := range specs {
+		fc.masters = append(fc.masters, addNode(t, c, s))
+	}
+	fc.secondaries = append(fc.secondaries, addNode(t, c, proc.Spec{Name: "s1", Role: proc.Secondary, Detached: true,
+		Env: []string{"DATA_DIR=" + filepath.Join(dir, "s1"), "FSYNC=always", "CLUSTER_STATE=new"}}))
+	for _, n := range fc.all() {
+		n.start()
+	}
+	leader := fc.leader()
+	if leader.name != "m1" {
+		t.Fatalf("%s leads; m1 holds the only log", leader.name)
+	}
+	if _, e, err := proc.LeaderOf(leader.Node); err != nil || e < 2 {
+		t.Fatalf("epoch %d (%v); the first election of an upgraded log is for epoch 2 or later", e, err)
+	}
+	want := mustLogOf(t, leader)
+	if len(want) != 12 || want[11].Epoch != 0 {
+		t.Fatalf("the upgraded log: %+v", want)
+	}
+	for _, n := range fc.all() {
+		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"message": want[11].Message, "writeConcern": 3})
+	if r := post(t, fc.masters[1], string(b), "Idempotency-Key", "key-12"); r.Status != http.StatusOK || !r.Duplicate || r.ID != 12 {
+		t.Fatalf("a key of the old log, via a standby: %+v", r)
+	}
+	if r := appendMsg(t, leader, "new", 3); r.Status != http.StatusCreated || r.ID != 13 {
+		t.Fatalf("append after the upgrade: %+v", r)
+	}
 }

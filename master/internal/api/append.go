@@ -215,6 +215,13 @@ func (s *Server) awaitConcern(r *http.Request, req AppendRequest, first, last ui
 		acks, err = s.hub.Await(r.Context(), last, req.WriteConcern, timeout)
 	} else if err = awaitBegun(r.Context(), lead, last, timeout); err == nil {
 		acks, err = s.hub.AwaitIn(r.Context(), lead.term, last, req.WriteConcern, timeout)
+		if begun, _ := lead.begun.Begun(); err == nil && !begun {
+			// A learner's old ack stopped counting meanwhile and the start
+			// is no longer on a majority: wait for it again (rare).
+			if err = awaitBegun(r.Context(), lead, last, timeout); err == nil {
+				acks, err = s.hub.AwaitIn(r.Context(), lead.term, last, req.WriteConcern, timeout)
+			}
+		}
 	}
 	return outcome{first: first, id: last, batch: req.Messages != nil, acks: acks, err: err,
 		duplicate: duplicate, gone: r.Context().Err() != nil}

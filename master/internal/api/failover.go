@@ -16,9 +16,9 @@ import (
 // Failover is the API's view of a master-capable node of a cluster with
 // PEERS (failover.Node); nil for a single master.
 type Failover interface {
-	// Term is the term this node leads and a channel closed once its
-	// epoch start is on a majority; nil when it does not lead.
-	Term() (*replication.Term, <-chan struct{})
+	// Term is the term this node leads and whether its epoch start is
+	// on a majority yet; nil when it does not lead.
+	Term() (*replication.Term, failover.Begun)
 	// Leader is the leader as this node knows it.
 	Leader() (failover.Peer, bool)
 	Promote(ctx context.Context) (failover.PromoteResult, error)
@@ -28,7 +28,7 @@ type Failover interface {
 // leading is the term an append is taken in; nil for a single master.
 type leading struct {
 	term  *replication.Term
-	begun <-chan struct{}
+	begun failover.Begun
 }
 
 // retryAfter is what a client is told to wait when no leader is known:
@@ -78,10 +78,9 @@ func (s *Server) deposedReply(err error) *httpapi.Error {
 // that nothing may be acknowledged: docs/FAILOVER.md, invariant 4), the
 // term ends, the timeout passes or the client leaves.
 func awaitBegun(ctx context.Context, l *leading, id uint64, timeout time.Duration) error {
-	select {
-	case <-l.begun:
+	begun, changed := l.begun.Begun()
+	if begun {
 		return nil
-	default:
 	}
 	var expired <-chan time.Time
 	if timeout > 0 {
@@ -89,16 +88,19 @@ func awaitBegun(ctx context.Context, l *leading, id uint64, timeout time.Duratio
 		defer t.Stop()
 		expired = t.C
 	}
-	select {
-	case <-l.begun:
-		return nil
-	case <-l.term.Ended():
-		return &replication.DeposedError{ID: id, Acks: 1}
-	case <-expired:
-		return &replication.ConcernError{Need: 1, Timeout: timeout, Acks: 1}
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	for !begun {
+		select {
+		case <-changed:
+			begun, changed = l.begun.Begun()
+		case <-l.term.Ended():
+			return &replication.DeposedError{ID: id, Acks: 1}
+		case <-expired:
+			return &replication.ConcernError{Need: 1, Timeout: timeout, Acks: 1}
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
+	return nil
 }
 
 // promote is POST /promote.

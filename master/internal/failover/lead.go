@@ -20,19 +20,34 @@ type lead struct {
 	term *replication.Term
 	now  func() time.Time
 
-	mu          sync.Mutex // guards ls and begunClosed; taken inside Node.mu, never the other way
-	ls          *election.Leadership
-	begun       chan struct{} // closed once the epoch's start is on a majority
-	begunClosed bool
+	mu      sync.Mutex // guards ls and changed; taken inside Node.mu, never the other way
+	ls      *election.Leadership
+	changed chan struct{} // closed and replaced whenever Begun may have changed
+}
+
+// Begun reports whether the epoch's start is on a majority (before that
+// nothing may be acknowledged), and a channel closed when that may have
+// changed: a learner's old ack stops counting, and it can turn false
+// again.
+func (l *lead) Begun() (bool, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ls.Begun(), l.changed
+}
+
+// note wakes the Begun waiters; mu is held.
+func (l *lead) note() {
+	close(l.changed)
+	l.changed = make(chan struct{})
 }
 
 func (l *lead) ack(node string, id uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	was := l.ls.Begun()
 	l.ls.Ack(node, id, l.now())
-	if !l.begunClosed && l.ls.Begun() {
-		l.begunClosed = true
-		close(l.begun)
+	if l.ls.Begun() != was {
+		l.note()
 	}
 }
 
@@ -52,6 +67,13 @@ func (l *lead) promised(p election.Promise) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ls.Promised(p)
+}
+
+func (l *lead) learner(node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ls.Learner(node)
+	l.note()
 }
 
 func (l *lead) check(now time.Time) error {
@@ -83,9 +105,9 @@ func (n *Node) begin(ctx context.Context, c *candidacy, reason string) error {
 	}
 	term := replication.NewTerm(c.epoch, h, n.cfg.Self.Name, n.cfg.Self.URL, n.cfg.Voters)
 	ld := &lead{term: term, now: n.now, ls: election.NewLeadership(n.cfg.Self.Name, start, n.cfg.ClusterSize, n.cfg.Timeout, now),
-		begun: make(chan struct{})}
+		changed: make(chan struct{})}
 	ld.ack(n.cfg.Self.Name, last)
-	term.Ack, term.Heard = ld.ack, ld.heard
+	term.Ack, term.Heard, term.Learner = ld.ack, ld.heard, ld.learner
 	term.SawEpoch = func(e uint64) { ld.sawEpoch(e); n.ballot.See(e); n.poke() }
 	term.Promote = func(node string) {
 		select {
@@ -143,16 +165,20 @@ func (n *Node) stepDown(why string) {
 	n.log.Warn("stepped down", zap.Uint64("epoch", ld.term.Epoch), zap.String("why", why))
 }
 
-// Term is the term this node leads and a channel closed once its start is
-// on a majority (before that nothing may be acknowledged); nil when it
-// does not lead.
-func (n *Node) Term() (*replication.Term, <-chan struct{}) {
+// Begun says whether a term's epoch start is on a majority.
+type Begun interface {
+	Begun() (bool, <-chan struct{})
+}
+
+// Term is the term this node leads and whether it may acknowledge yet
+// (its start on a majority); nil when it does not lead.
+func (n *Node) Term() (*replication.Term, Begun) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.lead == nil {
 		return nil, nil
 	}
-	return n.lead.term, n.lead.begun
+	return n.lead.term, n.lead
 }
 
 // handOff is the leader's side of a switchover to the standby name

@@ -76,7 +76,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.term = term
 	if term != nil && hello.Learner {
 		// A wiped node's acks count for nothing until it is re-admitted
-		// (docs/FAILOVER.md, "Wiped nodes"): it is streamed as an observer.
+		// (docs/FAILOVER.md, "Wiped nodes"): it is streamed as an observer,
+		// and what its earlier sessions acked no longer counts — it no
+		// longer holds it.
+		h.forgetHolder(hello.Name)
+		if term.Learner != nil {
+			term.Learner(hello.Name)
+		}
 		s.observer = true
 		s.progress = newProgress(start.From, h.opts.Window, h.opts.MaxFrames, true, s.wake)
 	}

@@ -32,6 +32,7 @@ type Term struct {
 	Heard    func(node string)            // a voter was heard from (any frame of this epoch)
 	Promote  func(node string)            // a standby asks for a switchover (POST /promote on it)
 	SawEpoch func(e uint64)               // a hello carried a promise above this epoch: a successor may exist
+	Learner  func(node string)            // a node said it lost its data directory: its old acks count no more
 
 	// gate orders appends against the term's end: an append of this term
 	// holds it for reading from its check to its store call, End holds it
@@ -212,6 +213,13 @@ func (h *Hub) EndTerm(t *Term, why string) bool {
 		s.cancel(cause)
 	}
 	return true
+}
+
+// forgetHolder drops what name acked: it lost its data directory.
+func (h *Hub) forgetHolder(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.members.tracker.Forget(name)
 }
 
 // CurrentTerm is the term being led, nil when none.
