@@ -284,9 +284,6 @@ func (c *Client) followLeader(ctx context.Context, cancel context.CancelCauseFun
 		_ = c.write(out, frame.Error(err.Error()))
 		return false, err
 	}
-	if err := c.writeRaw(out, frame.TypeAck, frame.AppendAckEpoch(nil, last, t.epoch)); err != nil {
-		return true, err
-	}
 	c.fo.leader.Store(&leaderInfo{name: t.leader, url: l.url, epoch: t.epoch})
 	defer c.fo.leader.Store(nil)
 	c.out.Store(out)
@@ -297,6 +294,9 @@ func (c *Client) followLeader(ctx context.Context, cancel context.CancelCauseFun
 	l.set(LinkStatus{Name: t.leader, State: LinkFollowing, Epoch: t.epoch})
 	c.log.Info("following the leader", zap.String("leader", t.leader), zap.String("peer", l.url),
 		zap.Uint64("epoch", t.epoch), zap.Uint64("lastId", last))
+	if err := c.writeRaw(out, frame.TypeAck, frame.AppendAckEpoch(nil, last, t.epoch)); err != nil {
+		return true, err
+	}
 	return true, c.follow(ctx, conn, out, time.Duration(w.HeartbeatMs)*time.Millisecond, t)
 }
 
