@@ -240,6 +240,13 @@ func (c *Client) greet(ctx context.Context, conn *websocket.Conn, out *frame.Wri
 		_ = c.write(out, frame.Error(err.Error()))
 		return w, err
 	}
+	if w.Leads() && (w.Epoch == 0 || historyOf(w.History()).Last() != w.Epoch) {
+		// Every id it streams must have its epoch from this history.
+		err := fmt.Errorf("%w: leader %s of epoch %d sent the history %v, which does not end in its epoch",
+			frame.ErrMalformed, w.Name, w.Epoch, w.Epochs)
+		_ = c.write(out, frame.Error(err.Error()))
+		return w, err
+	}
 	if w.MaxFrameBytes > 0 {
 		conn.SetReadLimit(w.MaxFrameBytes + 1024)
 	}

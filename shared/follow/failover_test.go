@@ -553,3 +553,23 @@ func TestMasterErrorSaysWhyALinkWasRefused(t *testing.T) {
 		t.Fatalf("following, MasterError() = %q, connected %v", e, c.Connected())
 	}
 }
+
+// TestFollowerRefusesALeaderWithoutItsEpochsStart: a leader's welcome
+// gives the history every streamed id is checked against; one that does
+// not end in the leader's own epoch (or has none) is refused.
+func TestFollowerRefusesALeaderWithoutItsEpochsStart(t *testing.T) {
+	for name, w := range map[string]frame.Frame{
+		"no epoch":   leading("m2", 0, nil, 0, 0),
+		"no history": leading("m2", 2, nil, 0, 0),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, nodes := startFailover(t, store.NewMemory(""), 1, nil)
+			m, _ := nodes[0].Accept()
+			m.Send(w)
+			expectRefusal(t, m, "does not end in its epoch")
+			if _, _, _, ok := c.Leader(); ok {
+				t.Fatal("follows it")
+			}
+		})
+	}
+}
