@@ -576,7 +576,7 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 			return fmt.Errorf("master reported: %s", f.Error)
 		default:
 			if t != nil {
-				if err := c.answerLeader(out, f); err != nil {
+				if err := c.answerLeader(out, t, f); err != nil {
 					return err
 				}
 				continue

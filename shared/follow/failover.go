@@ -240,6 +240,13 @@ func (c *Client) greet(ctx context.Context, conn *websocket.Conn, out *frame.Wri
 		_ = c.write(out, frame.Error(err.Error()))
 		return w, err
 	}
+	if w.Leads() && (w.Epoch == 0 || historyOf(w.History()).Last() != w.Epoch) {
+		// Every id it streams must have its epoch from this history.
+		err := fmt.Errorf("%w: leader %s of epoch %d sent the history %v, which does not end in its epoch",
+			frame.ErrMalformed, w.Name, w.Epoch, w.Epochs)
+		_ = c.write(out, frame.Error(err.Error()))
+		return w, err
+	}
 	if w.MaxFrameBytes > 0 {
 		conn.SetReadLimit(w.MaxFrameBytes + 1024)
 	}
@@ -284,9 +291,6 @@ func (c *Client) followLeader(ctx context.Context, cancel context.CancelCauseFun
 		_ = c.write(out, frame.Error(err.Error()))
 		return false, err
 	}
-	if err := c.writeRaw(out, frame.TypeAck, frame.AppendAckEpoch(nil, last, t.epoch)); err != nil {
-		return true, err
-	}
 	c.fo.leader.Store(&leaderInfo{name: t.leader, url: l.url, epoch: t.epoch})
 	defer c.fo.leader.Store(nil)
 	c.out.Store(out)
@@ -297,6 +301,9 @@ func (c *Client) followLeader(ctx context.Context, cancel context.CancelCauseFun
 	l.set(LinkStatus{Name: t.leader, State: LinkFollowing, Epoch: t.epoch})
 	c.log.Info("following the leader", zap.String("leader", t.leader), zap.String("peer", l.url),
 		zap.Uint64("epoch", t.epoch), zap.Uint64("lastId", last))
+	if err := c.writeRaw(out, frame.TypeAck, frame.AppendAckEpoch(nil, last, t.epoch)); err != nil {
+		return true, err
+	}
 	return true, c.follow(ctx, conn, out, time.Duration(w.HeartbeatMs)*time.Millisecond, t)
 }
 

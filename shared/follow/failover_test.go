@@ -484,3 +484,92 @@ func TestLeadershipMovedRedialsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestVotingLinkDropsASilentNode: a node that does not lead and sends
+// nothing for four heartbeat intervals is taken for dead: the link is
+// dropped, reported down, and dialed again.
+func TestVotingLinkDropsASilentNode(t *testing.T) {
+	c, nodes := startFailover(t, store.NewMemory(""), 1, nil)
+	m, _ := nodes[0].Accept()
+	w := standing("m1", 0)
+	w.HeartbeatMs = 50
+	m.Send(w)
+	start := time.Now()
+	if err := m.ExpectClosed(frametest.Timeout); err == nil {
+		t.Fatal("no error from a closed connection")
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Fatalf("dropped after %s, before four heartbeat intervals", took)
+	}
+	if err := poll.For(frametest.Timeout, func() error {
+		if l := c.Links()[0]; l.State != LinkDown || !strings.Contains(l.Error, "silent") {
+			return fmt.Errorf("link %+v", l)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].Accept() // dialed again
+}
+
+// TestFollowingLinkAnswersAPrepare: a candidate reachable only over the
+// link this node follows it on is answered as on a voting link; the
+// promise for a higher epoch ends the following (nothing more is acked).
+func TestFollowingLinkAnswersAPrepare(t *testing.T) {
+	st := store.NewMemory("")
+	_, nodes := startFailover(t, st, 1, nil)
+	m, _ := nodes[0].Accept()
+	m.Send(leading("m2", 2, starts(2, 1), 0, 0))
+	expectAck(t, m, 0, 2)
+	m.Send(appendOf(2, 1))
+	expectAck(t, m, 1, 2)
+	m.Send(prepare(3, "m3"))
+	if f := m.Expect(frame.TypePromise); !f.Granted || f.LastID != 1 || f.LastEpoch != 2 {
+		t.Fatalf("promise %+v", f)
+	}
+	expectRefusal(t, m, "promised") // at once, before the leader's next frame
+}
+
+// TestMasterErrorSaysWhyALinkWasRefused: in failover mode MasterError is
+// the last error of any link, until a leader is followed.
+func TestMasterErrorSaysWhyALinkWasRefused(t *testing.T) {
+	c, nodes := startFailover(t, store.NewMemory(""), 1, nil)
+	m, _ := nodes[0].Accept()
+	w := leading("m2", 2, starts(2, 1), 0, 0)
+	w.Voters = "W"
+	m.Send(w)
+	if err := poll.For(frametest.Timeout, func() error {
+		if e := c.MasterError(); !strings.Contains(e, "voter sets differ") {
+			return fmt.Errorf("MasterError() = %q", e)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = nodes[0].Accept()
+	m.Send(leading("m2", 2, starts(2, 1), 0, 0))
+	expectAck(t, m, 0, 2)
+	if e := c.MasterError(); e != "" || !c.Connected() {
+		t.Fatalf("following, MasterError() = %q, connected %v", e, c.Connected())
+	}
+}
+
+// TestFollowerRefusesALeaderWithoutItsEpochsStart: a leader's welcome
+// gives the history every streamed id is checked against; one that does
+// not end in the leader's own epoch (or has none) is refused.
+func TestFollowerRefusesALeaderWithoutItsEpochsStart(t *testing.T) {
+	for name, w := range map[string]frame.Frame{
+		"no epoch":   leading("m2", 0, nil, 0, 0),
+		"no history": leading("m2", 2, nil, 0, 0),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, nodes := startFailover(t, store.NewMemory(""), 1, nil)
+			m, _ := nodes[0].Accept()
+			m.Send(w)
+			expectRefusal(t, m, "does not end in its epoch")
+			if _, _, _, ok := c.Leader(); ok {
+				t.Fatal("follows it")
+			}
+		})
+	}
+}

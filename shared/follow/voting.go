@@ -55,14 +55,23 @@ func (c *Client) vote(conn *websocket.Conn, out *frame.Writer, w frame.Frame) er
 // answerLeader answers, on the following link, the frames that are not
 // the stream's own: a handoff goes to OnHandoff; prepares and pulls are
 // answered as on a voting link.
-func (c *Client) answerLeader(out *frame.Writer, f frame.Frame) error {
+func (c *Client) answerLeader(out *frame.Writer, t *term, f frame.Frame) error {
 	if f.Type == frame.TypeHandoff {
 		if c.onHandoff != nil {
 			c.onHandoff(f)
 		}
 		return nil
 	}
-	return c.answerCandidate(out, f)
+	if err := c.answerCandidate(out, f); err != nil {
+		return err
+	}
+	// A promise of a higher epoch, just given, ends the following at once
+	// rather than at the leader's next frame.
+	if err := t.stillAccepted(); err != nil {
+		_ = c.write(out, frame.Error(err.Error()))
+		return err
+	}
+	return nil
 }
 
 // answerCandidate answers a prepare or a pull; any other frame is a
