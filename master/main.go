@@ -98,7 +98,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	var fo api.Failover // a nil *failover.Node in the interface would not be nil
 	if cfg.Failover.On() {
-		node = failover.New(failoverConfig(cfg), st, ballot.New(promise, learner, st.SetPromise), hub, log.Named("failover"))
+		b := ballot.New(promise, learner, st.SetPromise)
+		b.See(1) // epoch 1 is a single master's: the first election of a cluster with failover is for epoch 2 (see ballot.CheckNew)
+		node = failover.New(failoverConfig(cfg), st, b, hub, log.Named("failover"))
 		fo = node
 		wg.Go(func() { node.Run(ctx) })
 		log.Info("failover on", zap.String("advertiseUrl", cfg.AdvertiseURL), zap.Int("peers", len(cfg.Peers)),

@@ -527,6 +527,11 @@ func TestFailoverIdempotencyKeyRepeatGetsTheFirstID(t *testing.T) {
 func TestFailoverPartitionedLeaderAcknowledgesNothingAtAMajorityThenFollows(t *testing.T) {
 	fc := startFailoverWith(t, 3, 2, true)
 	old := fc.leader()
+	// The standbys reach the leader through proxies (PEERS), clients at
+	// its ADVERTISE_URL: the redirect names the latter.
+	if loc := redirectOf(t, fc.standby(old)); loc != old.url()+"/messages" {
+		t.Fatalf("a standby redirects to %q, want the leader's ADVERTISE_URL %s", loc, old.url())
+	}
 	for i := range 5 {
 		if r := appendMsg(t, old, fmt.Sprint("before-", i), 3); r.Status != http.StatusCreated {
 			t.Fatalf("append: %+v", r)
@@ -600,10 +605,11 @@ func (fc *failoverCluster) without(n *node) []*node {
 
 // TestFailoverUpgradeFromASingleMastersDataDir: a DATA_DIR written by the
 // release before failover (shared/store/testdata/v1: 12 records, keys on
-// 4, 8 and 12) opens unchanged as m1's, its whole log epoch 1; m1, the
-// most up-to-date, leads epoch 2 or later, the new standbys and the
-// secondary copy the log, and a key of the old log is still answered
-// with its first id.
+// 4, 8 and 12) opens unchanged as m1's, its whole log epoch 1; the new
+// standbys join it with CLUSTER_STATE=new (no election was ever held);
+// whoever leads epoch 2 or later holds the whole log (a standby copies it
+// from m1 first), every node ends with it, and a key of the old log is
+// still answered with its first id.
 func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 	c := newCluster(t)
 	dir := t.TempDir()
@@ -638,10 +644,7 @@ func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 	for _, n := range fc.all() {
 		n.start()
 	}
-	leader := fc.leader()
-	if leader.name != "m1" {
-		t.Fatalf("%s leads; m1 holds the only log", leader.name)
-	}
+	leader := fc.leader() // m1, or a standby that copied m1's log before it led
 	if _, e, err := proc.LeaderOf(leader.Node); err != nil || e < 2 {
 		t.Fatalf("epoch %d (%v); the first election of an upgraded log is for epoch 2 or later", e, err)
 	}
@@ -661,4 +664,20 @@ func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 	if r := appendMsg(t, leader, "new", 3); r.Status != http.StatusCreated || r.ID != 13 {
 		t.Fatalf("append after the upgrade: %+v", r)
 	}
+}
+
+// redirectOf is where n redirects a write.
+func redirectOf(t *testing.T, n *node) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, n.url()+"/messages", strings.NewReader(`{"message":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("%s answered a write %d, want 307", n.name, resp.StatusCode)
+	}
+	return resp.Header.Get("Location")
 }

@@ -20,13 +20,16 @@ type ErrClusterExists struct {
 }
 
 func (e *ErrClusterExists) Error() string {
-	return fmt.Sprintf("CLUSTER_STATE: new, but %s already holds the cluster's log (epoch %d, last id %d): a node with an empty DATA_DIR "+
+	return fmt.Sprintf("CLUSTER_STATE: new, but %s is in a cluster that has elected leaders (epoch %d, last id %d): a node with an empty DATA_DIR "+
 		"would vote with promises it forgot; unset CLUSTER_STATE to rejoin as a learner", e.Peer, e.Epoch, e.LastID)
 }
 
 // CheckNew asks every peer's /health (base URLs, in parallel, each for at
-// most wait) whether it holds a log: an epoch or an id. It returns an
-// *ErrClusterExists naming one that does; unreachable peers are taken
+// most wait) whether the cluster has held an election: an epoch of 2 or
+// more (a cluster with failover stands for epoch 2 first; epoch 1 is a
+// single master's, whose log a new standby may join when the cluster is
+// upgraded to failover, no promise having been given yet). It returns an
+// *ErrClusterExists naming a peer that has; unreachable peers are taken
 // for nodes starting too (a new cluster starts them together).
 func CheckNew(ctx context.Context, client *http.Client, bases []string, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, wait)
@@ -54,7 +57,7 @@ func CheckNew(ctx context.Context, client *http.Client, bases []string, wait tim
 			if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&h) != nil {
 				return
 			}
-			if h.Epoch > 0 || h.LastID > 0 {
+			if h.Epoch >= 2 {
 				mu.Lock()
 				found = &ErrClusterExists{Peer: base, Epoch: h.Epoch, LastID: h.LastID}
 				mu.Unlock()

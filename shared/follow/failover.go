@@ -63,6 +63,7 @@ type failover struct {
 type leaderInfo struct {
 	name, url string
 	epoch     uint64
+	advertise string // the leader's ADVERTISE_URL, from its welcome
 }
 
 // link is one URL's connection in failover mode.
@@ -291,7 +292,7 @@ func (c *Client) followLeader(ctx context.Context, cancel context.CancelCauseFun
 		_ = c.write(out, frame.Error(err.Error()))
 		return false, err
 	}
-	c.fo.leader.Store(&leaderInfo{name: t.leader, url: l.url, epoch: t.epoch})
+	c.fo.leader.Store(&leaderInfo{name: t.leader, url: l.url, epoch: t.epoch, advertise: w.URL})
 	defer c.fo.leader.Store(nil)
 	c.out.Store(out)
 	defer c.out.Store(nil)

@@ -278,8 +278,9 @@ func TestFollowerRefusesLeaderOfLowerEpoch(t *testing.T) {
 }
 
 // TestFollowerStopsApplyingAfterPromisingAHigherEpoch: once this node
-// promised a higher epoch on a voting link, the leader it follows gets
-// nothing more from it: no frame applied, no ack, no heartbeat echoed.
+// promised a higher epoch (its own candidacy, on a standby: the ballot is
+// the node's), the leader it follows gets nothing more from it: no frame
+// applied, no ack, no heartbeat echoed.
 func TestFollowerStopsApplyingAfterPromisingAHigherEpoch(t *testing.T) {
 	for _, next := range []frame.Frame{appendOf(2, 3), {Type: frame.TypeHeartbeat, ID: 9, Epoch: 2}} {
 		t.Run(string(next.Type), func(t *testing.T) {
@@ -292,9 +293,8 @@ func TestFollowerStopsApplyingAfterPromisingAHigherEpoch(t *testing.T) {
 			expectAck(t, m2, 0, 2)
 			m2.Send(appendOf(2, 1, 2))
 			expectAck(t, m2, 2, 2)
-			m1.Send(prepare(3, "m1"))
-			if f := m1.Expect(frame.TypePromise); !f.Granted || f.LastID != 2 {
-				t.Fatalf("prepare answered %+v", f)
+			if _, err := c.ballot.Stand("s", 2); err != nil {
+				t.Fatal(err)
 			}
 			m2.Send(next)
 			expectRefusal(t, m2, "promised")
@@ -515,19 +515,30 @@ func TestVotingLinkDropsASilentNode(t *testing.T) {
 // TestFollowingLinkAnswersAPrepare: a candidate reachable only over the
 // link this node follows it on is answered as on a voting link; the
 // promise for a higher epoch ends the following (nothing more is acked).
-func TestFollowingLinkAnswersAPrepare(t *testing.T) {
+// TestFollowingNodeRefusesOtherCandidates: while its leader's frames
+// come, a node promises nothing to another candidate (leader stickiness),
+// on the following link or on a voting link, and goes on following.
+func TestFollowingNodeRefusesOtherCandidates(t *testing.T) {
 	st := store.NewMemory("")
-	_, nodes := startFailover(t, st, 1, nil)
+	_, nodes := startFailover(t, st, 2, nil)
 	m, _ := nodes[0].Accept()
 	m.Send(leading("m2", 2, starts(2, 1), 0, 0))
 	expectAck(t, m, 0, 2)
 	m.Send(appendOf(2, 1))
 	expectAck(t, m, 1, 2)
-	m.Send(prepare(3, "m3"))
-	if f := m.Expect(frame.TypePromise); !f.Granted || f.LastID != 1 || f.LastEpoch != 2 {
-		t.Fatalf("promise %+v", f)
+	v, _ := nodes[1].Accept()
+	v.Send(standing("m3", 0))
+	for _, l := range []*frametest.Peer{m, v} {
+		l.Send(prepare(3, "m3"))
+		if f := l.Expect(frame.TypePromise); f.Granted || !strings.Contains(f.Error, "following m2") {
+			t.Fatalf("a candidate's prepare while m2 leads: %+v", f)
+		}
 	}
-	expectRefusal(t, m, "promised") // at once, before the leader's next frame
+	if p := st.Promise(); p.Epoch != 2 {
+		t.Fatalf("promised %+v", p)
+	}
+	m.Send(appendOf(2, 2))
+	expectAck(t, m, 2, 2)
 }
 
 // TestMasterErrorSaysWhyALinkWasRefused: in failover mode MasterError is

@@ -92,7 +92,20 @@ func (c *Client) answerCandidate(out *frame.Writer, f frame.Frame) error {
 // run, when Prepare returns) and only then answers: granted with the
 // log's position and history read after the promise, or refused with
 // the epoch promised and why.
+//
+// While it follows a leader, the node refuses other candidates without
+// promising anything (leader stickiness, as Raft's followers ignore votes
+// while they hear a leader): a standby cut off from the leader alone, or
+// one that stood a moment before the leader's frames reached it, would
+// otherwise depose a leader that a majority still hears. Safety does not
+// rest on it (a refusal is always safe); the following link ends four
+// silent heartbeats after the leader goes, and the candidate asks again.
 func (c *Client) answerPrepare(out *frame.Writer, f frame.Frame) error {
+	if l := c.fo.leader.Load(); l != nil && l.name != f.Candidate {
+		return c.write(out, frame.Frame{Type: frame.TypePromise, Epoch: f.Epoch, Candidate: f.Candidate,
+			Promised: c.ballot.Promised().Epoch,
+			Error:    fmt.Sprintf("following %s, leader of epoch %d, whose frames still come", l.name, l.epoch)})
+	}
 	p, err := c.ballot.Prepare(f.Epoch, f.Candidate)
 	if err != nil {
 		return c.write(out, frame.Frame{Type: frame.TypePromise, Epoch: f.Epoch, Candidate: f.Candidate,
@@ -102,7 +115,7 @@ func (c *Client) answerPrepare(out *frame.Writer, f frame.Frame) error {
 	h, last, first := c.store.History(), c.store.LastID(), c.store.FirstID()
 	c.fo.writeMu.Unlock()
 	return c.write(out, frame.Frame{Type: frame.TypePromise, Epoch: f.Epoch, Candidate: f.Candidate, Granted: true,
-		LastEpoch: h.Last(), LastID: last, FirstID: first, Epochs: wireHistory(h)})
+		LastEpoch: h.Last(), LastID: last, FirstID: first, Epochs: wireHistory(h), LogID: c.store.LogID()})
 }
 
 // answerPull sends the entries from..to in pulled frames, each with its

@@ -204,6 +204,10 @@ type Frame struct {
 	// different sets refuse each other. Its presence in a welcome is also
 	// how a follower learns that the cluster has failover.
 	Voters string `json:"voters,omitempty"`
+	// URL, in a leader's welcome, is its ADVERTISE_URL: where clients
+	// reach it (redirects, leader hints), which may differ from the
+	// address its followers dial.
+	URL string `json:"url,omitempty"`
 	// Within, in a handoff, is how long (ms) the switchover lasts before
 	// it lapses on the standby too.
 	Within int64 `json:"within,omitempty"`

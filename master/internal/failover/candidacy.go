@@ -23,6 +23,13 @@ type candidacy struct {
 	answers chan answer
 }
 
+// source is a promiser the candidacy may copy from: its link, and the log
+// id its promise named.
+type source struct {
+	link  *link
+	logID string
+}
+
 type answer struct {
 	l *link
 	f frame.Frame
@@ -39,6 +46,10 @@ func (c *candidacy) deliver(l *link, f frame.Frame) {
 }
 
 func (c *candidacy) prepare(l *link) { _ = l.send(c.prep) }
+
+// askAgain is how often a candidacy asks again the voters that did not
+// grant its prepare.
+const askAgain = 200 * time.Millisecond
 
 // stand runs one candidacy (docs/FAILOVER.md, "The election"): promise
 // itself the next epoch, gather a majority of promises over the links,
@@ -82,9 +93,10 @@ func (n *Node) runCandidacy(ctx context.Context, reason, need string) error {
 	for _, l := range n.linksNow() {
 		c.prepare(l)
 	}
-	sources := map[string]*link{}
+	sources := map[string]*source{}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	asked := n.now()
 	for {
 		n.mu.Lock()
 		won, over := tally.Won(), tally.Over(n.now())
@@ -99,6 +111,17 @@ func (n *Node) runCandidacy(ctx context.Context, reason, need string) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
+			if now := n.now(); now.Sub(asked) >= askAgain {
+				// Ask again those that did not grant: a voter that still heard
+				// its leader refused, and may grant now; a repeated prepare
+				// of the same epoch and candidate is answered alike.
+				asked = now
+				for _, l := range n.linksNow() {
+					if sources[l.name] == nil || sources[l.name].link != l {
+						c.prepare(l)
+					}
+				}
+			}
 		case a := <-c.answers:
 			n.take(c, a, sources)
 		}
@@ -117,7 +140,7 @@ func (n *Node) offer() election.Offer {
 }
 
 // take counts one answer of a link.
-func (n *Node) take(c *candidacy, a answer, sources map[string]*link) {
+func (n *Node) take(c *candidacy, a answer, sources map[string]*source) {
 	f := a.f
 	if f.Type != frame.TypePromise || f.Candidate != n.cfg.Self.Name || f.Epoch != c.epoch {
 		return
@@ -135,29 +158,30 @@ func (n *Node) take(c *candidacy, a answer, sources map[string]*link) {
 	h := replication.HistoryOf(f.Epochs)
 	o := election.Offer{Position: epoch.Position{Epoch: f.LastEpoch, ID: f.LastID}, History: h, FirstID: f.FirstID}
 	c.tally.Granted(a.l.name, f.Epoch, o)
-	sources[a.l.name] = a.l
+	sources[a.l.name] = &source{link: a.l, logID: f.LogID}
 }
 
 // catchUp copies, when a promiser holds a more up-to-date log, what this
 // node lacks (docs/FAILOVER.md, "Catch-up from the most up-to-date
 // promiser"): its diverged tail goes to rollback/ first, then the
 // source's entries, each checked against the history it promised with.
-func (n *Node) catchUp(ctx context.Context, c *candidacy, sources map[string]*link) error {
+func (n *Node) catchUp(ctx context.Context, c *candidacy, sources map[string]*source) error {
 	n.mu.Lock()
 	plan, copying := c.tally.Plan(n.offer())
 	n.mu.Unlock()
 	if !copying {
 		return nil
 	}
-	src := sources[plan.Source]
-	if src == nil {
+	s := sources[plan.Source]
+	if s == nil {
 		return fmt.Errorf("epoch %d: the most up-to-date promiser %s is not linked", c.epoch, plan.Source)
 	}
-	if src.logID != n.st.LogID() {
+	src := s.link
+	if s.logID != "" && s.logID != n.st.LogID() { // "": a log that never held anything, of no one's
 		if n.st.LastID() > 0 || n.st.FirstID() > 1 {
-			return fmt.Errorf("epoch %d: %s holds log %s, this node %s", c.epoch, src.name, src.logID, n.st.LogID())
+			return fmt.Errorf("epoch %d: %s holds log %s, this node %s", c.epoch, src.name, s.logID, n.st.LogID())
 		}
-		if err := n.st.Reset(src.logID); err != nil {
+		if err := n.st.Reset(s.logID); err != nil {
 			return err
 		}
 	}

@@ -25,11 +25,21 @@ func (n *Node) Leader() (Peer, bool) {
 	if n.Role() == RoleLeader {
 		return n.cfg.Self, true
 	}
-	name, _, _, ok := n.following()
+	n.mu.Lock()
+	f := n.follower
+	n.mu.Unlock()
+	if f == nil {
+		return Peer{}, false
+	}
+	name, _, _, ok := f.Leader()
 	if !ok {
 		return Peer{}, false
 	}
-	return n.peer(name), true
+	p := n.peer(name)
+	if u := f.LeaderURL(); u != "" {
+		p.URL = u // where clients reach it, which PEERS (how nodes reach it) may not be
+	}
+	return p, true
 }
 
 // peer is the configured peer of that name (the URL PEERS gives it).

@@ -108,7 +108,7 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	if t := s.term; t != nil {
 		leads := true
 		welcome.Leader, welcome.Name, welcome.Epoch, welcome.Epochs = &leads, t.Name, t.Epoch, FrameHistory(t.History)
-		welcome.Keep, welcome.Voters = start.Keep, t.Voters
+		welcome.Keep, welcome.Voters, welcome.URL = start.Keep, t.Voters, t.URL
 	}
 	if err := s.writeFrame(welcome); err != nil {
 		return start.From - 1, err

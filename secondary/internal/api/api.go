@@ -30,6 +30,7 @@ type Replication interface {
 	// With failover: the leader followed, what was rolled back, and the
 	// links to every master-capable node (none without failover).
 	Leader() (name, url string, epoch uint64, ok bool)
+	LeaderURL() string
 	RolledBack() uint64
 	Links() []follow.LinkStatus
 }
@@ -141,6 +142,9 @@ func leaderOf(repl Replication) *leader {
 	name, url, _, ok := repl.Leader()
 	if !ok {
 		return nil
+	}
+	if adv := repl.LeaderURL(); adv != "" {
+		return &leader{Name: name, URL: adv}
 	}
 	base := strings.TrimSuffix(url, "/replicate")
 	if rest, found := strings.CutPrefix(base, "wss://"); found {
