@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run run-test clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
+.PHONY: build test vet tidy run run-test clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down helm-check
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -81,6 +81,25 @@ soak:
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:
 	deploy/e2e.sh
+
+# The Helm chart (deploy/helm/replog), checked without a cluster: helm lint
+# --strict and deploy/k8s's tests (every object decoded strictly with
+# Kubernetes' types, the failover contract's rules) for each value set in
+# deploy/k8s/testdata. helm is installed into bin/ when missing.
+HELM_VERSION := v4.3.2
+HELM ?= $(BIN)/helm-$(HELM_VERSION)
+
+helm-check: $(HELM)
+	for v in deploy/k8s/testdata/*.yaml; do \
+		$(HELM) lint --strict deploy/helm/replog --namespace replog-test --values $$v || exit 1; \
+	done
+	gofmt -l deploy/k8s | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
+	cd deploy/k8s && $(GO) vet ./... && HELM=$(abspath $(HELM)) $(GO) test -count=1 ./...
+
+$(BIN)/helm-$(HELM_VERSION):
+	mkdir -p $(BIN)/helm-install
+	GOBIN=$(abspath $(BIN))/helm-install $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/helm-install/helm $@ && rmdir $(BIN)/helm-install
 
 # Images and the compose stack. deploy/builder.sh picks the builder: the
 # offline one (made here when missing or stale) unless REPLOG_BUILDER names
