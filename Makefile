@@ -25,6 +25,7 @@ tidy:
 	cd master && $(GO) mod tidy
 	cd secondary && $(GO) mod tidy
 	$(GO) work sync
+	cd deploy/k8s && GOWORK=off $(GO) mod tidy
 
 # A master on :8080 and secondaries on :8081 and :8082, in the foreground;
 # MASTER_PORT, S1_PORT and S2_PORT pick others (make run MASTER_PORT=9080).
@@ -85,7 +86,10 @@ e2e:
 # The Helm chart (deploy/helm/replog), checked without a cluster: helm lint
 # --strict and deploy/k8s's tests (every object decoded strictly with
 # Kubernetes' types, the failover contract's rules) for each value set in
-# deploy/k8s/testdata. helm is installed into bin/ when missing.
+# deploy/k8s/testdata. helm is installed into bin/ when missing. deploy/k8s
+# is a module outside go.work (GOWORK=off): in the workspace, Kubernetes'
+# dependency graph would choose versions for the binaries' builds, and the
+# images' build would need it.
 HELM_VERSION := v4.3.2
 HELM ?= $(BIN)/helm-$(HELM_VERSION)
 
@@ -94,7 +98,7 @@ helm-check: $(HELM)
 		$(HELM) lint --strict deploy/helm/replog --namespace replog-test --values $$v || exit 1; \
 	done
 	gofmt -l deploy/k8s | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
-	cd deploy/k8s && $(GO) vet ./... && HELM=$(abspath $(HELM)) $(GO) test -count=1 ./...
+	cd deploy/k8s && GOWORK=off $(GO) vet ./... && GOWORK=off HELM=$(abspath $(HELM)) $(GO) test -count=1 ./...
 
 $(BIN)/helm-$(HELM_VERSION):
 	mkdir -p $(BIN)/helm-install
