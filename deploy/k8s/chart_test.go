@@ -43,3 +43,22 @@ func TestChart(t *testing.T) {
 		})
 	}
 }
+
+// TestChartRefuses: values that would break the contract stop the
+// rendering with a line that names the value.
+func TestChartRefuses(t *testing.T) {
+	for _, c := range []struct{ set, says string }{
+		{"quorum=2", "quorum: 2 is less than the majority of 5 nodes (3)"},
+		{"quorum=6", "quorum: 6 is more than the 5 nodes"},
+		{"masters.replicas=0", "masters.replicas: at least 1"},
+		{"masters.failover=sometimes", `masters.failover: "sometimes" is not auto or manual`},
+		{"secondaries.podAntiAffinity=always", `secondary podAntiAffinity: "always" is not preferred, required or none`},
+	} {
+		t.Run(c.set, func(t *testing.T) {
+			_, err := template(t, "--set", c.set)
+			if err == nil || !strings.Contains(err.Error(), c.says) {
+				t.Errorf("helm template --set %s: %v; want an error saying %q", c.set, err, c.says)
+			}
+		})
+	}
+}

@@ -46,15 +46,24 @@ func helm(t *testing.T) string {
 // testdata) and returns its output, hooks and tests included.
 func render(t *testing.T, values string) []byte {
 	t.Helper()
-	cmd := exec.Command(helm(t), "template", release, chartDir, "--namespace", namespace,
-		"--values", filepath.Join("testdata", values))
+	out, err := template(t, "--values", filepath.Join("testdata", values))
+	if err != nil {
+		t.Fatalf("helm template with %s: %v", values, err)
+	}
+	return out
+}
+
+// template runs helm template on the chart with args; its error holds
+// helm's stderr.
+func template(t *testing.T, args ...string) ([]byte, error) {
+	cmd := exec.Command(helm(t), append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helm template with %s: %v\n%s", values, err, stderr.String())
+		return nil, fmt.Errorf("%w: %s", err, stderr.String())
 	}
-	return out
+	return out, nil
 }
 
 // serviceMonitor is the part of the Prometheus Operator's ServiceMonitor
