@@ -33,7 +33,8 @@ func main() { serve.Main(binary, config.Load, run) }
 
 var binary = serve.Binary{Name: "master",
 	About:    "takes appends over HTTP, gives them ids, and streams the log to the secondaries that dial /replicate.",
-	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": config.DefaultName}}
+	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": config.DefaultName},
+	Commands: []serve.Command{stepDownCommand, checkCommand}}
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()

@@ -44,7 +44,8 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		servetest.CheckHelp(t, out, variables)
 	}
 	_, out, _ := exec(t, nil, "help")
-	for _, want := range []string{"HTTP_ADDR (default :8080)", "NODE_NAME (default master)", "CLUSTER_SIZE (default 0)", "Exit status"} {
+	for _, want := range []string{"HTTP_ADDR (default :8080)", "NODE_NAME (default master)", "CLUSTER_SIZE (default 0)", "Exit status",
+		"Usage: master [help | version | health | step-down | check]\n", "\n  step-down hand leadership", "\n  check     append through WRITE_URL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}
@@ -168,9 +169,10 @@ func TestArguments(t *testing.T) {
 			t.Errorf("%s: status %d, stdout %q, stderr %q", arg, status, out, errOut)
 		}
 	}
-	for _, args := range [][]string{{"--port=9000"}, {"start"}, {"help", "me"}, {""}} {
+	for _, args := range [][]string{{"--port=9000"}, {"start"}, {"help", "me"}, {""}, {"step-down", "now"}} {
 		status, out, errOut := exec(t, nil, args...)
-		if status != serve.ExitUsage || out != "" || !strings.HasPrefix(errOut, "usage: master ") || strings.Count(errOut, "\n") != 1 {
+		if status != serve.ExitUsage || out != "" || !strings.HasPrefix(errOut, "usage: master [help | version | health | step-down | check] ") ||
+			strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, out, errOut)
 		}
 	}
