@@ -681,3 +681,33 @@ func redirectOf(t *testing.T, n *node) string {
 	}
 	return resp.Header.Get("Location")
 }
+
+// TestFailoverStepDownHandsOver: `master step-down` (the Helm chart's
+// preStop hook) on the leader hands leadership to a standby by a
+// switchover, and loses nothing.
+func TestFailoverStepDownHandsOver(t *testing.T) {
+	fc := startFailover(t, 3, 1)
+	leader := fc.leader()
+	for i := range 5 {
+		if r := appendMsg(t, leader, fmt.Sprint("m-", i), 1); r.Status != http.StatusCreated {
+			t.Fatalf("append: %+v", r)
+		}
+	}
+	status, _, errOut := runMaster(t, "step-down", "HTTP_ADDR="+strings.TrimPrefix(leader.url(), "http://"), "NODE_NAME="+leader.name)
+	if status != 0 {
+		t.Fatalf("step-down: status %d, %s", status, errOut)
+	}
+	next := fc.leader()
+	if next == leader {
+		t.Fatalf("%s still leads after step-down: %s", leader.name, errOut)
+	}
+	want := mustLogOf(t, next)
+	if len(want) != 5 {
+		t.Fatalf("the new leader %s holds %d messages, want 5", next.name, len(want))
+	}
+	for _, n := range fc.all() {
+		if err := poll.For(10*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+	}
+}
