@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -46,7 +47,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			return err
 		}
 		var err error
-		if promise, learner, err = ballot.Load(cfg.DataDir, cfg.ClusterNew()); err != nil {
+		if promise, learner, err = ballot.Load(cfg.DataDir, cfg.NodeName, cfg.ClusterNew()); errors.Is(err, ballot.ErrOtherNode) {
+			return &serve.SettingError{Err: fmt.Errorf("NODE_NAME: %w", err)}
+		} else if err != nil {
 			return fmt.Errorf("DATA_DIR: %w", err)
 		}
 	}
@@ -99,7 +102,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	var fo api.Failover // a nil *failover.Node in the interface would not be nil
 	if cfg.Failover.On() {
-		b := ballot.New(promise, learner, st.SetPromise)
+		b := ballot.New(promise, learner, cfg.NodeName, st.SetPromise)
 		b.See(1) // epoch 1 is a single master's: the first election of a cluster with failover is for epoch 2 (see ballot.CheckNew)
 		node = failover.New(failoverConfig(cfg), st, b, hub, log.Named("failover"))
 		fo = node

@@ -97,12 +97,16 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, reg prom
 		return store.NewMemory(""), nil, nil
 	}
 	onFsync := metrics.NewStore(reg).Observe
-	for n := 1; n <= 1000; n++ {
-		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
+	for _, dir := range claimOrder(cfg.DataDir, cfg.NodeName) {
+		if owner, err := ballot.Owner(dir); err != nil {
+			return nil, nil, fmt.Errorf("load promise: %w", err)
+		} else if owner != "" && owner != cfg.NodeName {
+			continue // another replica's: its promises and acks are counted under its name
+		}
 		if err := checkNew(ctx, cfg, dir); err != nil {
 			return nil, nil, err
 		}
-		p, learner, err := ballot.Load(dir, cfg.ClusterNew())
+		p, learner, err := ballot.Load(dir, cfg.NodeName, cfg.ClusterNew())
 		if err != nil {
 			return nil, nil, fmt.Errorf("load promise: %w", err)
 		}
@@ -116,9 +120,26 @@ func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, reg prom
 			return nil, nil, fmt.Errorf("open log: %w", err)
 		}
 		store.LogOpened(log, d)
-		return d, ballot.New(p, learner, d.SetPromise), nil
+		return d, ballot.New(p, learner, cfg.NodeName, d.SetPromise), nil
 	}
 	return nil, nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
+}
+
+// claimOrder is the node-N directories under dataDir in the order a
+// secondary named name tries them: first the one whose promises are its
+// own (so that replicas restarting together on a shared volume each take
+// back their own log, never another's), then the others from node-1.
+func claimOrder(dataDir, name string) []string {
+	dirs := make([]string, 0, 1000)
+	for n := 1; n <= 1000; n++ {
+		dir := filepath.Join(dataDir, fmt.Sprintf("node-%d", n))
+		if owner, _ := ballot.Owner(dir); owner != "" && owner == name {
+			dirs = append([]string{dir}, dirs...)
+			continue
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs
 }
 
 // checkNew refuses CLUSTER_STATE=new on an empty data directory when a

@@ -196,3 +196,33 @@ func TestDataDirKeepsPromises(t *testing.T) {
 		t.Fatal("a learner granted a promise")
 	}
 }
+
+// TestReplicasTakeBackTheirOwnDirectories: secondaries sharing a volume
+// each take back the node-N directory whose promises are theirs, in
+// whatever order they start, never another's: one directory counted
+// under two names would be two votes.
+func TestReplicasTakeBackTheirOwnDirectories(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) (store.Store, string) {
+		t.Helper()
+		cfg := config.Config{DiskSettings: store.DiskSettings{DataDir: dir}}
+		cfg.NodeName = name
+		st, _, err := openStore(context.Background(), cfg, zap.NewNop(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, st.(*store.Disk).Dir()
+	}
+	a, aDir := open("s1")
+	b, bDir := open("s2")
+	a.Close()
+	b.Close()
+	// Restarted the other way round: s2 first.
+	b, bAgain := open("s2")
+	a, aAgain := open("s1")
+	defer a.Close()
+	defer b.Close()
+	if aAgain != aDir || bAgain != bDir {
+		t.Fatalf("s1 took %s then %s, s2 %s then %s", aDir, aAgain, bDir, bAgain)
+	}
+}

@@ -24,14 +24,16 @@ import (
 type Ballot struct {
 	mu    sync.Mutex
 	v     *election.Voter
+	node  string // the NODE_NAME saved with every promise
 	save  func(store.Promise) error
 	hooks []func(election.Promise)
 }
 
-// New returns the ballot of a node that loaded p (and whether it is a
-// learner) from disk; save persists a changed promise durably.
-func New(p election.Promise, learner bool, save func(store.Promise) error) *Ballot {
-	return &Ballot{v: election.NewVoter(p, learner), save: save}
+// New returns the ballot of node (its NODE_NAME) that loaded p (and
+// whether it is a learner) from disk; save persists a changed promise
+// durably.
+func New(p election.Promise, learner bool, node string, save func(store.Promise) error) *Ballot {
+	return &Ballot{v: election.NewVoter(p, learner), node: node, save: save}
 }
 
 // OnPromise adds f, called with every promise the ballot persisted that
@@ -54,7 +56,7 @@ func (b *Ballot) persist(was, p election.Promise) error {
 	if p == was {
 		return nil
 	}
-	if err := b.save(store.Promise{Promise: p, Learner: b.v.Learner()}); err != nil {
+	if err := b.save(store.Promise{Promise: p, Learner: b.v.Learner(), Node: b.node}); err != nil {
 		return err
 	}
 	for _, f := range b.hooks {
@@ -148,12 +150,27 @@ func (b *Ballot) Learner() bool {
 // directory; without one it would forget them on restart.
 var ErrNoDataDir = errors.New("a node of a cluster with failover needs DATA_DIR")
 
-// Load decides, before the log in dataDir is opened, what promise the node
-// holds and whether it is a learner (election.Opened), and writes
-// promise.json first when there is none yet (docs/FAILOVER.md, A4): a
-// wiped node's says learner, so that a crash before its first record
-// cannot make it come back a voter. clusterNew is CLUSTER_STATE=new.
-func Load(dataDir string, clusterNew bool) (election.Promise, bool, error) {
+// ErrOtherNode: the data directory holds another node's promises. A
+// leader counts votes and acks by name; one directory speaking under two
+// names (a NODE_NAME changed, two replicas that swapped their volumes)
+// would count twice, and a minority could elect a leader.
+var ErrOtherNode = errors.New("the data directory belongs to another node")
+
+// Owner is the NODE_NAME dataDir's promises belong to, "" when none is
+// recorded (a new directory, or one of a release before names were).
+func Owner(dataDir string) (string, error) {
+	p, _, err := store.ReadPromise(dataDir)
+	return p.Node, err
+}
+
+// Load decides, before the log in dataDir is opened, what promise node
+// (its NODE_NAME) holds and whether it is a learner (election.Opened),
+// and writes promise.json first when there is none yet (docs/FAILOVER.md,
+// A4): a wiped node's says learner, so that a crash before its first
+// record cannot make it come back a voter. clusterNew is
+// CLUSTER_STATE=new. A directory whose promises belong to another node is
+// refused (ErrOtherNode); one with no owner recorded becomes node's.
+func Load(dataDir, node string, clusterNew bool) (election.Promise, bool, error) {
 	if dataDir == "" {
 		return election.Promise{}, false, ErrNoDataDir
 	}
@@ -161,12 +178,19 @@ func Load(dataDir string, clusterNew bool) (election.Promise, bool, error) {
 	if err != nil {
 		return election.Promise{}, false, err
 	}
+	owner, err := Owner(dataDir)
+	if err != nil {
+		return election.Promise{}, false, err
+	}
+	if owner != "" && owner != node {
+		return election.Promise{}, false, fmt.Errorf("%w: %s holds the promises of %s, and this node is %s", ErrOtherNode, dataDir, owner, node)
+	}
 	p, learner, err := election.Opened(d, clusterNew)
 	if err != nil {
 		return p, learner, fmt.Errorf("%w; the files are in %s (restore it from a backup, or empty it to rejoin as a learner)", err, dataDir)
 	}
-	if d.Promise == nil {
-		if err := store.WritePromise(dataDir, store.Promise{Promise: p, Learner: learner}); err != nil {
+	if d.Promise == nil || owner == "" {
+		if err := store.WritePromise(dataDir, store.Promise{Promise: p, Learner: learner, Node: node}); err != nil {
 			return p, learner, err
 		}
 	}

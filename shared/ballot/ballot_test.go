@@ -24,7 +24,7 @@ func (d *disk) save(p store.Promise) error {
 
 func TestPromiseIsOnDiskBeforeTheHookAndTheAnswer(t *testing.T) {
 	d := &disk{}
-	b := New(election.Promise{Epoch: 1}, false, d.save)
+	b := New(election.Promise{Epoch: 1}, false, "m1", d.save)
 	var hooked []election.Promise
 	b.OnPromise(func(p election.Promise) {
 		if len(d.saved) == 0 || d.saved[len(d.saved)-1].Promise != p {
@@ -66,7 +66,7 @@ func TestPromiseIsOnDiskBeforeTheHookAndTheAnswer(t *testing.T) {
 
 func TestAFailedSaveGrantsNothing(t *testing.T) {
 	d := &disk{fail: true}
-	b := New(election.Promise{}, false, d.save)
+	b := New(election.Promise{}, false, "m1", d.save)
 	b.OnPromise(func(p election.Promise) { t.Errorf("hook called for %v that is not on disk", p) })
 	if _, err := b.Prepare(1, "m1"); err == nil {
 		t.Fatal("granted a promise that could not be saved")
@@ -78,20 +78,20 @@ func TestAFailedSaveGrantsNothing(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := Load("", false); !errors.Is(err, ErrNoDataDir) {
+	if _, _, err := Load("", "m1", false); !errors.Is(err, ErrNoDataDir) {
 		t.Fatalf("no data dir: %v", err)
 	}
-	p, learner, err := Load(dir, false)
+	p, learner, err := Load(dir, "m1", false)
 	if err != nil || !learner || p.Epoch != 0 {
 		t.Fatalf("empty dir of an existing cluster: %v %v %v; want a learner", p, learner, err)
 	}
 	// The learner's promise.json is its first write: a restart (even
 	// with CLUSTER_STATE=new left on) finds it.
-	if _, learner, err = Load(dir, true); err != nil || !learner {
+	if _, learner, err = Load(dir, "m1", true); err != nil || !learner {
 		t.Fatalf("restarted learner: learner %v, %v", learner, err)
 	}
 	dir2 := t.TempDir()
-	if _, learner, err = Load(dir2, true); err != nil || learner {
+	if _, learner, err = Load(dir2, "m1", true); err != nil || learner {
 		t.Fatalf("new cluster: learner %v, %v", learner, err)
 	}
 	d, err := store.OpenDisk(dir2, store.DiskOptions{NewLogID: "l"})
@@ -102,4 +102,35 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("promise after open: %+v", got)
 	}
 	d.Close()
+}
+
+// TestADataDirSpeaksUnderOneName: promise.json records its node's name;
+// the directory is refused to any other name, so that one directory
+// never counts as two voters (a changed NODE_NAME, replicas that swapped
+// volumes). A directory of a release before names were recorded becomes
+// the first loader's.
+func TestADataDirSpeaksUnderOneName(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Load(dir, "s1", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(dir, "s2", true); !errors.Is(err, ErrOtherNode) {
+		t.Fatalf("s2 loading s1's directory: %v", err)
+	}
+	if owner, err := Owner(dir); err != nil || owner != "s1" {
+		t.Fatalf("owner %q, %v", owner, err)
+	}
+	d := &disk{}
+	b := New(election.Promise{}, false, "s1", d.save)
+	if _, err := b.Prepare(2, "m1"); err != nil || d.saved[0].Node != "s1" {
+		t.Fatalf("saved %+v, %v", d.saved, err)
+	}
+	old := t.TempDir()
+	if err := store.WritePromise(old, store.Promise{Promise: election.Promise{Epoch: 3, To: "m2"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := Load(old, "s9", false)
+	if owner, _ := Owner(old); err != nil || owner != "s9" || p.Epoch != 3 {
+		t.Fatalf("an unnamed directory: promise %+v, owner %q, %v", p, owner, err)
+	}
 }

@@ -27,7 +27,7 @@ const voters = "V"
 // ballotOf is a node's ballot over st's promise, as a binary makes it.
 func ballotOf(st store.Store) *ballot.Ballot {
 	p := st.Promise()
-	return ballot.New(p.Promise, p.Learner, st.SetPromise)
+	return ballot.New(p.Promise, p.Learner, "s", st.SetPromise)
 }
 
 // startFailover runs a standby's client of st in failover mode against
@@ -200,7 +200,7 @@ func TestPromiseIsOnDiskBeforeItIsGranted(t *testing.T) {
 		<-gate
 		return st.SetPromise(p)
 	}
-	_, nodes := startFailover(t, st, 1, func(c *Config) { c.Ballot = ballot.New(election.Promise{Epoch: 1}, false, save) })
+	_, nodes := startFailover(t, st, 1, func(c *Config) { c.Ballot = ballot.New(election.Promise{Epoch: 1}, false, "s", save) })
 	m1, _ := nodes[0].Accept()
 	m1.Send(standing("m1", 2))
 	m1.Send(prepare(3, "m1"))

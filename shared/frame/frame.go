@@ -9,7 +9,7 @@
 //
 //	secondary → master  hello    {name, role, logId, lastId, version, epoch*, lastEpoch*, epochs*, learner*}
 //	master → secondary  welcome  {logId, lastId, from, maxFrameBytes, version, leader*, epoch*, epochs*, keep*}
-//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*}, ...]}   (ids consecutive)
+//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*, digest*}, ...]}   (ids consecutive)
 //	secondary → master  ack      {id, epoch*}  cumulative: "I hold every id up to id"
 //	secondary → master  nack     {from}   "could not apply from id from; resend"
 //	master → secondary  heartbeat {id, epoch*, quorumId*}  answered by the secondary with the same frame
@@ -132,6 +132,11 @@ type Entry struct {
 	// retried key as its predecessor did. Both or neither.
 	Key string `json:"key,omitempty"`
 	At  int64  `json:"at,omitempty"`
+	// Digest identifies, with Key, what the keyed append held (its
+	// message, or its whole batch: store.Digest, store.DigestBatch), so
+	// that a node that takes the entry answers a retried key as the
+	// leader that accepted it did, and refuses the key for anything else.
+	Digest uint64 `json:"digest,omitempty"`
 }
 
 // Frame is every frame kind in one flat struct, so that frames read well as

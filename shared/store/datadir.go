@@ -52,6 +52,13 @@ func InspectDataDir(dataDir string) (election.DataDir, error) {
 	return d, nil
 }
 
+// ReadPromise reads dataDir's promise.json without opening the log;
+// found is false when there is none.
+func ReadPromise(dataDir string) (p Promise, found bool, err error) {
+	found, err = readJSON(dataDir, promiseFile, &p)
+	return p, found, err
+}
+
 // WritePromise saves p as dataDir's promise.json durably (temp file,
 // fsync, rename, fsync the directory) before the log is opened: in a
 // PEERS cluster it is a node's first write (docs/FAILOVER.md, A4), so

@@ -252,7 +252,10 @@ func (n *Node) copyEntries(plan election.Copy, entries []frame.Entry) error {
 		for i, e := range entries[:j] {
 			recs[i] = store.Record{Message: e.Message, Epoch: e.Epoch, Key: e.Key}
 			if e.Key != "" {
-				recs[i].Time, recs[i].Digest = time.UnixMilli(e.At), store.Digest(e.Message)
+				recs[i].Time, recs[i].Digest = time.UnixMilli(e.At), e.Digest
+				if e.Digest == 0 { // from a node of the release before digests travelled
+					recs[i].Digest = store.Digest(e.Message)
+				}
 			}
 		}
 		if _, err := n.st.Append(recs...); err != nil {

@@ -201,6 +201,13 @@ func (n *Node) handOff(ctx context.Context, name string) {
 		if held, ok := n.hub.Held(name); ok && held >= target {
 			break
 		}
+		// Still a leader that must stop at once when deposed or cut off
+		// (invariant 7), switchover or not.
+		if err := n.checkLeading(n.now()); err != nil {
+			n.stepDown(err.Error())
+			n.startFollowing(ctx)
+			return
+		}
 		if n.now().After(deadline) || ctx.Err() != nil {
 			ld.term.Resume()
 			n.log.Warn("switchover abandoned: the standby did not catch up", zap.String("to", name))
@@ -208,8 +215,17 @@ func (n *Node) handOff(ctx context.Context, name string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	n.hub.Broadcast(frame.Frame{Type: frame.TypeHandoff, Candidate: name, LastID: target, Epoch: ld.term.Epoch,
+	sent := n.hub.Broadcast(frame.Frame{Type: frame.TypeHandoff, Candidate: name, LastID: target, Epoch: ld.term.Epoch,
 		Within: n.cfg.Timeout.Milliseconds()}, time.Second)
+	if !sent[name] {
+		// The standby would not stand, and another node could win the
+		// election this step-down starts without the writes only this
+		// node and the standby hold: the switchover would lose them. Go
+		// on leading; the standby's POST /promote answers 503.
+		ld.term.Resume()
+		n.log.Warn("switchover abandoned: the handoff did not reach the standby", zap.String("to", name))
+		return
+	}
 	n.stepDown("switchover to " + name)
 	n.startFollowing(ctx)
 }

@@ -199,7 +199,7 @@ func (s *session) loop() error {
 			}
 		case n := <-s.notices:
 			err := s.writeFrame(n.f)
-			n.done()
+			n.done(err == nil)
 			if err != nil {
 				return fmt.Errorf("send %s: %w", n.f.Type, err)
 			}
@@ -381,7 +381,7 @@ func (s *session) readLoop() error {
 func (s *session) drainNotices() {
 	select {
 	case n := <-s.notices:
-		n.done()
+		n.done(false)
 	default:
 	}
 }

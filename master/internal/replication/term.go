@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"sync"
 	"time"
@@ -230,13 +231,27 @@ func (h *Hub) CurrentTerm() *Term {
 }
 
 // Broadcast sends f (a handoff) to every follower of the current term and
-// returns once each session wrote it, or ended, or wait passed.
-func (h *Hub) Broadcast(f frame.Frame, wait time.Duration) {
-	var wg sync.WaitGroup
+// returns, once each session wrote it or ended or wait passed, the names
+// of the followers whose sessions wrote it.
+func (h *Hub) Broadcast(f frame.Frame, wait time.Duration) map[string]bool {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		sent = map[string]bool{}
+	)
 	for _, s := range *h.peers.Load() {
 		wg.Add(1)
+		name := s.name
+		n := notice{f: f, done: func(ok bool) {
+			if ok {
+				mu.Lock()
+				sent[name] = true
+				mu.Unlock()
+			}
+			wg.Done()
+		}}
 		select {
-		case s.notices <- notice{f: f, done: wg.Done}:
+		case s.notices <- n:
 		default: // one is already queued: the follower is far behind, and redials into the next term anyway
 			wg.Done()
 		}
@@ -249,13 +264,16 @@ func (h *Hub) Broadcast(f frame.Frame, wait time.Duration) {
 	case <-done:
 	case <-t.C:
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	return maps.Clone(sent)
 }
 
 // notice is a frame the hub asks a session's loop to write; done is
-// called once it is written or the session ended.
+// called once, with whether it was written.
 type notice struct {
 	f    frame.Frame
-	done func()
+	done func(written bool)
 }
 
 // Held is the last id the follower name acked in the current term.
