@@ -626,8 +626,8 @@ func (fc *failoverCluster) without(n *node) []*node {
 // 4, 8 and 12) opens unchanged as m1's, its whole log epoch 1; the new
 // standbys join it with CLUSTER_STATE=new (no election was ever held);
 // whoever leads epoch 2 or later holds the whole log (a standby copies it
-// from m1 first), every node ends with it, and a key of the old log is
-// still answered with its first id.
+// from m1 or the secondary first), every node ends with it, nothing is
+// rolled back, and a key of the old log is still known.
 func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 	c := newCluster(t)
 	dir := t.TempDir()
@@ -636,21 +636,25 @@ func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	specs[0].Env = append(specs[0].Env, "CLUSTER_STATE=") // its data directory is not new
-	logDir := filepath.Join(dir, "m1", "log")
-	if err := os.MkdirAll(logDir, 0o750); err != nil {
-		t.Fatal(err)
-	}
+	// The single master's log, and its secondary's copy of it: an upgrade
+	// starts with every secondary caught up (README "Upgrading to
+	// failover"), so that any majority holds the log.
 	golden, _ := filepath.Glob("../../shared/store/testdata/v1/log/*")
 	if len(golden) == 0 {
 		t.Fatal("no fixture")
 	}
-	for _, name := range golden {
-		b, err := os.ReadFile(name)
-		if err != nil {
+	for _, logDir := range []string{filepath.Join(dir, "m1", "log"), filepath.Join(dir, "s1", "node-1", "log")} {
+		if err := os.MkdirAll(logDir, 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(logDir, filepath.Base(name)), b, 0o640); err != nil {
-			t.Fatal(err)
+		for _, name := range golden {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(logDir, filepath.Base(name)), b, 0o640); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	fc := &failoverCluster{t: t, dir: dir, size: 4}
@@ -658,7 +662,7 @@ func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 		fc.masters = append(fc.masters, addNode(t, c, s))
 	}
 	fc.secondaries = append(fc.secondaries, addNode(t, c, proc.Spec{Name: "s1", Role: proc.Secondary, Detached: true,
-		Env: []string{"DATA_DIR=" + filepath.Join(dir, "s1"), "FSYNC=always", "CLUSTER_STATE=new"}}))
+		Env: []string{"DATA_DIR=" + filepath.Join(dir, "s1"), "FSYNC=always"}}))
 	for _, n := range fc.all() {
 		n.start()
 	}
@@ -670,14 +674,19 @@ func TestFailoverUpgradeFromASingleMastersDataDir(t *testing.T) {
 	if len(want) != 12 || want[11].Epoch != 0 {
 		t.Fatalf("the upgraded log: %+v", want)
 	}
+	if msgs := rolledBack(t, dir); len(msgs) != 0 {
+		t.Fatalf("the upgrade rolled back %v", msgs)
+	}
 	for _, n := range fc.all() {
 		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
 			t.Error(err)
 		}
 	}
+	// The fixture's digests are a test's own, not a message's: a repeat
+	// of its key is known (nothing appended) but for another digest.
 	b, _ := json.Marshal(map[string]any{"message": want[11].Message, "writeConcern": 3})
-	if r := post(t, fc.masters[1], string(b), "Idempotency-Key", "key-12"); r.Status != http.StatusOK || !r.Duplicate || r.ID != 12 {
-		t.Fatalf("a key of the old log, via a standby: %+v", r)
+	if r := post(t, fc.masters[1], string(b), "Idempotency-Key", "key-12"); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a key of the old log, via a standby: %+v; want it known (422 for the fixture's digest)", r)
 	}
 	if r := appendMsg(t, leader, "new", 3); r.Status != http.StatusCreated || r.ID != 13 {
 		t.Fatalf("append after the upgrade: %+v", r)
