@@ -56,6 +56,9 @@ func TestPoliciesCatchBreaks(t *testing.T) {
 			r.masters.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet.Scheme = corev1.URISchemeHTTP
 		}},
 		{"peers", "default.yaml", "a master missing from PEERS", func(r *rendering) { dropListEntry(r.masters, "PEERS") }},
+		{"cluster state", "default.yaml", "no CLUSTER_STATE on the secondaries", func(r *rendering) {
+			setEnv(r.secondaries, "CLUSTER_STATE", nil, true)
+		}},
 		{"peers", "default.yaml", "ADVERTISE_URL on another port", func(r *rendering) {
 			setEnv(r.masters, "ADVERTISE_URL", func(e *corev1.EnvVar) { e.Value = strings.Replace(e.Value, ":8080", ":8081", 1) }, false)
 		}},

@@ -38,6 +38,28 @@ var policies = []policy{
 	{"disruption budgets", budgets},
 	{"tls", tlsFiles},
 	{"scrape", scrape},
+	{"cluster state", clusterState},
+}
+
+// clusterState: with failover, the secondaries vote, so they take the
+// masters' CLUSTER_STATE (on a first install, their empty volumes are
+// voters too; a learner never votes again).
+func clusterState(r *rendering) error {
+	if replicas(r.masters) == 1 || r.secondaries == nil {
+		return nil
+	}
+	m, err := container(r.masters)
+	if err != nil {
+		return err
+	}
+	s, err := container(r.secondaries)
+	if err != nil {
+		return err
+	}
+	if mv, sv := value(m, "CLUSTER_STATE"), value(s, "CLUSTER_STATE"); mv != sv {
+		return fmt.Errorf("CLUSTER_STATE %q on the masters, %q on the secondaries", mv, sv)
+	}
+	return nil
 }
 
 // statefulSets are the rendering's StatefulSets, masters first.
