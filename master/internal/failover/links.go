@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -61,7 +62,9 @@ func (n *Node) ServeLink(ctx context.Context, conn *websocket.Conn, hello frame.
 	defer n.dropLink(l)
 	n.log.Debug("follower linked", zap.String("peer", l.name))
 	conn.SetReadLimit(64 << 20) // pulled frames carry entries
-	go n.beat(ctx, l)
+	var beating sync.WaitGroup
+	beating.Go(func() { n.beat(ctx, l) })
+	defer func() { cancel(nil); beating.Wait() }() // the heartbeats end with the link
 	err := n.readLink(ctx, l)
 	cause := context.Cause(ctx)
 	switch {

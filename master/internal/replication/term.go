@@ -3,7 +3,6 @@ package replication
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"sync"
 	"time"
@@ -234,39 +233,40 @@ func (h *Hub) CurrentTerm() *Term {
 // returns, once each session wrote it or ended or wait passed, the names
 // of the followers whose sessions wrote it.
 func (h *Hub) Broadcast(f frame.Frame, wait time.Duration) map[string]bool {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		sent = map[string]bool{}
-	)
-	for _, s := range *h.peers.Load() {
-		wg.Add(1)
+	peers := *h.peers.Load()
+	// Each session answers once (written, or not when it ended) into a
+	// channel that holds every answer, so that none blocks and nothing
+	// waits for one that never comes.
+	answers := make(chan string, len(peers))
+	queued := 0
+	for _, s := range peers {
 		name := s.name
 		n := notice{f: f, done: func(ok bool) {
-			if ok {
-				mu.Lock()
-				sent[name] = true
-				mu.Unlock()
+			if !ok {
+				name = ""
 			}
-			wg.Done()
+			answers <- name
 		}}
 		select {
 		case s.notices <- n:
+			queued++
 		default: // one is already queued: the follower is far behind, and redials into the next term anyway
-			wg.Done()
 		}
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	sent := map[string]bool{}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
+	for ; queued > 0; queued-- {
+		select {
+		case name := <-answers:
+			if name != "" {
+				sent[name] = true
+			}
+		case <-t.C:
+			return sent
+		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return maps.Clone(sent)
+	return sent
 }
 
 // notice is a frame the hub asks a session's loop to write; done is
