@@ -104,6 +104,7 @@ func (n *Node) begin(ctx context.Context, c *candidacy, reason string) error {
 		return fmt.Errorf("save the start of epoch %d: %w", c.epoch, err)
 	}
 	term := replication.NewTerm(c.epoch, h, n.cfg.Self.Name, n.cfg.Self.URL, n.cfg.Voters)
+	term.Size = n.cfg.ClusterSize
 	ld := &lead{term: term, now: n.now, ls: election.NewLeadership(n.cfg.Self.Name, start, n.cfg.ClusterSize, n.cfg.Timeout, now),
 		changed: make(chan struct{})}
 	ld.ack(n.cfg.Self.Name, last)

@@ -43,6 +43,13 @@ type Term struct {
 	gate   sync.RWMutex
 	ended  bool
 	paused bool // a switchover: no appends until Resume
+
+	// Size is CLUSTER_SIZE: more voters than that joining one term means
+	// a CLUSTER_SIZE too small for the cluster, whose majorities need not
+	// meet; the hello that would exceed it is refused.
+	Size     int
+	votersMu sync.Mutex
+	voters   map[string]bool // names of the voters that joined this term, the leader's included
 	endCh  chan struct{}
 }
 
@@ -140,6 +147,11 @@ func (t *Term) hello(logID string, last uint64, hello frame.Frame) (Start, error
 	if hello.Role == frame.RoleObserver {
 		return Start{From: min(hello.LastID, last) + 1}, nil
 	}
+	if !hello.Learner {
+		if err := t.countVoter(hello.Name); err != nil {
+			return Start{}, err
+		}
+	}
 	if hello.LogID != logID {
 		return Start{From: 1, Resync: hello.LastID > 0}, nil
 	}
@@ -149,6 +161,25 @@ func (t *Term) hello(logID string, last uint64, hello frame.Frame) (Start, error
 	}
 	keep := epoch.Diverge(t.History, epoch.Open, theirs, hello.LastID)
 	return Start{From: keep + 1, Keep: keep}, nil
+}
+
+// countVoter adds name to the voters of the term, refusing one beyond
+// Size: learners aside, only the nodes a cluster was created with vote,
+// so more names than CLUSTER_SIZE means CLUSTER_SIZE is wrong.
+func (t *Term) countVoter(name string) error {
+	if t.Size == 0 {
+		return nil
+	}
+	t.votersMu.Lock()
+	defer t.votersMu.Unlock()
+	if t.voters == nil {
+		t.voters = map[string]bool{t.Name: true}
+	}
+	if !t.voters[name] && len(t.voters) >= t.Size {
+		return fmt.Errorf("%s would be voter number %d of a cluster whose CLUSTER_SIZE is %d: set CLUSTER_SIZE to every node that votes (masters and secondaries), the same on every node, with every node stopped", name, len(t.voters)+1, t.Size)
+	}
+	t.voters[name] = true
+	return nil
 }
 
 // HistoryOf converts a frame's history to an epoch.History.
