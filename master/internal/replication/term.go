@@ -50,7 +50,7 @@ type Term struct {
 	Size     int
 	votersMu sync.Mutex
 	voters   map[string]bool // names of the voters that joined this term, the leader's included
-	endCh  chan struct{}
+	endCh    chan struct{}
 }
 
 // Errors of a term's appends and waits.
