@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,14 +41,22 @@ var binary = serve.Binary{Name: "master",
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
+	var wgPeers sync.WaitGroup // the peer client certificate's watch, when there is one
+	defer wgPeers.Wait()
+	ctx, cancelPeers := context.WithCancel(ctx)
+	defer cancelPeers()
 	var promise election.Promise
 	var learner bool
+	var peerTLS *tls.Config // how this node dials https peers it follows
 	if cfg.Failover.On() {
-		// Before the log opens: promise.json is a node's first write (A4).
-		if err := checkNew(ctx, cfg); err != nil {
+		var err error
+		if peerTLS, err = dialTLS(ctx, &wgPeers, cfg, log); err != nil {
 			return err
 		}
-		var err error
+		// Before the log opens: promise.json is a node's first write (A4).
+		if err := checkNew(ctx, cfg, peerTLS); err != nil {
+			return err
+		}
 		if promise, learner, err = ballot.Load(cfg.DataDir, cfg.NodeName, cfg.ClusterNew()); errors.Is(err, ballot.ErrOtherNode) {
 			return &serve.SettingError{Err: fmt.Errorf("NODE_NAME: %w", err)}
 		} else if err != nil {
@@ -104,7 +114,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if cfg.Failover.On() {
 		b := ballot.New(promise, learner, cfg.NodeName, st.SetPromise)
 		b.See(1) // epoch 1 is a single master's: the first election of a cluster with failover is for epoch 2 (see ballot.CheckNew)
-		node = failover.New(failoverConfig(cfg), st, b, hub, log.Named("failover"))
+		node = failover.New(failoverConfig(cfg, peerTLS), st, b, hub, log.Named("failover"))
 		fo = node
 		wg.Go(func() { node.Run(ctx) })
 		log.Info("failover on", zap.String("advertiseUrl", cfg.AdvertiseURL), zap.Int("peers", len(cfg.Peers)),
@@ -141,7 +151,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 // checkNew refuses CLUSTER_STATE=new on an empty DATA_DIR when a peer
 // already holds the cluster's log (docs/FAILOVER.md, A9).
-func checkNew(ctx context.Context, cfg config.Config) error {
+func checkNew(ctx context.Context, cfg config.Config, peerTLS *tls.Config) error {
 	if !cfg.ClusterNew() {
 		return nil
 	}
@@ -153,14 +163,35 @@ func checkNew(ctx context.Context, cfg config.Config) error {
 	for i, p := range cfg.Peers {
 		bases[i] = p.URL
 	}
-	if err := ballot.CheckNew(ctx, http.DefaultClient, bases, 3*time.Second); err != nil {
+	client := http.DefaultClient
+	if peerTLS != nil {
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: peerTLS}}
+	}
+	if err := ballot.CheckNew(ctx, client, bases, 3*time.Second); err != nil {
 		return &serve.SettingError{Err: err}
 	}
 	return nil
 }
 
+// dialTLS is how a standby dials https peers: against MASTER_CA_FILE or
+// the system's roots, with the client certificate when one is set; nil
+// when no peer is https.
+func dialTLS(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, log *zap.Logger) (*tls.Config, error) {
+	if !slices.ContainsFunc(cfg.Peers, func(p config.Peer) bool { return strings.HasPrefix(p.URL, "https://") }) {
+		return nil, nil
+	}
+	c, r, err := certs.Dialer(cfg.MasterCAFile, "MASTER_CA_FILE", cfg.ClientFiles(), log.Named("tls"))
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		wg.Go(func() { r.Watch(ctx, 10*time.Second) })
+	}
+	return c, nil
+}
+
 // failoverConfig is the failover node's view of the settings.
-func failoverConfig(cfg config.Config) failover.Config {
+func failoverConfig(cfg config.Config, peerTLS *tls.Config) failover.Config {
 	peers := make([]failover.Peer, len(cfg.Peers))
 	for i, p := range cfg.Peers {
 		peers[i] = failover.Peer{Name: p.Name, URL: p.URL}
@@ -168,7 +199,7 @@ func failoverConfig(cfg config.Config) failover.Config {
 	return failover.Config{Self: failover.Peer{Name: cfg.NodeName, URL: cfg.AdvertiseURL}, Peers: peers,
 		ClusterSize: cfg.ClusterSize, Timeout: cfg.Timeout, Manual: cfg.Manual(), Heartbeat: cfg.HeartbeatInterval,
 		Voters: cfg.VoterSet().Digest(), ReplicateURL: config.ReplicateURL,
-		Follow: follow.Options{Token: cfg.ReplicationToken}}
+		Follow: follow.Options{Token: cfg.ReplicationToken, TLS: peerTLS}}
 }
 
 // startFields are the start-up line's: the settings an operator checks

@@ -134,6 +134,10 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"FAILOVER=sometimes"}, "FAILOVER"},
 		{[]string{"CLUSTER_STATE=old"}, "CLUSTER_STATE"},
 		{[]string{"ADVERTISE_URL=m1:8080"}, "ADVERTISE_URL"},
+		{[]string{"MASTER_CA_FILE=" + file}, "MASTER_CA_FILE"}, // without PEERS: ignored
+		{append(failover, "NODE_NAME=m1", "MASTER_CA_FILE="+file), "MASTER_CA_FILE"},
+		{append(failover, "NODE_NAME=m1", "REPLICATION_CLIENT_CERT_FILE="+file), "REPLICATION_CLIENT_KEY_FILE"},
+		{append(failover, "NODE_NAME=m1", "REPLICATION_CLIENT_KEY_FILE="+file), "REPLICATION_CLIENT_CERT_FILE"},
 	}
 	tested := map[string]bool{}
 	for _, c := range cases {

@@ -178,21 +178,12 @@ func masterTLS(ctx context.Context, wg *sync.WaitGroup, cfg config.Config, log *
 	if !slices.ContainsFunc(cfg.MasterURLs(), wss) {
 		return nil, nil
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.MasterCAFile != "" {
-		pool, err := certs.Pool(cfg.MasterCAFile, "MASTER_CA_FILE")
-		if err != nil {
-			return nil, err
-		}
-		c.RootCAs = pool
+	c, r, err := certs.Dialer(cfg.MasterCAFile, "MASTER_CA_FILE", cfg.ClientFiles(), log.Named("tls"))
+	if err != nil {
+		return nil, err
 	}
-	if f := cfg.ClientFiles(); f.Set() {
-		r, err := certs.NewReloader(f, log.Named("tls"))
-		if err != nil {
-			return nil, err
-		}
+	if r != nil {
 		wg.Go(func() { r.Watch(ctx, 10*time.Second) })
-		c.GetClientCertificate = r.ClientCertificate
 	}
 	return c, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/certs/certstest"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics/metricstest"
 	"github.com/replog/replog/shared/poll"
@@ -736,5 +737,54 @@ func TestFailoverStepDownHandsOver(t *testing.T) {
 		if err := poll.For(10*time.Second, func() error { return sameLog(n, want) }); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestFailoverOverMutualTLS: master-capable nodes that serve https and
+// require client certificates on /replicate follow and elect each other
+// over wss, verifying peers against MASTER_CA_FILE and presenting
+// REPLICATION_CLIENT_CERT_FILE, as secondaries do; a write through a
+// standby reaches the leader and a majority.
+func TestFailoverOverMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := certstest.NewCA(t, dir, "cluster")
+	c := newCluster(t)
+	specs, err := proc.PeerSpecs([]string{"m1", "m2", "m3"}, 4, dir, failoverEnv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &failoverCluster{t: t, dir: dir, size: 4}
+	for _, s := range specs {
+		leaf, client := ca.Valid(s.Name), ca.Valid(s.Name+"-client")
+		for i, kv := range s.Env {
+			if strings.HasPrefix(kv, "PEERS=") || strings.HasPrefix(kv, "ADVERTISE_URL=") {
+				s.Env[i] = strings.ReplaceAll(kv, "http://", "https://")
+			}
+		}
+		s.Env = append(s.Env, "TLS_CERT_FILE="+leaf.Cert, "TLS_KEY_FILE="+leaf.Key, "REPLICATION_CLIENT_CA_FILE="+ca.File,
+			"MASTER_CA_FILE="+ca.File, "REPLICATION_CLIENT_CERT_FILE="+client.Cert, "REPLICATION_CLIENT_KEY_FILE="+client.Key)
+		s.TLS = tlsTo(t, ca)
+		fc.masters = append(fc.masters, addNode(t, c, s))
+	}
+	client := ca.Valid("s1-client")
+	fc.secondaries = append(fc.secondaries, addNode(t, c, proc.Spec{Name: "s1", Role: proc.Secondary, Detached: true,
+		Env: []string{"DATA_DIR=" + filepath.Join(dir, "s1"), "FSYNC=always", "CLUSTER_STATE=new", "MASTER_CA_FILE=" + ca.File,
+			"REPLICATION_CLIENT_CERT_FILE=" + client.Cert, "REPLICATION_CLIENT_KEY_FILE=" + client.Key}}))
+	for _, n := range fc.all() {
+		n.start()
+	}
+	leader := fc.leader()
+	standby := fc.standby(leader)
+	req, _ := http.NewRequest(http.MethodPost, standby.url()+"/messages", strings.NewReader(`{"message":"over tls","writeConcern":3}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := standby.Client().Do(req) // follows the 307 to the leader's https ADVERTISE_URL
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r reply
+	_ = json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || r.ID != 1 {
+		t.Fatalf("a write through %s: %d %+v", standby.name, resp.StatusCode, r)
 	}
 }

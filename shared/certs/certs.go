@@ -183,3 +183,28 @@ func (r *Reloader) statStamp() string {
 	}
 	return s
 }
+
+// Dialer is how a follower dials a wss:// node: verified against the
+// CAs of caFile (variable caVar) or else the system's roots, never
+// skipped, presenting client's certificate when set (mutual TLS), kept
+// current by the returned Reloader (nil without one), which the caller
+// watches.
+func Dialer(caFile, caVar string, client Files, log *zap.Logger) (*tls.Config, *Reloader, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pool, err := Pool(caFile, caVar)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.RootCAs = pool
+	}
+	if !client.Set() {
+		return c, nil, nil
+	}
+	r, err := NewReloader(client, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.GetClientCertificate = r.ClientCertificate
+	return c, r, nil
+}

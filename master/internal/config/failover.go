@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/election"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/store"
@@ -23,6 +24,17 @@ type Failover struct {
 	Mode         string        `envconfig:"FAILOVER" default:"auto" desc:"with PEERS: auto (a standby that hears no leader for FAILOVER_TIMEOUT stands) or manual (only POST /promote makes a leader)"`
 	Timeout      time.Duration `envconfig:"FAILOVER_TIMEOUT" default:"6s" desc:"with PEERS, silence after which a standby stands (each wait up to 50% longer, at random) and a leader that hears no majority steps down; more than 4 x HEARTBEAT_INTERVAL"`
 	ClusterState string        `envconfig:"CLUSTER_STATE" desc:"with PEERS: new on the first start of a new cluster (an empty DATA_DIR is then a voter, not a learner); leave unset afterwards"`
+	// How a standby dials an https peer (its wss:// /replicate), as a
+	// secondary dials a wss:// master.
+	MasterCAFile              string `envconfig:"MASTER_CA_FILE" desc:"with PEERS: PEM CAs that an https peer's certificate is verified against when this node follows it; unset, the system's"`
+	ReplicationClientCertFile string `envconfig:"REPLICATION_CLIENT_CERT_FILE" desc:"with PEERS: PEM client certificate presented to an https peer this node follows (mutual TLS)"`
+	ReplicationClientKeyFile  string `envconfig:"REPLICATION_CLIENT_KEY_FILE" desc:"with PEERS: PEM key of REPLICATION_CLIENT_CERT_FILE"`
+}
+
+// ClientFiles are the certificate files presented to a peer followed.
+func (f Failover) ClientFiles() certs.Files {
+	return certs.Files{Cert: f.ReplicationClientCertFile, Key: f.ReplicationClientKeyFile,
+		CertVar: "REPLICATION_CLIENT_CERT_FILE", KeyVar: "REPLICATION_CLIENT_KEY_FILE"}
 }
 
 // Peer is a master-capable node: its NODE_NAME and base URL.
@@ -105,7 +117,24 @@ func (c *Config) loadFailover(nodeNameSet bool) error {
 		c.AdvertiseURL = strings.TrimSuffix(c.AdvertiseURL, "/")
 	}
 	if len(c.Peers) == 0 {
+		if c.MasterCAFile != "" || c.ClientFiles().Set() {
+			v := "MASTER_CA_FILE"
+			if c.MasterCAFile == "" {
+				v = "REPLICATION_CLIENT_CERT_FILE"
+			}
+			return fmt.Errorf("%s: only a node with PEERS follows peers; without PEERS it would be ignored", v)
+		}
 		return nil
+	}
+	if c.MasterCAFile != "" {
+		if _, err := certs.Pool(c.MasterCAFile, "MASTER_CA_FILE"); err != nil {
+			return err
+		}
+	}
+	if f := c.ClientFiles(); f.Set() {
+		if _, err := f.Load(time.Now()); err != nil {
+			return err
+		}
 	}
 	if !nodeNameSet {
 		return fmt.Errorf("NODE_NAME: required with PEERS (each master-capable node's own name, one of PEERS' names)")
