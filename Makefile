@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run run-test clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
+.PHONY: build test vet tidy run run-test clean e2e e2e-swarm bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -81,6 +81,12 @@ soak:
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:
 	deploy/e2e.sh
+
+# deploy/swarm/stack.yml on a single-node swarm (made and left when the
+# engine is in none): scale, a killed leader, a rolling update, no lost
+# write. E2E_SWARM_FAILOVER=1 adds the failover steps (see the script).
+e2e-swarm:
+	deploy/e2e-swarm.sh
 
 # Images and the compose stack. deploy/builder.sh picks the builder: the
 # offline one (made here when missing or stale) unless REPLOG_BUILDER names
