@@ -126,7 +126,7 @@ func deploySwarm(t *testing.T) *swarmStack {
 	if err := os.WriteFile(token, []byte(randomToken(t)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.env = []string{"REPLOG_TAG=e2e", "REPLOG_TOKEN_FILE=" + token}
+	s.env = []string{"REPLOG_TAG=e2e", "REPLOG_TOKEN_FILE=" + token, "REPLOG_CLUSTER_STATE=new"}
 	for _, m := range masterNames {
 		addr := freeAddr(t)
 		_, port, _ := net.SplitHostPort(addr)
