@@ -13,6 +13,7 @@
 #   E2E_SWARM_FAILOVER=1   also the failover steps (a standby leads when
 #                          the leader is killed; appends through any master)
 #   E2E_SWARM_FAIL_AT=STEP fail a step on purpose, to watch the cleanup
+#   E2E_SWARM_RUN=REGEXP   the tests to run (go test -run; default TestSwarm)
 #
 # Skips where no Docker engine answers, except under CI (CI=true).
 set -euo pipefail
@@ -39,7 +40,7 @@ node=
 cleanup() {
 	local status=$?
 	trap - EXIT INT TERM
-	sweep
+	sweep || status=1
 	if [ ${#added_labels[@]} -gt 0 ] && [ "$made_swarm" = false ]; then # else they go with the swarm
 		for l in "${added_labels[@]}"; do
 			docker node update --label-rm "$l" "$node" >/dev/null || status=1
@@ -57,11 +58,19 @@ cleanup() {
 	exit $status
 }
 
-# sweep removes whatever of the stack is left: its services, then, once
-# their containers are gone, its volumes, networks and secrets.
+# sweep removes whatever of the stacks is left (the suite's, and its TLS
+# one, $stack-tls): their services, then, once their containers are gone,
+# their volumes, networks and secrets.
 sweep() {
-	local label=com.docker.stack.namespace=$stack left
-	docker stack rm "$stack" >/dev/null 2>&1 || true
+	local status=0
+	sweep_stack "$stack" || status=1
+	sweep_stack "$stack-tls" || status=1
+	return $status
+}
+
+sweep_stack() {
+	local label=com.docker.stack.namespace=$1 left
+	docker stack rm "$1" >/dev/null 2>&1 || true
 	for _ in $(seq 90); do
 		docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
 		docker volume ls -q --filter "label=$label" | xargs -r docker volume rm >/dev/null 2>&1 || true
@@ -77,7 +86,7 @@ sweep() {
 		[ -z "$left" ] && return 0
 		sleep 1
 	done
-	echo "e2e-swarm: left of stack $stack after 90 s: $left" >&2
+	echo "e2e-swarm: left of stack $1 after 90 s: $left" >&2
 	return 1
 }
 trap cleanup EXIT
@@ -114,4 +123,4 @@ done
 
 REPLOG_BUILDER=$(deploy/builder.sh)
 export REPLOG_BUILDER E2E_SWARM_STACK=$stack
-(cd master && go test -tags e2e,swarm -count=1 -run 'TestSwarm' -v -timeout 10m ./clustertest/)
+(cd master && go test -tags e2e,swarm -count=1 -run "${E2E_SWARM_RUN:-TestSwarm}" -v -timeout 10m ./clustertest/)

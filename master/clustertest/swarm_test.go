@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -57,6 +59,7 @@ type swarmStack struct {
 	env      []string          // what docker stack deploy interpolates
 	addrs    map[string]string // m1:8080 → 127.0.0.1:<published port>
 	failover bool
+	tls      *tls.Config       // with stack.tls.yml: how the nodes' APIs are verified
 	client   *http.Client      // reaches m1:8080, … at their published ports, so it follows redirects
 	acked    map[string]uint64 // every acknowledged message → its id
 }
@@ -81,7 +84,7 @@ type swarmHealth struct {
 // TestSwarmStack deploys the stack and takes it through what an operator
 // does with it; each step needs the ones before.
 func TestSwarmStack(t *testing.T) {
-	s := deploySwarm(t)
+	s := deploySwarm(t, "", "")
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
@@ -109,14 +112,52 @@ func TestSwarmStack(t *testing.T) {
 	}
 }
 
-// deploySwarm deploys the stack and removes it when the test ends,
-// printing every service's logs first if the test failed.
-func deploySwarm(t *testing.T) *swarmStack {
+// TestSwarmTLS deploys the stack with deploy/swarm/stack.tls.yml over
+// it, the certificates as secrets: an append at majority over HTTPS must
+// reach every secondary over WSS with mutual TLS, and each serves it over
+// HTTPS.
+func TestSwarmTLS(t *testing.T) {
+	certs := t.TempDir()
+	cmd := exec.Command("../../deploy/certs.sh", certs)
+	cmd.Env = append(os.Environ(), "MASTER_NAMES=m1 m2 m3")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("deploy/certs.sh: %v\n%s", err, out)
+	}
+	s := deploySwarm(t, "-tls", certs)
+	s.awaitReady(t, 2)
+	if r, err := s.post(s.master("m1"), "over tls", 3); err != nil || r.Status != 201 || r.Acks < 3 {
+		t.Fatalf("append at majority over TLS: %+v, %v", r, err)
+	}
+	secs, err := s.secondaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range secs {
+		poll.Check(t, 30*time.Second, func() error {
+			var page messagesReply
+			if err := sec.GetJSON("/messages", &page); err != nil {
+				return err
+			}
+			if len(page.Messages) != 1 || page.Messages[0].Message != "over tls" {
+				return fmt.Errorf("%s holds %+v", sec.name, page.Messages)
+			}
+			return nil
+		})
+	}
+	s.remove(t)
+}
+
+// deploySwarm deploys the stack, named E2E_SWARM_STACK with suffix, and
+// removes it when the test ends, printing every service's logs first if
+// the test failed. With certs (a directory of deploy/certs.sh's files),
+// stack.tls.yml goes over the stack.
+func deploySwarm(t *testing.T, suffix, certs string) *swarmStack {
 	requireDocker(t)
 	name := os.Getenv("E2E_SWARM_STACK")
 	if name == "" {
 		t.Skip("E2E_SWARM_STACK is not set: run the Swarm suite with make e2e-swarm, which prepares the swarm it needs")
 	}
+	name += suffix
 	if err := buildOnce(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +174,23 @@ func deploySwarm(t *testing.T) *swarmStack {
 		s.addrs[m+":8080"] = addr
 		s.env = append(s.env, "REPLOG_"+strings.ToUpper(m)+"_PORT="+port)
 	}
+	files := []string{"-c", "../../deploy/swarm/stack.yml"}
+	scheme := "ws"
+	if certs != "" {
+		files = append(files, "-c", "../../deploy/swarm/stack.tls.yml")
+		s.env = append(s.env, "REPLOG_CERTS="+certs)
+		s.tls = caConfig(t, filepath.Join(certs, "ca.pem"))
+		scheme = "wss"
+	}
 	if !s.failover {
 		// Masters that do not fail over each lead a log of their own: a
 		// secondary that found m1 down would follow m2 and set its copy of
 		// m1's log aside. So, until they do, secondaries follow m1 alone.
-		s.env = append(s.env, "REPLOG_MASTER_URL=ws://m1:8080/replicate")
+		s.env = append(s.env, "REPLOG_MASTER_URL="+scheme+"://m1:8080/replicate")
 	}
 	var d net.Dialer
 	s.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: s.tls,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if a, ok := s.addrs[addr]; ok {
 				addr = a
@@ -154,9 +204,22 @@ func deploySwarm(t *testing.T) *swarmStack {
 		}
 		s.remove(t)
 	})
-	s.docker(t, "stack", "deploy", "--resolve-image", "never", "-c", "../../deploy/swarm/stack.yml", name)
+	s.docker(t, append(append([]string{"stack", "deploy", "--resolve-image", "never"}, files...), name)...)
 	t.Logf("stack %s deployed (failover steps: %v)", name, s.failover)
 	return s
+}
+
+// caConfig trusts the CA in file.
+func caConfig(t *testing.T, file string) *tls.Config {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", file)
+	}
+	return &tls.Config{RootCAs: pool}
 }
 
 func randomToken(t *testing.T) string {
@@ -252,7 +315,14 @@ func (s *swarmStack) leftovers(label string) map[string][]string {
 // master is a master-capable node, through its published port.
 func (s *swarmStack) master(name string) *node {
 	addr := s.addrs[name+":8080"]
-	return &node{t: s.t, name: name, Node: &proc.Node{Name: name, Addr: addr}}
+	return &node{t: s.t, name: name, Node: &proc.Node{Name: name, Addr: addr, TLS: s.tls}}
+}
+
+// health reads n's /health.
+func health(n *node) (swarmHealth, error) {
+	var h swarmHealth
+	err := n.GetJSON("/health", &h)
+	return h, err
 }
 
 // secondaries are the running secondaries by slot (secondary-1, …),
@@ -280,7 +350,7 @@ func (s *swarmStack) secondaries() ([]*node, error) {
 			return nil, fmt.Errorf("docker port %s: %q", id, port)
 		}
 		name := "secondary-" + parts[1]
-		nodes = append(nodes, &node{t: s.t, name: name, Node: &proc.Node{Name: name, Addr: "127.0.0.1:" + p}})
+		nodes = append(nodes, &node{t: s.t, name: name, Node: &proc.Node{Name: name, Addr: "127.0.0.1:" + p, TLS: s.tls}})
 	}
 	slices.SortFunc(nodes, func(a, b *node) int { return strings.Compare(a.name, b.name) })
 	return nodes, nil
@@ -291,13 +361,13 @@ func (s *swarmStack) secondaries() ([]*node, error) {
 // without, m1.
 func (s *swarmStack) leader() (*node, swarmHealth, error) {
 	if !s.failover {
-		h, err := getJSON[swarmHealth](s.master("m1").url() + "/health")
+		h, err := health(s.master("m1"))
 		return s.master("m1"), h, err
 	}
 	var leaders []string
 	seen := map[string]swarmHealth{}
 	for _, m := range masterNames {
-		h, err := getJSON[swarmHealth](s.master(m).url() + "/health")
+		h, err := health(s.master(m))
 		if err != nil {
 			continue // a node being restarted
 		}
@@ -323,7 +393,7 @@ func (s *swarmStack) awaitReady(t *testing.T, n int) {
 	t.Helper()
 	poll.Check(t, 2*time.Minute, func() error {
 		for _, m := range masterNames {
-			if _, err := getJSON[swarmHealth](s.master(m).url() + "/health"); err != nil {
+			if _, err := health(s.master(m)); err != nil {
 				return err
 			}
 		}
@@ -378,7 +448,11 @@ func (s *swarmStack) holders(t *testing.T) []*node {
 // standby's redirect to the leader.
 func (s *swarmStack) post(m *node, msg string, w int) (reply, error) {
 	b, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": w})
-	resp, err := s.client.Post("http://"+m.name+":8080/messages", "application/json", bytes.NewReader(b))
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+	}
+	resp, err := s.client.Post(scheme+"://"+m.name+":8080/messages", "application/json", bytes.NewReader(b))
 	if err != nil {
 		return reply{}, err
 	}
