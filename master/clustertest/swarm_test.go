@@ -388,7 +388,8 @@ func (s *swarmStack) leader() (*node, swarmHealth, error) {
 }
 
 // awaitReady waits until every master-capable node answers, one leads,
-// and it counts n healthy secondaries, secondary-1 to secondary-n.
+// and it counts n healthy secondaries, secondary-1 to secondary-n (and,
+// with failover, the standbys, which follow it too).
 func (s *swarmStack) awaitReady(t *testing.T, n int) {
 	t.Helper()
 	poll.Check(t, 2*time.Minute, func() error {
@@ -412,8 +413,16 @@ func (s *swarmStack) awaitReady(t *testing.T, n int) {
 		for i := range n {
 			want = append(want, fmt.Sprintf("secondary-%d", i+1))
 		}
+		if s.failover {
+			for _, m := range masterNames {
+				if m != l.name {
+					want = append(want, m)
+				}
+			}
+			slices.Sort(want)
+		}
 		if !slices.Equal(healthy, want) {
-			return fmt.Errorf("%s counts healthy secondaries %v, want %v", l.name, healthy, want)
+			return fmt.Errorf("%s counts healthy followers %v, want %v", l.name, healthy, want)
 		}
 		secs, err := s.secondaries()
 		if err != nil {
