@@ -57,6 +57,7 @@ type swarmStack struct {
 	t        *testing.T
 	name     string
 	env      []string          // what docker stack deploy interpolates
+	files    []string          // the stack's files, each after -c
 	addrs    map[string]string // m1:8080 → 127.0.0.1:<published port>
 	failover bool
 	tls      *tls.Config       // with stack.tls.yml: how the nodes' APIs are verified
@@ -91,6 +92,7 @@ func TestSwarmStack(t *testing.T) {
 	}{
 		{"ready", func(t *testing.T) { s.awaitReady(t, 2) }},
 		{"append-majority", func(t *testing.T) { s.appendAcked(t, "majority", 20) }},
+		{"redeploy-without-new", s.redeployExisting},
 		{"scale-2-to-3", s.scaleUp},
 		{"kill-leader", s.killLeader},
 		{"rolling-update", s.rollingUpdate},
@@ -174,10 +176,10 @@ func deploySwarm(t *testing.T, suffix, certs string) *swarmStack {
 		s.addrs[m+":8080"] = addr
 		s.env = append(s.env, "REPLOG_"+strings.ToUpper(m)+"_PORT="+port)
 	}
-	files := []string{"-c", "../../deploy/swarm/stack.yml"}
+	s.files = []string{"-c", "../../deploy/swarm/stack.yml"}
 	scheme := "ws"
 	if certs != "" {
-		files = append(files, "-c", "../../deploy/swarm/stack.tls.yml")
+		s.files = append(s.files, "-c", "../../deploy/swarm/stack.tls.yml")
 		s.env = append(s.env, "REPLOG_CERTS="+certs)
 		s.tls = caConfig(t, filepath.Join(certs, "ca.pem"))
 		scheme = "wss"
@@ -204,7 +206,7 @@ func deploySwarm(t *testing.T, suffix, certs string) *swarmStack {
 		}
 		s.remove(t)
 	})
-	s.docker(t, append(append([]string{"stack", "deploy", "--resolve-image", "never"}, files...), name)...)
+	s.deploy(t)
 	t.Logf("stack %s deployed (failover steps: %v)", name, s.failover)
 	return s
 }
@@ -220,6 +222,13 @@ func caConfig(t *testing.T, file string) *tls.Config {
 		t.Fatalf("%s holds no certificate", file)
 	}
 	return &tls.Config{RootCAs: pool}
+}
+
+// deploy runs docker stack deploy: the first time it makes the stack,
+// later it updates what changed.
+func (s *swarmStack) deploy(t *testing.T) {
+	t.Helper()
+	s.docker(t, append(append([]string{"stack", "deploy", "--resolve-image", "never"}, s.files...), s.name)...)
 }
 
 func randomToken(t *testing.T) string {
@@ -615,23 +624,46 @@ func (s *swarmStack) rollingUpdate(t *testing.T) {
 	for _, svc := range append(slices.Clone(masterNames), "secondary") {
 		start := time.Now()
 		s.docker(t, "service", "update", "--force", "--detach", s.service(svc))
-		// The update is done once its last task has been healthy for
-		// update_config's monitor; one that failed is rolled back.
-		poll.Check(t, 3*time.Minute, func() error {
-			out, err := s.tryDocker("service", "inspect", "-f", "{{.UpdateStatus.State}} {{.UpdateStatus.Message}}", s.service(svc))
-			state, _, _ := strings.Cut(strings.TrimSpace(out), " ")
-			switch {
-			case err != nil:
-				return fmt.Errorf("docker service inspect: %v: %s", err, out)
-			case strings.HasPrefix(state, "rollback") || state == "paused":
-				t.Fatalf("the update of %s failed: %s", svc, out)
-			case state != "completed":
-				return fmt.Errorf("the update of %s is %s", svc, out)
-			}
-			return nil
-		})
+		s.awaitUpdated(t, svc)
 		t.Logf("%s updated in %s", svc, time.Since(start).Round(100*time.Millisecond))
 		s.awaitReady(t, 3)
 		s.appendAcked(t, "updated-"+svc, 3)
 	}
+}
+
+// awaitUpdated waits until the update of service svc is done: its last
+// new task has been healthy for update_config's monitor. An update that
+// failed, and so was rolled back, fails t.
+func (s *swarmStack) awaitUpdated(t *testing.T, svc string) {
+	t.Helper()
+	poll.Check(t, 3*time.Minute, func() error {
+		out, err := s.tryDocker("service", "inspect", "-f", "{{.UpdateStatus.State}} {{.UpdateStatus.Message}}", s.service(svc))
+		state, _, _ := strings.Cut(strings.TrimSpace(out), " ")
+		switch {
+		case err != nil:
+			return fmt.Errorf("docker service inspect: %v: %s", err, out)
+		case strings.HasPrefix(state, "rollback") || state == "paused":
+			t.Fatalf("the update of %s failed: %s", svc, out)
+		case state != "completed":
+			return fmt.Errorf("the update of %s is %s", svc, out)
+		}
+		return nil
+	})
+}
+
+// redeployExisting deploys the stack again without CLUSTER_STATE=new, as
+// README says to once a new cluster runs: from then on a node that lost
+// its volume rejoins as a learner instead of voting with promises it
+// forgot (with failover, a secondary scaled up later would not even
+// start). Every service restarts at once, and every acknowledged write
+// must survive that.
+func (s *swarmStack) redeployExisting(t *testing.T) {
+	s.env = slices.DeleteFunc(s.env, func(kv string) bool { return strings.HasPrefix(kv, "REPLOG_CLUSTER_STATE=") })
+	s.deploy(t)
+	for _, svc := range append(slices.Clone(masterNames), "secondary") {
+		s.awaitUpdated(t, svc)
+	}
+	s.awaitReady(t, 2)
+	s.checkAcked(t)
+	s.appendAcked(t, "redeployed", 5)
 }
