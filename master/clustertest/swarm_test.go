@@ -624,24 +624,30 @@ func (s *swarmStack) rollingUpdate(t *testing.T) {
 	for _, svc := range append(slices.Clone(masterNames), "secondary") {
 		start := time.Now()
 		s.docker(t, "service", "update", "--force", "--detach", s.service(svc))
-		s.awaitUpdated(t, svc)
+		s.awaitUpdated(t, svc, start)
 		t.Logf("%s updated in %s", svc, time.Since(start).Round(100*time.Millisecond))
 		s.awaitReady(t, 3)
 		s.appendAcked(t, "updated-"+svc, 3)
 	}
 }
 
-// awaitUpdated waits until the update of service svc is done: its last
-// new task has been healthy for update_config's monitor. An update that
-// failed, and so was rolled back, fails t.
-func (s *swarmStack) awaitUpdated(t *testing.T, svc string) {
+// awaitUpdated waits until the update of service svc that started at
+// since or later is done: its last new task has been healthy for
+// update_config's monitor. An update that failed, and so was rolled back,
+// fails t.
+func (s *swarmStack) awaitUpdated(t *testing.T, svc string, since time.Time) {
 	t.Helper()
 	poll.Check(t, 3*time.Minute, func() error {
-		out, err := s.tryDocker("service", "inspect", "-f", "{{.UpdateStatus.State}} {{.UpdateStatus.Message}}", s.service(svc))
-		state, _, _ := strings.Cut(strings.TrimSpace(out), " ")
+		out, err := s.tryDocker("service", "inspect", "-f",
+			"{{if .UpdateStatus}}{{.UpdateStatus.StartedAt.Unix}} {{.UpdateStatus.State}} {{.UpdateStatus.Message}}{{end}}", s.service(svc))
+		var started int64
+		var state string
+		fmt.Sscan(out, &started, &state)
 		switch {
 		case err != nil:
 			return fmt.Errorf("docker service inspect: %v: %s", err, out)
+		case started < since.Unix():
+			return fmt.Errorf("the update of %s has not started (last: %q)", svc, out)
 		case strings.HasPrefix(state, "rollback") || state == "paused":
 			t.Fatalf("the update of %s failed: %s", svc, out)
 		case state != "completed":
@@ -659,9 +665,10 @@ func (s *swarmStack) awaitUpdated(t *testing.T, svc string) {
 // must survive that.
 func (s *swarmStack) redeployExisting(t *testing.T) {
 	s.env = slices.DeleteFunc(s.env, func(kv string) bool { return strings.HasPrefix(kv, "REPLOG_CLUSTER_STATE=") })
+	start := time.Now()
 	s.deploy(t)
 	for _, svc := range append(slices.Clone(masterNames), "secondary") {
-		s.awaitUpdated(t, svc)
+		s.awaitUpdated(t, svc, start)
 	}
 	s.awaitReady(t, 2)
 	s.checkAcked(t)
