@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run run-test clean e2e e2e-swarm bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down
+.PHONY: build test vet tidy run run-test clean e2e e2e-swarm bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down helm-check
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -25,6 +25,7 @@ tidy:
 	cd master && $(GO) mod tidy
 	cd secondary && $(GO) mod tidy
 	$(GO) work sync
+	cd deploy/k8s && GOWORK=off $(GO) mod tidy
 
 # A master on :8080 and secondaries on :8081 and :8082, in the foreground;
 # MASTER_PORT, S1_PORT and S2_PORT pick others (make run MASTER_PORT=9080).
@@ -87,6 +88,28 @@ e2e:
 # write. E2E_SWARM_FAILOVER=1 adds the failover steps (see the script).
 e2e-swarm:
 	deploy/e2e-swarm.sh
+
+# The Helm chart (deploy/helm/replog), checked without a cluster: helm lint
+# --strict and deploy/k8s's tests (every object decoded strictly with
+# Kubernetes' types, the failover contract's rules) for each value set in
+# deploy/k8s/testdata. helm is installed into bin/ when missing. deploy/k8s
+# is a module outside go.work (GOWORK=off): in the workspace, Kubernetes'
+# dependency graph would choose versions for the binaries' builds, and the
+# images' build would need it.
+HELM_VERSION := v4.3.2
+HELM ?= $(BIN)/helm-$(HELM_VERSION)
+
+helm-check: $(HELM)
+	for v in deploy/k8s/testdata/*.yaml; do \
+		$(HELM) lint --strict deploy/helm/replog --namespace replog-test --values $$v || exit 1; \
+	done
+	gofmt -l deploy/k8s | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
+	cd deploy/k8s && GOWORK=off $(GO) vet ./... && GOWORK=off HELM=$(abspath $(HELM)) $(GO) test -count=1 ./...
+
+$(BIN)/helm-$(HELM_VERSION):
+	mkdir -p $(BIN)/helm-install
+	GOBIN=$(abspath $(BIN))/helm-install $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/helm-install/helm $@ && rmdir $(BIN)/helm-install
 
 # Images and the compose stack. deploy/builder.sh picks the builder: the
 # offline one (made here when missing or stale) unless REPLOG_BUILDER names

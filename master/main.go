@@ -5,17 +5,26 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/master/internal/api"
 	"github.com/replog/replog/master/internal/config"
+	"github.com/replog/replog/master/internal/failover"
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/master/internal/retention"
+	"github.com/replog/replog/shared/ballot"
 	"github.com/replog/replog/shared/certs"
+	"github.com/replog/replog/shared/election"
+	"github.com/replog/replog/shared/follow"
+	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/store"
@@ -25,10 +34,25 @@ func main() { serve.Main(binary, config.Load, run) }
 
 var binary = serve.Binary{Name: "master",
 	About:    "takes appends over HTTP, gives them ids, and streams the log to the secondaries that dial /replicate.",
-	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": config.DefaultName}}
+	Defaults: map[string]string{"HTTP_ADDR": config.DefaultAddr, "NODE_NAME": config.DefaultName},
+	Commands: []serve.Command{stepDownCommand, checkCommand}}
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
+	var promise election.Promise
+	var learner bool
+	if cfg.Failover.On() {
+		// Before the log opens: promise.json is a node's first write (A4).
+		if err := checkNew(ctx, cfg); err != nil {
+			return err
+		}
+		var err error
+		if promise, learner, err = ballot.Load(cfg.DataDir, cfg.NodeName, cfg.ClusterNew()); errors.Is(err, ballot.ErrOtherNode) {
+			return &serve.SettingError{Err: fmt.Errorf("NODE_NAME: %w", err)}
+		} else if err != nil {
+			return fmt.Errorf("DATA_DIR: %w", err)
+		}
+	}
 	st, err := openStore(cfg, log, reg)
 	if err != nil {
 		return err
@@ -54,7 +78,10 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		// present none, and the hub refuses peers without a verified one.
 		tlsConfig.ClientCAs, tlsConfig.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
+	var node *failover.Node // with PEERS; the hub hands it the peers that dial while it does not lead
 	hub := replication.NewHub(st, replication.Options{
+		Failover:          cfg.Failover.On(),
+		Standby:           func(ctx context.Context, conn *websocket.Conn, hello frame.Frame) { node.ServeLink(ctx, conn, hello) },
 		MaxMessageBytes:   cfg.MaxMessageBytes,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Token:             cfg.ReplicationToken,
@@ -73,6 +100,16 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Info("retention on", zap.String("maxMessages", said(lim.MaxMessages, "no limit")), zap.String("maxBytes", said(lim.MaxBytes, "no limit")),
 			zap.String("maxAge", said(lim.MaxAge, "no limit")), zap.Duration("sweepEvery", retention.SweepEvery))
 	}
+	var fo api.Failover // a nil *failover.Node in the interface would not be nil
+	if cfg.Failover.On() {
+		b := ballot.New(promise, learner, cfg.NodeName, st.SetPromise)
+		b.See(1) // epoch 1 is a single master's: the first election of a cluster with failover is for epoch 2 (see ballot.CheckNew)
+		node = failover.New(failoverConfig(cfg), st, b, hub, log.Named("failover"))
+		fo = node
+		wg.Go(func() { node.Run(ctx) })
+		log.Info("failover on", zap.String("advertiseUrl", cfg.AdvertiseURL), zap.Int("peers", len(cfg.Peers)),
+			zap.String("failover", cfg.Mode), zap.Duration("failoverTimeout", cfg.Timeout), zap.Bool("learner", learner))
+	}
 	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
 		Limits: api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize,
@@ -88,6 +125,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Registry:           reg,
 		Reads:              cfg.ReadLimits(),
 		Draining:           draining,
+		Failover:           fo,
+		Authorized:         hub.Authorized,
 	}, log)
 	wg.Go(func() { server.SampleLag(ctx) }) // the dashboard's last minute of lag
 	if cfg.FaultsAPI {
@@ -98,6 +137,38 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	serve.CloseOnShutdown(srv, draining)
 	log.Info("master starting", startFields(cfg, st.LogID())...)
 	return serve.Run(ctx, srv, cfg.ShutdownTimeout, log)
+}
+
+// checkNew refuses CLUSTER_STATE=new on an empty DATA_DIR when a peer
+// already holds the cluster's log (docs/FAILOVER.md, A9).
+func checkNew(ctx context.Context, cfg config.Config) error {
+	if !cfg.ClusterNew() {
+		return nil
+	}
+	empty, err := ballot.Empty(cfg.DataDir)
+	if err != nil || !empty {
+		return err
+	}
+	bases := make([]string, len(cfg.Peers))
+	for i, p := range cfg.Peers {
+		bases[i] = p.URL
+	}
+	if err := ballot.CheckNew(ctx, http.DefaultClient, bases, 3*time.Second); err != nil {
+		return &serve.SettingError{Err: err}
+	}
+	return nil
+}
+
+// failoverConfig is the failover node's view of the settings.
+func failoverConfig(cfg config.Config) failover.Config {
+	peers := make([]failover.Peer, len(cfg.Peers))
+	for i, p := range cfg.Peers {
+		peers[i] = failover.Peer{Name: p.Name, URL: p.URL}
+	}
+	return failover.Config{Self: failover.Peer{Name: cfg.NodeName, URL: cfg.AdvertiseURL}, Peers: peers,
+		ClusterSize: cfg.ClusterSize, Timeout: cfg.Timeout, Manual: cfg.Manual(), Heartbeat: cfg.HeartbeatInterval,
+		Voters: cfg.VoterSet().Digest(), ReplicateURL: config.ReplicateURL,
+		Follow: follow.Options{Token: cfg.ReplicationToken}}
 }
 
 // startFields are the start-up line's: the settings an operator checks

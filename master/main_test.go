@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +44,8 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		servetest.CheckHelp(t, out, variables)
 	}
 	_, out, _ := exec(t, nil, "help")
-	for _, want := range []string{"HTTP_ADDR (default :8080)", "NODE_NAME (default master)", "CLUSTER_SIZE (default 0)", "Exit status"} {
+	for _, want := range []string{"HTTP_ADDR (default :8080)", "NODE_NAME (default master)", "CLUSTER_SIZE (default 0)", "Exit status",
+		"Usage: master [help | version | health | step-down | check]\n", "\n  step-down hand leadership", "\n  check     append through WRITE_URL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}
@@ -66,6 +68,8 @@ func TestBadSettings(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A valid failover configuration, but for what each case changes.
+	failover := []string{"PEERS=m1=http://m1:8080,m2=http://m2:8080", "DATA_DIR=" + dir, "CLUSTER_SIZE=5"}
 	cases := []struct {
 		env  []string
 		name string
@@ -118,8 +122,23 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"RETENTION_MAX_BYTES=lots"}, "RETENTION_MAX_BYTES"},
 		{[]string{"RETENTION_MAX_AGE=forever"}, "RETENTION_MAX_AGE"},
 		{[]string{"FAULTS_API=yes please"}, "FAULTS_API"},
+		{[]string{"PEERS=m1"}, "PEERS"},
+		{[]string{"PEERS=m1=ftp://m1:21"}, "PEERS"},
+		{[]string{"PEERS=m1=http://a:1,m1=http://b:1"}, "PEERS"},
+		{append(failover, "NODE_NAME=m1", "PEERS=m1=http://m1:8080"), "PEERS"},
+		{[]string{"PEERS=m1=http://m1:8080,m2=http://m2:8080"}, "NODE_NAME"},
+		{withoutVar(append(failover, "NODE_NAME=m1"), "DATA_DIR"), "DATA_DIR"},
+		{append(failover, "NODE_NAME=m1", "FSYNC=interval"), "FSYNC"},
+		{withoutVar(append(failover, "NODE_NAME=m1"), "CLUSTER_SIZE"), "CLUSTER_SIZE"},
+		{append(failover, "NODE_NAME=m1", "CLUSTER_SIZE=2", "QUORUM=2", "PEERS=m1=http://m1:8080,m2=http://m2:8080,m3=http://m3:8080"), "CLUSTER_SIZE"},
+		{append(failover, "NODE_NAME=m1", "QUORUM=2"), "QUORUM"},
+		{append(failover, "NODE_NAME=m1", "FAILOVER_TIMEOUT=4s"), "FAILOVER_TIMEOUT"},
+		{[]string{"FAILOVER_TIMEOUT=soon"}, "FAILOVER_TIMEOUT"},
+		{[]string{"FAILOVER=sometimes"}, "FAILOVER"},
+		{[]string{"CLUSTER_STATE=old"}, "CLUSTER_STATE"},
+		{[]string{"ADVERTISE_URL=m1:8080"}, "ADVERTISE_URL"},
 	}
-	tested := map[string]bool{"NODE_NAME": true} // any name will do
+	tested := map[string]bool{}
 	for _, c := range cases {
 		tested[c.name] = true
 		t.Run(strings.Join(c.env, ","), func(t *testing.T) {
@@ -153,9 +172,10 @@ func TestArguments(t *testing.T) {
 			t.Errorf("%s: status %d, stdout %q, stderr %q", arg, status, out, errOut)
 		}
 	}
-	for _, args := range [][]string{{"--port=9000"}, {"start"}, {"help", "me"}, {""}} {
+	for _, args := range [][]string{{"--port=9000"}, {"start"}, {"help", "me"}, {""}, {"step-down", "now"}} {
 		status, out, errOut := exec(t, nil, args...)
-		if status != serve.ExitUsage || out != "" || !strings.HasPrefix(errOut, "usage: master ") || strings.Count(errOut, "\n") != 1 {
+		if status != serve.ExitUsage || out != "" || !strings.HasPrefix(errOut, "usage: master [help | version | health | step-down | check] ") ||
+			strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, out, errOut)
 		}
 	}
@@ -239,4 +259,9 @@ func TestStartLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutVar is env without the variable name.
+func withoutVar(env []string, name string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
 }

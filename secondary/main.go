@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/replog/replog/secondary/internal/api"
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/ballot"
 	"github.com/replog/replog/shared/certs"
 	"github.com/replog/replog/shared/follow"
 	"github.com/replog/replog/shared/frame"
@@ -36,7 +38,7 @@ var binary = serve.Binary{Name: "secondary",
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := metrics.NewRegistry()
-	st, err := openStore(cfg, log, reg)
+	st, promises, err := openStore(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	client := follow.New(follow.Config{URLs: cfg.MasterURLs(), Name: cfg.NodeName, Role: frame.RoleSecondary,
-		Store: st, Log: log.Named("replication"),
+		Store: st, Log: log.Named("replication"), Ballot: promises,
 		Options: follow.Options{Token: cfg.ReplicationToken, Faults: inject, FaultsAPI: cfg.FaultsAPI, TLS: dialTLS}})
 	wg.Go(func() { client.Run(ctx) })
 	api.RegisterMetrics(reg, st, client, inject)
@@ -84,14 +86,30 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // each keep their own log, and a restarted one takes a log back. Which
 // one does not matter: every log there is a prefix of the master's, and
 // the secondary resumes from wherever its log ends.
-func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, error) {
+//
+// With DATA_DIR the secondary also keeps its promises there (a Ballot),
+// so that it can vote in a cluster with failover: promise.json is read,
+// or written first, before the log opens (ballot.Load). Without DATA_DIR
+// it has no Ballot and follows single masters only.
+func openStore(ctx context.Context, cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (store.Store, *ballot.Ballot, error) {
 	if cfg.DataDir == "" {
 		log.Info("the log is in memory (DATA_DIR is not set): a restart resyncs from the master")
-		return store.NewMemory(""), nil
+		return store.NewMemory(""), nil, nil
 	}
 	onFsync := metrics.NewStore(reg).Observe
-	for n := 1; n <= 1000; n++ {
-		dir := filepath.Join(cfg.DataDir, fmt.Sprintf("node-%d", n))
+	for _, dir := range claimOrder(cfg.DataDir, cfg.NodeName) {
+		if owner, err := ballot.Owner(dir); err != nil {
+			return nil, nil, fmt.Errorf("load promise: %w", err)
+		} else if owner != "" && owner != cfg.NodeName {
+			continue // another replica's: its promises and acks are counted under its name
+		}
+		if err := checkNew(ctx, cfg, dir); err != nil {
+			return nil, nil, err
+		}
+		p, learner, err := ballot.Load(dir, cfg.NodeName, cfg.ClusterNew())
+		if err != nil {
+			return nil, nil, fmt.Errorf("load promise: %w", err)
+		}
 		opts := cfg.DiskSettings.Options()
 		opts.OnFsync = onFsync
 		d, err := store.OpenDisk(dir, opts)
@@ -99,12 +117,56 @@ func openStore(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (s
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("open log: %w", err)
+			return nil, nil, fmt.Errorf("open log: %w", err)
 		}
 		store.LogOpened(log, d)
-		return d, nil
+		return d, ballot.New(p, learner, cfg.NodeName, d.SetPromise), nil
 	}
-	return nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
+	return nil, nil, fmt.Errorf("open log: every node-N directory under %s is in use", cfg.DataDir)
+}
+
+// claimOrder is the node-N directories under dataDir in the order a
+// secondary named name tries them: first the one whose promises are its
+// own (so that replicas restarting together on a shared volume each take
+// back their own log, never another's), then the others from node-1.
+func claimOrder(dataDir, name string) []string {
+	dirs := make([]string, 0, 1000)
+	for n := 1; n <= 1000; n++ {
+		dir := filepath.Join(dataDir, fmt.Sprintf("node-%d", n))
+		if owner, _ := ballot.Owner(dir); owner != "" && owner == name {
+			dirs = append([]string{dir}, dirs...)
+			continue
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs
+}
+
+// checkNew refuses CLUSTER_STATE=new on an empty data directory when a
+// master-capable node already holds the cluster's log (docs/FAILOVER.md,
+// A9): the directory was lost, and the secondary would vote with promises
+// it forgot.
+func checkNew(ctx context.Context, cfg config.Config, dir string) error {
+	if !cfg.ClusterNew() {
+		return nil
+	}
+	empty, err := ballot.Empty(dir)
+	if err != nil || !empty {
+		return err
+	}
+	var bases []string
+	for _, u := range cfg.MasterURLs() {
+		u = strings.TrimSuffix(u, "/replicate")
+		if rest, ok := strings.CutPrefix(u, "wss://"); ok {
+			bases = append(bases, "https://"+rest)
+		} else {
+			bases = append(bases, "http://"+strings.TrimPrefix(u, "ws://"))
+		}
+	}
+	if err := ballot.CheckNew(ctx, http.DefaultClient, bases, 3*time.Second); err != nil {
+		return &serve.SettingError{Err: err}
+	}
+	return nil
 }
 
 // masterTLS is how a wss:// MASTER_URL is dialed: verified against

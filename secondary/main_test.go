@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -8,11 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/replog/replog/secondary/internal/config"
 	"github.com/replog/replog/shared/serve"
 	"github.com/replog/replog/shared/serve/servetest"
+	"github.com/replog/replog/shared/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -105,6 +109,7 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"FAIL_RATE=NaN"}, "FAIL_RATE"},
 		{[]string{"FAIL_RATE=abc"}, "FAIL_RATE"},
 		{[]string{"FAULTS_API=on"}, "FAULTS_API"},
+		{[]string{"CLUSTER_STATE=old"}, "CLUSTER_STATE"},
 	}
 	tested := map[string]bool{"NODE_NAME": true} // any name will do
 	for _, c := range cases {
@@ -164,5 +169,63 @@ func TestSeveralMasterURLs(t *testing.T) {
 	want := []string{"ws://m1:8080/replicate", "ws://m2:8080/replicate", "wss://m3/replicate"}
 	if got := cfg.MasterURLs(); !slices.Equal(got, want) {
 		t.Fatalf("MasterURLs %q, want %q", got, want)
+	}
+}
+
+// TestDataDirKeepsPromises: with DATA_DIR the secondary has a Ballot,
+// and its promise.json is written before the log opens (a new node of an
+// existing cluster is a learner); without DATA_DIR it has none and keeps
+// its log in memory, as before failover.
+func TestDataDirKeepsPromises(t *testing.T) {
+	log, reg := zap.NewNop(), prometheus.NewRegistry()
+	st, promises, err := openStore(context.Background(), config.Config{}, log, reg)
+	if err != nil || promises != nil {
+		t.Fatalf("without DATA_DIR: ballot %v, %v", promises, err)
+	}
+	st.Close()
+	dir := t.TempDir()
+	st, promises, err = openStore(context.Background(), config.Config{DiskSettings: store.DiskSettings{DataDir: dir}}, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if promises == nil || !promises.Learner() {
+		t.Fatalf("with DATA_DIR: ballot %v, want a learner's", promises)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node-1", "promise.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := promises.Prepare(2, "m1"); err == nil {
+		t.Fatal("a learner granted a promise")
+	}
+}
+
+// TestReplicasTakeBackTheirOwnDirectories: secondaries sharing a volume
+// each take back the node-N directory whose promises are theirs, in
+// whatever order they start, never another's: one directory counted
+// under two names would be two votes.
+func TestReplicasTakeBackTheirOwnDirectories(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) (store.Store, string) {
+		t.Helper()
+		cfg := config.Config{DiskSettings: store.DiskSettings{DataDir: dir}}
+		cfg.NodeName = name
+		st, _, err := openStore(context.Background(), cfg, zap.NewNop(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, st.(*store.Disk).Dir()
+	}
+	a, aDir := open("s1")
+	b, bDir := open("s2")
+	a.Close()
+	b.Close()
+	// Restarted the other way round: s2 first.
+	b, bAgain := open("s2")
+	a, aAgain := open("s1")
+	defer a.Close()
+	defer b.Close()
+	if aAgain != aDir || bAgain != bDir {
+		t.Fatalf("s1 took %s then %s, s2 %s then %s", aDir, aAgain, bDir, bAgain)
 	}
 }

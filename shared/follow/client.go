@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
+	"github.com/replog/replog/shared/ballot"
 	"github.com/replog/replog/shared/follow/apply"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/store"
@@ -84,6 +85,17 @@ type Config struct {
 	Store store.Store
 	// Log is where the follower logs; nil logs nothing.
 	Log *zap.Logger
+	// Ballot is the node's promises (docs/FAILOVER.md, invariant 2). nil:
+	// the follower follows only single masters, and refuses a cluster
+	// with failover (a welcome with voters).
+	Ballot *ballot.Ballot
+	// Voters is the voter-set digest a standby says in its hello and
+	// checks in every welcome (election.VoterSet); "" for a secondary.
+	// With a Ballot it starts the client in failover mode.
+	Voters string
+	// OnHandoff is called, on the following link's reader, with a
+	// handoff frame of the leader followed; nil ignores them.
+	OnHandoff func(frame.Frame)
 	Options
 }
 
@@ -94,6 +106,11 @@ type Client struct {
 	store store.Store
 	opts  Options
 	log   *zap.Logger
+
+	ballot    *ballot.Ballot
+	voters    string
+	onHandoff func(frame.Frame)
+	fo        failover // the failover mode's state (failover.go)
 
 	rot       rotation               // only Run uses it
 	preferred atomic.Pointer[string] // a URL the next round starts from (Prefer), until Run takes it
@@ -174,6 +191,7 @@ func New(cfg Config) *Client {
 		panic("follow.New: no URL to dial")
 	}
 	c := &Client{name: cfg.Name, role: cfg.Role, store: cfg.Store, opts: cfg.Options.withDefaults(), log: cfg.Log,
+		ballot: cfg.Ballot, voters: cfg.Voters, onHandoff: cfg.OnHandoff,
 		rot: rotation{urls: slices.Clone(cfg.URLs)}}
 	if c.role == "" {
 		c.role = frame.RoleSecondary
@@ -210,10 +228,25 @@ func (c *Client) MasterError() string {
 // Connected reports whether a session with the master is up.
 func (c *Client) Connected() bool { return c.connected.Load() }
 
-// Run replicates until ctx is done, redialing forever: the URLs in turn,
-// from the one that last accepted the hello, with capped, jittered
-// exponential backoff between rounds in which every one failed.
+// Run replicates until ctx is done, redialing forever. In single-master
+// mode it dials the URLs in turn, from the one that last accepted the
+// hello, with capped, jittered exponential backoff between rounds in
+// which every one failed. A client with a Ballot runs in failover mode
+// (runLinks) from the start when it has Voters (a standby), or from the
+// first welcome that carries voters (a secondary), for the rest of Run.
 func (c *Client) Run(ctx context.Context) {
+	if c.ballot == nil || c.voters == "" {
+		c.runSingle(ctx)
+	}
+	if ctx.Err() == nil && c.ballot != nil {
+		c.runLinks(ctx)
+	}
+}
+
+// runSingle is single-master mode: one connection at a time, as before
+// failover. It returns when ctx is done, or when a welcome says the
+// cluster has failover and the client has a Ballot to take part.
+func (c *Client) runSingle(ctx context.Context) {
 	attempt := 0
 	var warned time.Time
 	for ctx.Err() == nil {
@@ -223,7 +256,7 @@ func (c *Client) Run(ctx context.Context) {
 		url := c.rot.current()
 		welcomed, err := c.session(ctx, url)
 		c.connected.Store(false)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, errFailoverCluster) {
 			return
 		}
 		if err != nil {
@@ -273,26 +306,12 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 func (c *Client) session(ctx context.Context, url string) (welcomed bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	dialOpts := websocket.DialOptions{HTTPClient: c.dialer}
-	if c.opts.Token != "" {
-		dialOpts.HTTPHeader = http.Header{"Authorization": {"Bearer " + c.opts.Token}}
-	}
-	conn, _, err := websocket.Dial(dctx, url, &dialOpts)
+	conn, err := c.dial(dctx, url)
 	if err != nil {
-		return false, fmt.Errorf("dial master %s: %w", url, err)
+		return false, err
 	}
 	defer conn.CloseNow()
-	// A clean close frame when the secondary stops, not a dropped socket.
-	closed := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(closed)
-		_ = conn.Close(websocket.StatusGoingAway, string(c.role)+" shutting down")
-	})
-	defer func() {
-		if !stop() {
-			<-closed
-		}
-	}()
+	defer c.closeOnDone(ctx, conn)()
 
 	out := frame.NewWriter(conn, c.opts.WriteTimeout)
 	w, err := c.handshake(dctx, conn, out)
@@ -304,7 +323,43 @@ func (c *Client) session(ctx context.Context, url string) (welcomed bool, err er
 	c.connected.Store(true)
 	c.masterErr.Store(nil)
 	c.log.Info("connected to master", zap.String("peer", url), zap.Uint64("lastId", c.store.LastID()))
-	return true, c.follow(ctx, conn, out, time.Duration(w.HeartbeatMs)*time.Millisecond)
+	return true, c.follow(ctx, conn, out, time.Duration(w.HeartbeatMs)*time.Millisecond, nil)
+}
+
+// dial opens a WebSocket to url, with the client's token and TLS.
+func (c *Client) dial(ctx context.Context, url string) (*websocket.Conn, error) {
+	dialOpts := websocket.DialOptions{HTTPClient: c.dialer}
+	if c.opts.Token != "" {
+		dialOpts.HTTPHeader = http.Header{"Authorization": {"Bearer " + c.opts.Token}}
+	}
+	conn, _, err := websocket.Dial(ctx, url, &dialOpts)
+	if err != nil {
+		return nil, fmt.Errorf("dial master %s: %w", url, err)
+	}
+	return conn, nil
+}
+
+// closeOnDone closes conn when ctx is done: with a clean close frame,
+// "<role> shutting down", when the client stops; at once when ctx was
+// cancelled with a cause (a link giving up its following slot, which
+// must not wait for a close handshake its deposed leader may never
+// answer). The function it returns waits for that close, if it began.
+func (c *Client) closeOnDone(ctx context.Context, conn *websocket.Conn) (wait func()) {
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			c.log.Info("closing the connection", zap.String("why", cause.Error()))
+			conn.CloseNow()
+			return
+		}
+		_ = conn.Close(websocket.StatusGoingAway, string(c.role)+" shutting down")
+	})
+	return func() {
+		if !stop() {
+			<-closed
+		}
+	}
 }
 
 // handshake says hello from the last id held and reads the welcome; a
@@ -329,6 +384,16 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, out *frame
 	}
 	if w.Type != frame.TypeWelcome {
 		return w, fmt.Errorf("expected welcome, got %s", w.Type)
+	}
+	if w.Voters != "" {
+		// A cluster with failover: without a Ballot this node could not
+		// keep its promises, so it follows nothing; with one, Run goes
+		// over to failover mode and dials again with a failover hello.
+		if c.ballot == nil {
+			_ = c.write(out, frame.Error(errNeedsDataDir.Error()))
+			return w, errNeedsDataDir
+		}
+		return w, errFailoverCluster
 	}
 	c.masterLast.Store(w.LastID) // a new master may hold less than the last one said
 	if w.LogID != c.store.LogID() {
@@ -379,21 +444,24 @@ func (c *Client) followFirst(first uint64) error {
 // heartbeat intervals is taken for dead and the connection dropped, so the
 // caller redials — unless the silence was this process's own (see
 // pauseClock).
-func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Writer, heartbeat time.Duration) error {
+//
+// t is the leader's term in failover mode, nil for a single master: then
+// nothing here differs from before failover.
+func (c *Client) follow(ctx context.Context, conn *websocket.Conn, out *frame.Writer, heartbeat time.Duration, t *term) error {
 	in := newInbox()
 	applier := apply.New(c.store.LastID(), apply.DefaultMaxPending)
 	applyErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		err := c.applyLoop(ctx, out, in, applier)
+		err := c.applyLoop(ctx, out, in, applier, t)
 		if err != nil {
 			conn.CloseNow() // ends the read below
 		}
 		applyErr <- err
 	}()
 	clock, ticked := watchPauses(ctx, heartbeat)
-	err := c.readLoop(conn, out, in, applier, heartbeat, clock)
+	err := c.readLoop(conn, out, in, applier, heartbeat, clock, t)
 	cancel() // an injected delay need not run out for a dead connection
 	in.close()
 	<-ticked
@@ -448,7 +516,7 @@ func (c *Client) excuse(clock *pauseClock, heartbeat time.Duration, absent *atom
 }
 
 func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, applier *apply.Applier, heartbeat time.Duration,
-	clock *pauseClock) error {
+	clock *pauseClock, t *term) error {
 	silence := time.Duration(frame.UnhealthyAfter) * heartbeat
 	var absent atomic.Int64 // how long this process was away, when that ends the connection
 	r := frame.NewReaderExcusing(conn, silence, c.excuse(clock, heartbeat, &absent))
@@ -471,9 +539,13 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 		}
 		switch f.Type {
 		case frame.TypeAppend:
+			if err := t.checkEntries(f.Entries); err != nil {
+				_ = c.write(out, frame.Error(err.Error()))
+				return err
+			}
 			c.heard(f.Entries[len(f.Entries)-1].ID)
 			if !c.opts.Faults.Delays() && in.claim() {
-				err := c.applyFrames(out, applier, [][]frame.Entry{f.Entries})
+				err := c.applyFrames(out, applier, [][]frame.Entry{f.Entries}, t)
 				in.done()
 				if err != nil {
 					return err
@@ -485,6 +557,10 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 			c.heard(f.LastID)
 			if c.opts.Faults.CutOff() {
 				continue // cut off: the master hears nothing
+			}
+			if err := t.checkHeartbeat(f); err != nil {
+				_ = c.write(out, frame.Error(err.Error()))
+				return err
 			}
 			if err := c.followFirst(f.FirstID); err != nil {
 				c.log.Error("retention not followed", zap.Error(err))
@@ -499,6 +575,12 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 		case frame.TypeError:
 			return fmt.Errorf("master reported: %s", f.Error)
 		default:
+			if t != nil {
+				if err := c.answerLeader(out, t, f); err != nil {
+					return err
+				}
+				continue
+			}
 			return fmt.Errorf("unexpected %s frame from the master", f.Type)
 		}
 	}
@@ -522,13 +604,13 @@ func (c *Client) answerFaults(out *frame.Writer, f frame.Frame) error {
 
 // applyLoop takes every frame waiting in the inbox at once, waits the
 // injected delay, applies them in order and acks once for the lot.
-func (c *Client) applyLoop(ctx context.Context, out *frame.Writer, in *inbox, applier *apply.Applier) error {
+func (c *Client) applyLoop(ctx context.Context, out *frame.Writer, in *inbox, applier *apply.Applier, t *term) error {
 	for {
 		frames, ok := in.take()
 		if !ok {
 			return nil
 		}
-		err := c.delayThenApply(ctx, out, applier, frames)
+		err := c.delayThenApply(ctx, out, applier, frames, t)
 		in.done()
 		if err != nil || ctx.Err() != nil {
 			return err
@@ -536,7 +618,7 @@ func (c *Client) applyLoop(ctx context.Context, out *frame.Writer, in *inbox, ap
 	}
 }
 
-func (c *Client) delayThenApply(ctx context.Context, out *frame.Writer, applier *apply.Applier, frames [][]frame.Entry) error {
+func (c *Client) delayThenApply(ctx context.Context, out *frame.Writer, applier *apply.Applier, frames [][]frame.Entry, t *term) error {
 	if c.opts.Faults.CutOff() {
 		return nil // dropped, as below
 	}
@@ -549,52 +631,75 @@ func (c *Client) delayThenApply(ctx context.Context, out *frame.Writer, applier 
 			return nil
 		}
 	}
-	return c.applyFrames(out, applier, frames)
+	return c.applyFrames(out, applier, frames, t)
 }
 
 // applyFrames applies frames in order and acks once for them all. While
 // the secondary is cut off it drops them: a heal asks for them again.
-func (c *Client) applyFrames(out *frame.Writer, applier *apply.Applier, frames [][]frame.Entry) error {
+// In failover mode the ack carries the leader's epoch, and leaves only
+// while this node's promise still lets it follow that leader.
+func (c *Client) applyFrames(out *frame.Writer, applier *apply.Applier, frames [][]frame.Entry, t *term) error {
 	if c.opts.Faults.CutOff() {
 		return nil
 	}
 	for _, entries := range frames {
-		if err := c.apply(out, applier, entries); err != nil {
+		if err := c.apply(out, applier, entries, t); err != nil {
 			return err
 		}
 	}
-	return c.writeRaw(out, frame.TypeAck, frame.AppendAck(nil, applier.Last()))
+	if t == nil {
+		return c.writeRaw(out, frame.TypeAck, frame.AppendAck(nil, applier.Last()))
+	}
+	if err := t.stillAccepted(); err != nil {
+		_ = c.write(out, frame.Error(err.Error()))
+		return err
+	}
+	return c.writeRaw(out, frame.TypeAck, frame.AppendAckEpoch(nil, applier.Last(), t.epoch))
 }
 
 // apply adds what the applier releases to the log, or refuses the frame
 // when a failure is injected; either way a resend is asked for when the
 // log cannot go on without one.
-func (c *Client) apply(out *frame.Writer, applier *apply.Applier, entries []frame.Entry) error {
+func (c *Client) apply(out *frame.Writer, applier *apply.Applier, entries []frame.Entry, t *term) error {
 	if c.opts.Faults.Fail() {
 		return c.writeNack(out, applier.Reject(), "injected failure (FAIL_RATE)")
 	}
 	r := applier.Receive(entries)
 	if len(r.Apply) > 0 {
-		// One append for the frame: with a durable log, one fsync for all.
-		recs := records(r.Apply)
-		first, last := r.Apply[0].ID, r.Apply[len(r.Apply)-1].ID
-		id, err := c.store.Append(recs...)
-		if err != nil {
-			err = fmt.Errorf("store ids %d-%d: %w", first, last, err)
-			msg := err.Error()
-			c.storeErr.Store(&msg)
-			c.log.Error("cannot store what the master sent; acking nothing until it works", zap.Error(err))
-			return err
+		var err error
+		if t == nil {
+			err = c.storeEntries(r.Apply)
+		} else {
+			err = c.storeInTerm(out, t, r.Apply)
 		}
-		c.storeErr.Store(nil)
-		c.applied.Add(uint64(len(recs)))
-		if id != last {
-			return fmt.Errorf("log out of step: id %d stored as %d", last, id)
+		if err != nil {
+			return err
 		}
 	}
 	if r.Nack != 0 {
 		c.log.Debug("gap in the stream; asking for a resend", zap.Uint64("id", r.Nack))
 		return c.writeNack(out, r.Nack, "gap before a received id")
+	}
+	return nil
+}
+
+// storeEntries appends entries to the log: one append for them all, so
+// that a durable log fsyncs once.
+func (c *Client) storeEntries(entries []frame.Entry) error {
+	recs := records(entries)
+	first, last := entries[0].ID, entries[len(entries)-1].ID
+	id, err := c.store.Append(recs...)
+	if err != nil {
+		err = fmt.Errorf("store ids %d-%d: %w", first, last, err)
+		msg := err.Error()
+		c.storeErr.Store(&msg)
+		c.log.Error("cannot store what the master sent; acking nothing until it works", zap.Error(err))
+		return err
+	}
+	c.storeErr.Store(nil)
+	c.applied.Add(uint64(len(recs)))
+	if id != last {
+		return fmt.Errorf("log out of step: id %d stored as %d", last, id)
 	}
 	return nil
 }

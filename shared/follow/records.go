@@ -8,22 +8,25 @@ import (
 )
 
 // records are the log records of entries, as the master stored them: the
-// epoch, and for a keyed append the key, its acceptance time and the
-// digest the master computed (store.Digest), which a frame does not carry
-// but the message gives. A follower's log then holds the master's keys,
-// so that, promoted, it answers a retried key as the master did.
+// epoch, and for a keyed append the key, its acceptance time and its
+// digest. A follower's log then holds the master's keys, so that,
+// promoted, it answers a retried key as the master did.
 //
-// The master keys a batch on its first and last entries, with the digest
-// of the whole batch (store.DigestBatch); nothing between them is keyed,
-// so a keyed entry whose next keyed entry has the same key and at starts
-// a batch that ends there. What entries alone cannot tell is read as a
-// single message: a batch of one message, and a batch whose first and
-// last entries arrive in different frames.
+// A version-2 master sends each keyed entry's digest. One of the release
+// before sent none: then the digest is rebuilt from the entries, which
+// tells a batch (keyed on its first and last entries with the digest of
+// the whole batch, store.DigestBatch) from a single message only when
+// both ends are in one frame; a batch of one message, or one whose ends
+// arrive in different frames, is read as a single message.
 func records(entries []frame.Entry) []store.Record {
 	recs := make([]store.Record, len(entries))
 	next := -1 // entries[next] is the next keyed entry after i, when next > i
 	for i, e := range entries {
 		recs[i].Message, recs[i].Epoch = e.Message, e.Epoch // a batch's last entry may be keyed already
+		if e.Key != "" && e.Digest != 0 {
+			recs[i].Key, recs[i].Time, recs[i].Digest = e.Key, time.UnixMilli(e.At), e.Digest
+			continue
+		}
 		if e.Key == "" || recs[i].Key != "" {
 			continue // unkeyed, or a batch's last entry, filled with its first
 		}

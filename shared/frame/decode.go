@@ -111,6 +111,11 @@ func readKey(text string, i int, e *Entry) (_ int, ok bool) {
 		return i, false
 	}
 	e.At = int64(at)
+	if j, ok := expect(text, i, `,"digest":`); ok {
+		if e.Digest, i, ok = readUint(text, j); !ok {
+			return i, false
+		}
+	}
 	return expect(text, i, `}`)
 }
 

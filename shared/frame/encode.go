@@ -91,14 +91,18 @@ func appendEntry(dst []byte, e Entry, failover bool) []byte {
 		dst = append(dst, `,"at":`...)
 		dst = strconv.AppendInt(dst, e.At, 10)
 	}
+	if failover && e.Digest != 0 {
+		dst = append(dst, `,"digest":`...)
+		dst = strconv.AppendUint(dst, e.Digest, 10)
+	}
 	return append(dst, '}')
 }
 
 // EncodedEntrySize is an upper bound of the bytes an entry takes in an
 // append frame when its message and its key hold n bytes together: every
-// byte may become a six-byte \u00XX escape; 112 holds the keys, the
-// quotes and the numbers (id, epoch, at) at their longest.
-func EncodedEntrySize(n int) int { return 6*n + 112 }
+// byte may become a six-byte \u00XX escape; 144 holds the keys, the
+// quotes and the numbers (id, epoch, at, digest) at their longest.
+func EncodedEntrySize(n int) int { return 6*n + 144 }
 
 const hex = "0123456789abcdef"
 

@@ -9,7 +9,7 @@
 //
 //	secondary → master  hello    {name, role, logId, lastId, version, epoch*, lastEpoch*, epochs*, learner*}
 //	master → secondary  welcome  {logId, lastId, from, maxFrameBytes, version, leader*, epoch*, epochs*, keep*}
-//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*}, ...]}   (ids consecutive)
+//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*, digest*}, ...]}   (ids consecutive)
 //	secondary → master  ack      {id, epoch*}  cumulative: "I hold every id up to id"
 //	secondary → master  nack     {from}   "could not apply from id from; resend"
 //	master → secondary  heartbeat {id, epoch*, quorumId*}  answered by the secondary with the same frame
@@ -132,6 +132,11 @@ type Entry struct {
 	// retried key as its predecessor did. Both or neither.
 	Key string `json:"key,omitempty"`
 	At  int64  `json:"at,omitempty"`
+	// Digest identifies, with Key, what the keyed append held (its
+	// message, or its whole batch: store.Digest, store.DigestBatch), so
+	// that a node that takes the entry answers a retried key as the
+	// leader that accepted it did, and refuses the key for anything else.
+	Digest uint64 `json:"digest,omitempty"`
 }
 
 // Frame is every frame kind in one flat struct, so that frames read well as
@@ -198,6 +203,19 @@ type Frame struct {
 	// QuorumID, in a heartbeat, is the highest id a majority not counting
 	// the receiver holds: a learner is re-admitted once it holds it.
 	QuorumID uint64 `json:"quorumId,omitempty"`
+	// Voters, in a hello of a standby and a welcome of a node with PEERS,
+	// is the digest of the voter set (CLUSTER_SIZE and the sorted PEERS,
+	// election.VoterSet.Digest): nodes that count majorities over
+	// different sets refuse each other. Its presence in a welcome is also
+	// how a follower learns that the cluster has failover.
+	Voters string `json:"voters,omitempty"`
+	// URL, in a leader's welcome, is its ADVERTISE_URL: where clients
+	// reach it (redirects, leader hints), which may differ from the
+	// address its followers dial.
+	URL string `json:"url,omitempty"`
+	// Within, in a handoff, is how long (ms) the switchover lasts before
+	// it lapses on the standby too.
+	Within int64 `json:"within,omitempty"`
 	// FaultsAPI, in a hello, says the secondary takes fault changes from
 	// the master (it runs with FAULTS_API=true).
 	FaultsAPI bool `json:"faultsApi,omitempty"`

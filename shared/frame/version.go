@@ -73,5 +73,6 @@ func (f Frame) version1() Frame {
 	f.Leader, f.Candidate, f.Granted = nil, "", false
 	f.Epoch, f.Promised, f.LastEpoch = 0, 0, 0
 	f.Epochs, f.Keep, f.Learner, f.To, f.QuorumID = nil, 0, false, 0, 0
+	f.Voters, f.Within, f.URL = "", 0, ""
 	return f
 }

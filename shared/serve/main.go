@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,9 +22,9 @@ import (
 // embeds Settings, which provides it.
 type Config interface{ Node() Node }
 
-// Node is a configuration's name, HTTP_ADDR, LOG_LEVEL, LOG_FORMAT and
-// TLS_CERT_FILE.
-type Node struct{ Name, Addr, LogLevel, LogFormat, TLSCert string }
+// Node is a configuration's name, HTTP_ADDR, LOG_LEVEL, LOG_FORMAT,
+// TLS_CERT_FILE and REPLICATION_TOKEN.
+type Node struct{ Name, Addr, LogLevel, LogFormat, TLSCert, Token string }
 
 // Binary says what a replog binary is, for its help and its errors.
 type Binary struct {
@@ -31,6 +32,27 @@ type Binary struct {
 	About string // what it does, for its help
 	// Defaults are the defaults the binary sets itself, for its help.
 	Defaults map[string]string
+	// Commands are the binary's own subcommands, beside help, version
+	// and health.
+	Commands []Command
+}
+
+// Command is a subcommand of one binary (the master's step-down, run
+// by a pod's preStop hook): it runs with the binary's settings, as
+// health does, and returns the exit status.
+type Command struct {
+	Name  string
+	About string // one line for the help
+	Run   func(node Node, stdout, stderr io.Writer) int
+}
+
+// usage is the binary's subcommands, as the usage line lists them.
+func (b Binary) usage() string {
+	names := []string{"help", "version", "health"}
+	for _, c := range b.Commands {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, " | ")
 }
 
 // Main runs a replog binary the same way for both (see Exec) and exits
@@ -38,6 +60,14 @@ type Binary struct {
 func Main[C Config](b Binary, load func() (C, error), run func(ctx context.Context, cfg C, log *zap.Logger) error) {
 	os.Exit(Exec(b, os.Args[1:], os.Stdout, os.Stderr, load, run))
 }
+
+// SettingError is a bad setting that only the node's start could find
+// (another node's answer, say): Exec exits 2 with its one line, which
+// names the variable, as for a setting that does not parse.
+type SettingError struct{ Err error }
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
 
 // Exit statuses of Exec.
 const (
@@ -73,8 +103,13 @@ func Exec[C Config](b Binary, args []string, stdout, stderr io.Writer,
 		case "health":
 			return health(b, stderr, load)
 		}
+		for _, c := range b.Commands {
+			if c.Name == args[0] {
+				return command(b, c, stdout, stderr, load)
+			}
+		}
 	}
-	fmt.Fprintf(stderr, "usage: %s [help | version | health] (settings are environment variables: %s help lists them)\n", b.Name, b.Name)
+	fmt.Fprintf(stderr, "usage: %s [%s] (settings are environment variables: %s help lists them)\n", b.Name, b.usage(), b.Name)
 	return ExitUsage
 }
 
@@ -94,6 +129,11 @@ func runNode[C Config](b Binary, stderr io.Writer, load func() (C, error), run f
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg, log)
 	stop()
+	var bad *SettingError
+	if errors.As(err, &bad) {
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, bad.Err)
+		return ExitUsage
+	}
 	if err != nil {
 		// The error says what failed; a stack of main would not.
 		log.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)).Error(b.Name+" stopped", zap.Error(err))
@@ -115,21 +155,35 @@ func health[C Config](b Binary, stderr io.Writer, load func() (C, error)) int {
 	return ExitOK
 }
 
+// command runs one of the binary's own subcommands with its settings.
+func command[C Config](b Binary, c Command, stdout, stderr io.Writer, load func() (C, error)) int {
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", b.Name, err)
+		return ExitUsage
+	}
+	return c.Run(cfg.Node(), stdout, stderr)
+}
+
 func writeHelp(w io.Writer, b Binary, spec any) int {
 	fmt.Fprintf(w, `replog %s: %s
 
-Usage: %[1]s [help | version | health]
+Usage: %[1]s [%[3]s]
   (none)    run the node until SIGINT or SIGTERM
   health    probe the running node's /health: exit 0 when it answers
   help      this text
   version   the version and build
-
+`, b.Name, b.About, b.usage())
+	for _, c := range b.Commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.Name, c.About)
+	}
+	fmt.Fprint(w, `
 Exit status: 0 stopped cleanly, 1 failed while running, 2 a bad argument or
 setting (one line on stderr names the variable).
 
 Settings are environment variables only:
 
-`, b.Name, b.About)
+`)
 	if err := WriteVariables(w, spec, b.Defaults); err != nil {
 		panic(err) // a struct tag the code owns is wrong
 	}

@@ -3,10 +3,8 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -122,36 +120,13 @@ const certWatchInterval = 10 * time.Second
 
 // Probe checks a node's /health on the local host, for container health
 // checks in images that have no shell or curl: `master health`. Over TLS
-// it trusts exactly the certificate in TLS_CERT_FILE: the node it probes
-// is itself, under whatever name its certificate has.
+// it trusts exactly the certificate in TLS_CERT_FILE (see LocalClient).
 func Probe(node Node) error {
-	_, port, err := net.SplitHostPort(node.Addr)
+	c, base, err := LocalClient(node, 2*time.Second)
 	if err != nil {
-		return fmt.Errorf("HTTP_ADDR %q: %w", node.Addr, err)
+		return err
 	}
-	c := http.Client{Timeout: 2 * time.Second}
-	scheme := "http"
-	if node.TLSCert != "" {
-		scheme = "https"
-		pinned, err := os.ReadFile(node.TLSCert)
-		if err != nil {
-			return fmt.Errorf("probe: TLS_CERT_FILE: %w", err)
-		}
-		blk, _ := pem.Decode(pinned)
-		if blk == nil {
-			return fmt.Errorf("probe: TLS_CERT_FILE: no PEM certificate")
-		}
-		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: true, // replaced by the pin below, not skipped
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, blk.Bytes) {
-					return errors.New("the node presented another certificate than TLS_CERT_FILE")
-				}
-				return nil
-			},
-		}}
-	}
-	resp, err := c.Get(scheme + "://" + net.JoinHostPort("127.0.0.1", port) + "/health")
+	resp, err := c.Get(base + "/health")
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}

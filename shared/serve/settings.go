@@ -118,5 +118,6 @@ func notInHeader(r rune) bool { return r <= ' ' || r >= 0x7f }
 
 // Node is what Main needs of the settings.
 func (s Settings) Node() Node {
-	return Node{Name: s.NodeName, Addr: s.HTTPAddr, LogLevel: s.LogLevel, LogFormat: s.LogFormat, TLSCert: s.TLSCertFile}
+	return Node{Name: s.NodeName, Addr: s.HTTPAddr, LogLevel: s.LogLevel, LogFormat: s.LogFormat, TLSCert: s.TLSCertFile,
+		Token: s.ReplicationToken}
 }

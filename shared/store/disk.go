@@ -166,8 +166,9 @@ type Disk struct {
 }
 
 type pendingID struct {
-	entry frame.Entry // as Read gives it (Record.entry)
-	off   int         // offset of its record in buf
+	entry  frame.Entry // as Read gives it (Record.entry)
+	off    int         // offset of its record in buf
+	digest uint64      // a keyed record's digest (Keys)
 }
 
 var _ Store = (*Disk)(nil)
@@ -382,7 +383,7 @@ func (d *Disk) LastID() uint64 {
 func (d *Disk) Keys() []KeyRecord {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.keys
+	return slices.Clone(d.keys) // keepKey compacts the slice in place
 }
 
 // Recovery reports what opening the log found.

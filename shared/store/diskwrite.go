@@ -35,7 +35,7 @@ func (d *Disk) Append(recs ...Record) (uint64, error) {
 	for _, r := range recs {
 		off := len(d.buf)
 		d.buf = appendRecord(d.buf, d.next, r)
-		d.pending = append(d.pending, pendingID{entry: r.entry(d.next, r.Message), off: off})
+		d.pending = append(d.pending, pendingID{entry: r.entry(d.next, r.Message), off: off, digest: r.Digest})
 		d.next++
 	}
 	last := d.next - 1
@@ -117,6 +117,9 @@ func (d *Disk) commit(seg *segment, start int64, pending []pendingID, n int64) {
 		}
 		d.tail.push(p.entry)
 		d.epochs.add(p.entry.ID, p.entry.Epoch)
+		if p.entry.Key != "" {
+			d.keepKey(KeyRecord{Key: p.entry.Key, ID: p.entry.ID, Digest: p.digest, Time: time.UnixMilli(p.entry.At)})
+		}
 		seg.text += int64(len(p.entry.Message))
 		d.text += int64(len(p.entry.Message))
 	}

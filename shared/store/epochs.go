@@ -26,6 +26,10 @@ var ErrHistoryMismatch = errors.New("epoch history does not match the log")
 type Promise struct {
 	election.Promise
 	Learner bool `json:"learner,omitempty"`
+	// Node is the NODE_NAME of the node these promises belong to: a
+	// leader counts votes and acks by name, so a data directory must
+	// never speak under two names (ballot.Load).
+	Node string `json:"node,omitempty"`
 }
 
 // The files, beside meta.json in the log directory (epochs.json: the

@@ -257,7 +257,7 @@ func testReadCarries(t *testing.T, s Store) {
 				want.Epoch = ep
 			}
 			if keeps && e.ID%10 == 0 {
-				want.Key, want.At = fmt.Sprintf("key-%d", e.ID), 1764756000123+int64(e.ID)
+				want.Key, want.At, want.Digest = fmt.Sprintf("key-%d", e.ID), 1764756000123+int64(e.ID), e.ID
 			}
 			if e != want {
 				t.Fatalf("Read from %d: %+v, want %+v", from, e, want)

@@ -33,7 +33,7 @@ func (r Record) entry(id uint64, msg string) frame.Entry {
 		e.Epoch = r.Epoch
 	}
 	if r.Key != "" {
-		e.Key, e.At = r.Key, max(r.Time.UnixMilli(), 1)
+		e.Key, e.At, e.Digest = r.Key, max(r.Time.UnixMilli(), 1), r.Digest
 	}
 	return e
 }

@@ -86,8 +86,11 @@ type Store interface {
 	// changes: entries become visible, or it is reset. To wait for entries
 	// after id n, take the channel first, then check LastID, then wait.
 	Changed() <-chan struct{}
-	// Keys lists the idempotency keys a durable store found when it
-	// opened, oldest first; an in-memory store has none.
+	// Keys lists the idempotency keys of the newest keyed records a
+	// durable store holds (those it found when it opened and those
+	// appended since, at least the newest KeepKeys), oldest first; an
+	// in-memory store has none. A promoted standby's API learns from it
+	// the keys its follower stored.
 	Keys() []KeyRecord
 
 	// EpochOf is the epoch of the entry id (Record.Epoch, 1 for a record

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"encoding/json"
 	"mime"
 	"net/http"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/replog/replog/master/internal/failover"
 	"github.com/replog/replog/master/internal/idempotency"
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/frame"
@@ -59,6 +61,12 @@ type Options struct {
 	// the streams and waiting long-polls (the server is shutting down).
 	Reads    httpapi.ReadLimits
 	Draining <-chan struct{}
+	// Failover, with PEERS, is the node this API serves: writes go to its
+	// leader, POST /promote promotes it. nil for a single master.
+	Failover Failover
+	// Authorized checks a request's bearer token (POST /promote); nil
+	// lets every request through.
+	Authorized func(*http.Request) bool
 }
 
 // Server holds what the master's routes need.
@@ -68,8 +76,9 @@ type Server struct {
 	opts  Options
 	log   *zap.Logger
 
-	keysMu sync.Mutex
-	keys   *idempotency.Table // guarded by keysMu
+	keysMu   sync.Mutex
+	keys     *idempotency.Table // guarded by keysMu
+	keysTerm *replication.Term  // guarded by keysMu; the term keys was built for (failover)
 
 	metrics *appendMetrics
 	reads   *metrics.Reads
@@ -81,15 +90,14 @@ type Server struct {
 // New returns the master's API over st, replicated by hub. The
 // idempotency keys a durable st kept are remembered again.
 func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *Server {
+	if opts.Authorized == nil {
+		opts.Authorized = func(*http.Request) bool { return true }
+	}
 	if opts.MaxWaitingWrites == 0 {
 		opts.MaxWaitingWrites = 10000
 	}
-	keys := idempotency.NewTable(opts.IdempotencyWindow, opts.IdempotencyMaxKeys)
-	now := time.Now()
-	for _, k := range st.Keys() {
-		keys.Restore(k.Key, k.Digest, k.ID, k.Time, now)
-	}
-	s := &Server{store: st, hub: hub, opts: opts, log: log, keys: keys}
+	s := &Server{store: st, hub: hub, opts: opts, log: log}
+	s.keys = s.restoreKeys(time.Now())
 	reg := prometheus.Registerer(prometheus.NewRegistry()) // unserved, when the caller has none
 	if opts.Registry != nil {
 		reg = opts.Registry
@@ -97,7 +105,19 @@ func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *S
 	s.metrics = newAppendMetrics(reg)
 	s.reads = metrics.NewReads(reg)
 	reg.MustRegister(clusterCollector{s})
+	if opts.Failover != nil {
+		reg.MustRegister(failoverCollector{opts.Failover})
+	}
 	return s
+}
+
+// restoreKeys is a key table of the Idempotency-Keys the log holds.
+func (s *Server) restoreKeys(now time.Time) *idempotency.Table {
+	keys := idempotency.NewTable(s.opts.IdempotencyWindow, s.opts.IdempotencyMaxKeys)
+	for _, k := range s.store.Keys() {
+		keys.Restore(k.Key, k.Digest, k.ID, k.Time, now)
+	}
+	return keys
 }
 
 // Routes returns the master's router.
@@ -119,6 +139,9 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/dashboard/state", s.dashboardState)
 	r.Get("/dashboard/history", s.dashboardHistory)
 	r.Put("/secondaries/{name}/faults", s.setFaults)
+	if s.opts.Failover != nil {
+		r.Post("/promote", s.promote)
+	}
 	if s.opts.Pprof {
 		r.Mount("/debug", middleware.Profiler())
 	}
@@ -151,6 +174,13 @@ type health struct {
 	HeldBytes   int64                         `json:"heldBytes"`
 	Quorum      quorum                        `json:"quorum"`
 	Secondaries []replication.SecondaryStatus `json:"secondaries"`
+
+	// With failover (PEERS) only.
+	Epoch      *uint64               `json:"epoch,omitempty"`
+	Leader     *json.RawMessage      `json:"leader,omitempty"` // {name, url}, or null while none is known
+	Peers      []failover.PeerStatus `json:"peers,omitempty"`
+	RolledBack *uint64               `json:"rolledBack,omitempty"`
+	Learner    bool                  `json:"learner,omitempty"`
 }
 
 type quorum struct {
@@ -175,6 +205,25 @@ func (s *Server) healthNow() health {
 	}
 	if h.Quorum.Healthy < h.Quorum.Required {
 		h.Status = "read-only"
+	}
+	if s.opts.Failover != nil {
+		st := s.opts.Failover.Status()
+		leader := json.RawMessage("null")
+		if st.Leader != nil {
+			leader, _ = json.Marshal(peerJSON(*st.Leader)) // a map of strings always marshals
+		}
+		h.Role, h.Epoch, h.Leader, h.Peers, h.RolledBack, h.Learner = string(st.Role), &st.Epoch, &leader, st.Peers, &st.RolledBack, st.Learner
+		if h.Peers == nil {
+			h.Peers = []failover.PeerStatus{}
+		}
+		if st.Role != failover.RoleLeader {
+			h.Status = "ok"
+			if st.Leader == nil {
+				h.Status = "no leader"
+			}
+			h.Quorum = quorum{Required: s.opts.Quorum}
+			h.Secondaries = []replication.SecondaryStatus{}
+		}
 	}
 	return h
 }

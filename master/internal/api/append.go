@@ -33,7 +33,16 @@ type outcome struct {
 // answer, count.
 func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	req, o := s.serveAppend(w, r)
+	var lead *leading
+	if s.opts.Failover != nil {
+		t, begun := s.opts.Failover.Term()
+		if t == nil {
+			s.notLeading(w, r)
+			return
+		}
+		lead = &leading{term: t, begun: begun}
+	}
+	req, o := s.serveAppend(w, r, lead)
 	if o.gone {
 		return // the message, if stored, stays and keeps replicating
 	}
@@ -42,7 +51,11 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, replication.ErrConcernTimeout) || errors.Is(err, replication.ErrRetained) {
 			err = &unmetError{first: o.first, last: o.id, batch: o.batch, acks: o.acks, duplicate: o.duplicate, err: err}
 		}
-		writeError(w, err)
+		if errors.As(err, new(*replication.DeposedError)) {
+			httpapi.WriteError(w, s.deposedReply(err))
+		} else {
+			writeError(w, err)
+		}
 	} else {
 		status, b := http.StatusCreated, append([]byte(`{"id":`), strconv.FormatUint(o.id, 10)...)
 		if o.batch {
@@ -62,7 +75,7 @@ func (s *Server) append(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequest, outcome) {
+func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request, lead *leading) (AppendRequest, outcome) {
 	req, err := s.parse(w, r)
 	if err != nil {
 		return AppendRequest{}, outcome{err: err}
@@ -82,10 +95,13 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 		}
 		var first bool
 		s.keysMu.Lock()
+		if lead != nil && s.keysTerm != lead.term {
+			s.keysTerm, s.keys = lead.term, s.restoreKeys(now) // this term's log, what its follower stored included
+		}
 		rec, first = s.keys.Begin(key, digest, now)
 		s.keysMu.Unlock()
 		if !first {
-			return req, s.repeat(r, req, rec)
+			return req, s.repeat(r, req, rec, lead)
 		}
 	}
 	// The quorum check comes before the append: read-only mode must not
@@ -101,7 +117,17 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 		return req, outcome{err: err}
 	}
 	defer s.releaseWait(req)
-	last, err := s.store.Append(entries...) // a batch: one store call, one group commit
+	var last uint64
+	if lead != nil {
+		last, err = lead.term.Append(s.store, entries) // none once the term ended
+	} else {
+		last, err = s.store.Append(entries...) // a batch: one store call, one group commit
+	}
+	if errors.Is(err, replication.ErrNotLeading) || errors.Is(err, replication.ErrHandingOff) {
+		err = httpapi.Errorf(http.StatusServiceUnavailable, "%v: nothing was appended; retry (a leader is being chosen)", err)
+		s.settle(rec, 0, 0, err)
+		return req, outcome{err: err}
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", errNotStored, err)
 		s.settle(rec, 0, 0, err)
@@ -112,7 +138,7 @@ func (s *Server) serveAppend(w http.ResponseWriter, r *http.Request) (AppendRequ
 	s.settle(rec, first, last, nil)
 	// The sessions see the append through the store's change signal;
 	// awaitConcern has them send it at once when the reply waits for it.
-	return req, s.awaitConcern(r, req, first, last, false)
+	return req, s.awaitConcern(r, req, first, last, false, lead)
 }
 
 // records are the log records of req: its message, or its batch.
@@ -138,7 +164,7 @@ func digestOf(req AppendRequest) uint64 {
 // repeat answers a request whose Idempotency-Key was seen before: nothing
 // is appended; the reply is the first request's id, once the write concern
 // of this request holds for it.
-func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Record) outcome {
+func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Record, lead *leading) outcome {
 	if rec.Digest != digestOf(req) {
 		return outcome{err: httpapi.Errorf(http.StatusUnprocessableEntity,
 			"Idempotency-Key %q was already used for another message or batch", rec.Key)}
@@ -155,7 +181,7 @@ func (s *Server) repeat(r *http.Request, req AppendRequest, rec *idempotency.Rec
 		return outcome{err: s.tooManyWaiting()}
 	}
 	defer s.releaseWait(req)
-	return s.awaitConcern(r, req, rec.First, rec.ID, true)
+	return s.awaitConcern(r, req, rec.First, rec.ID, true, lead)
 }
 
 // settle records the outcome of a keyed append for its repeats.
@@ -178,12 +204,25 @@ func (s *Server) settle(rec *idempotency.Record, first, last uint64, err error) 
 // passes (a 504: the message stays and keeps replicating), or the client
 // leaves.
 // A batch's write concern holds once w nodes hold its last id.
-func (s *Server) awaitConcern(r *http.Request, req AppendRequest, first, last uint64, duplicate bool) outcome {
+func (s *Server) awaitConcern(r *http.Request, req AppendRequest, first, last uint64, duplicate bool, lead *leading) outcome {
 	timeout := s.opts.WriteTimeout
 	if req.TimeoutSet {
 		timeout = req.Timeout
 	}
-	acks, err := s.hub.Await(r.Context(), last, req.WriteConcern, timeout)
+	var acks int
+	var err error
+	if lead == nil {
+		acks, err = s.hub.Await(r.Context(), last, req.WriteConcern, timeout)
+	} else if err = awaitBegun(r.Context(), lead, last, timeout); err == nil {
+		acks, err = s.hub.AwaitIn(r.Context(), lead.term, last, req.WriteConcern, timeout)
+		if begun, _ := lead.begun.Begun(); err == nil && !begun {
+			// A learner's old ack stopped counting meanwhile and the start
+			// is no longer on a majority: wait for it again (rare).
+			if err = awaitBegun(r.Context(), lead, last, timeout); err == nil {
+				acks, err = s.hub.AwaitIn(r.Context(), lead.term, last, req.WriteConcern, timeout)
+			}
+		}
+	}
 	return outcome{first: first, id: last, batch: req.Messages != nil, acks: acks, err: err,
 		duplicate: duplicate, gone: r.Context().Err() != nil}
 }

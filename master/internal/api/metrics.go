@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/replog/replog/master/internal/failover"
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/metrics"
 )
@@ -147,4 +148,33 @@ func (m *appendMetrics) observe(err error, duplicate bool, writeConcern int, sec
 	if writeConcern > 0 {
 		m.duration.WithLabelValues(strconv.Itoa(writeConcern)).Observe(seconds)
 	}
+}
+
+// failoverCollector is a master-capable node's failover gauges and
+// counters (PEERS only).
+type failoverCollector struct{ f Failover }
+
+var (
+	descEpoch      = prometheus.NewDesc("replog_epoch", "The epoch this node leads or follows (its promise while it knows no leader).", nil, nil)
+	descIsLeader   = prometheus.NewDesc("replog_is_leader", "1 while this node leads, 0 on a standby.", nil, nil)
+	descHasLeader  = prometheus.NewDesc("replog_leader_known", "1 while this node leads or follows a leader, 0 while it knows none.", nil, nil)
+	descPromotions = prometheus.NewDesc("replog_promotions_total", "Times this process came to lead, by reason (failover, switchover).", []string{"reason"}, nil)
+	descRolledBack = prometheus.NewDesc("replog_rolled_back_messages_total", "Messages this process moved to rollback files: its log held them, the leader's did not.", nil, nil)
+)
+
+func (c failoverCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descEpoch, descIsLeader, descHasLeader, descPromotions, descRolledBack} {
+		ch <- d
+	}
+}
+
+func (c failoverCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.f.Status()
+	ch <- prometheus.MustNewConstMetric(descEpoch, prometheus.GaugeValue, float64(st.Epoch))
+	ch <- prometheus.MustNewConstMetric(descIsLeader, prometheus.GaugeValue, boolValue(st.Role == failover.RoleLeader))
+	ch <- prometheus.MustNewConstMetric(descHasLeader, prometheus.GaugeValue, boolValue(st.Leader != nil))
+	for _, reason := range []string{failover.ReasonFailover, failover.ReasonSwitchover} {
+		ch <- prometheus.MustNewConstMetric(descPromotions, prometheus.CounterValue, float64(st.Promotions[reason]), reason)
+	}
+	ch <- prometheus.MustNewConstMetric(descRolledBack, prometheus.CounterValue, float64(st.RolledBack))
 }

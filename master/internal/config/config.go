@@ -16,6 +16,7 @@ import (
 type Config struct {
 	serve.Settings
 	store.DiskSettings
+	Failover
 
 	ClusterSize     int `envconfig:"CLUSTER_SIZE" default:"0" desc:"nodes in the cluster, master included; 0 is not stated; when set, a larger writeConcern is refused with 400"`
 	MaxMessageBytes int `envconfig:"MAX_MESSAGE_BYTES" default:"1048576" desc:"largest message accepted, in bytes (at most 64 MiB); larger ones get 413"`
@@ -69,7 +70,8 @@ func Load() (Config, error) {
 	if err := serve.LoadEnv(&c); err != nil {
 		return c, err
 	}
-	if c.NodeName == "" {
+	nodeNameSet := c.NodeName != ""
+	if !nodeNameSet {
 		c.NodeName = DefaultName
 	}
 	c.DefaultAddr(DefaultAddr)
@@ -128,6 +130,9 @@ func Load() (Config, error) {
 		if _, err := certs.Pool(c.ReplicationClientCAFile, "REPLICATION_CLIENT_CA_FILE"); err != nil {
 			return c, err
 		}
+	}
+	if err := c.loadFailover(nodeNameSet); err != nil {
+		return c, err
 	}
 	if c.Quorum == 0 {
 		c.Quorum = 1

@@ -30,7 +30,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"replication needs a client certificate signed by the master's REPLICATION_CLIENT_CA_FILE"))
 		return
 	}
-	if !h.authorized(r) {
+	if !h.Authorized(r) {
 		h.log.Warn("refused replication peer: wrong or missing token", zap.String("remote", r.RemoteAddr))
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusUnauthorized,
 			"replication needs the master's REPLICATION_TOKEN as \"Authorization: Bearer <token>\""))
@@ -59,22 +59,59 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeWithError(conn, err)
 		return
 	}
-	start, err := Decide(h.store.LogID(), h.store.FirstID(), h.store.LastID(), hello)
+	var term *Term
+	if h.opts.Failover {
+		if term = h.CurrentTerm(); term == nil {
+			h.opts.Standby(h.ctx, conn, hello)
+			return
+		}
+	}
+	start, err := h.decide(term, hello)
 	if err != nil {
 		h.log.Error("refused secondary", zap.String("peer", hello.Name), zap.Error(err))
 		closeWithError(conn, &protocolError{msg: err.Error()})
 		return
 	}
 	s := h.newSession(conn, hello, start)
-	h.join(s, start)
+	s.term = term
+	if term != nil && hello.Learner {
+		// A wiped node's acks count for nothing until it is re-admitted
+		// (docs/FAILOVER.md, "Wiped nodes"): it is streamed as an observer,
+		// and what its earlier sessions acked no longer counts — it no
+		// longer holds it.
+		h.forgetHolder(hello.Name)
+		if term.Learner != nil {
+			term.Learner(hello.Name)
+		}
+		s.observer = true
+		s.progress = newProgress(start.From, h.opts.Window, h.opts.MaxFrames, true, s.wake)
+	}
+	if !h.join(s, start) {
+		closeWithError(conn, fmt.Errorf("%w (epoch %d): redial", errSteppedDown, term.Epoch))
+		return
+	}
 	defer h.leave(s)
 	acked, err := s.run(start, hello)
 	s.log.Info("replication session ended", zap.Uint64("ackedId", acked), zap.Error(err))
 }
 
-// authorized checks the bearer token in constant time. Both sides are
-// hashed first so that not even the token's length leaks through timing.
-func (h *Hub) authorized(r *http.Request) bool {
+// decide is where a peer's stream starts: Decide for a single master, the
+// term's divergence search with failover.
+func (h *Hub) decide(t *Term, hello frame.Frame) (Start, error) {
+	if t == nil {
+		return Decide(h.store.LogID(), h.store.FirstID(), h.store.LastID(), hello)
+	}
+	s, err := t.hello(h.store.LogID(), h.store.LastID(), hello)
+	if err == nil && s.From < h.store.FirstID() {
+		s.From, s.Behind = h.store.FirstID(), true
+	}
+	return s, err
+}
+
+// Authorized checks the bearer token (REPLICATION_TOKEN) in constant
+// time. Both sides are hashed first so that not even the token's length
+// leaks through timing. POST /promote asks it too.
+func (h *Hub) Authorized(r *http.Request) bool {
 	if h.opts.Token == "" {
 		return true
 	}
@@ -111,7 +148,7 @@ func (h *Hub) readHello(conn *websocket.Conn) (frame.Frame, error) {
 	if f.Type != frame.TypeHello {
 		return frame.Frame{}, protocolErrorf("first frame must be hello, got %s", f.Type)
 	}
-	if !frame.Accepts(f.Version, false) {
+	if !frame.Accepts(f.Version, h.opts.Failover) {
 		return frame.Frame{}, protocolErrorf("protocol version %d not supported; this master speaks %d to %d", f.Version, frame.MinVersion, frame.Version)
 	}
 	if f.Role == "" {

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"github.com/replog/replog/shared/frame"
@@ -73,6 +74,12 @@ type Options struct {
 	// NoLinger sends every append at once, whatever Linger says: the
 	// explicit "off" that Linger's zero value cannot say.
 	NoLinger bool
+	// Failover: the node is master-capable in a cluster with PEERS. The
+	// hub then streams only during a term (StartTerm), speaks only
+	// protocol version 2, and hands every peer that dials while no term
+	// is current to Standby.
+	Failover bool
+	Standby  func(ctx context.Context, conn *websocket.Conn, hello frame.Frame)
 }
 
 func (o Options) withDefaults() Options {
@@ -130,6 +137,7 @@ type Hub struct {
 
 	mu       sync.Mutex
 	closed   bool                   // guarded by mu; set by Close, after which no handler starts
+	term     *Term                  // guarded by mu; the epoch led, with Options.Failover (nil: none)
 	members  *Membership            // guarded by mu
 	events   *Events                // guarded by mu
 	sessions map[SessionID]*session // guarded by mu; every session, observers included
@@ -275,12 +283,23 @@ func (h *Hub) Retain(first uint64) {
 // *ConcernError, or when ctx ends, with ctx's cause; a write that was met
 // at that very moment still counts as met.
 func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Duration) (acks int, err error) {
+	return h.AwaitIn(ctx, nil, id, need, timeout)
+}
+
+// AwaitIn is Await for a write appended in term t (with
+// Options.Failover): once t has ended the wait ends with a
+// *DeposedError, and acks of a later term never count for it.
+func (h *Hub) AwaitIn(ctx context.Context, t *Term, id uint64, need int, timeout time.Duration) (acks int, err error) {
 	var w *Wait // only for a write that may wait: w=1, the common case, allocates nothing
 	if need > 1 {
 		h.hurry(id) // the sessions may hold id back (see Options.Linger); a write waits for it
 		w = NewWait(id, need-1)
 	}
 	h.mu.Lock()
+	if h.opts.Failover && (t == nil || h.term != t) {
+		h.mu.Unlock()
+		return 1, &DeposedError{ID: id, Acks: 1}
+	}
 	if w == nil || h.members.Add(w) {
 		acks = h.members.Acks(id)
 		h.mu.Unlock()
@@ -301,6 +320,9 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 	}
 	select {
 	case <-w.Done:
+		if w.Ended { // the term ended: EndTerm took the wait out
+			return 1 + w.Holders, &DeposedError{ID: id, Acks: 1 + w.Holders}
+		}
 		if !w.Dropped { // met: the tracker counted the holders when it let the wait go
 			return 1 + w.Holders, nil
 		}
@@ -310,6 +332,10 @@ func (h *Hub) Await(ctx context.Context, id uint64, need int, timeout time.Durat
 		err = context.Cause(ctx)
 	}
 	h.mu.Lock()
+	if h.opts.Failover && h.term != t {
+		h.mu.Unlock()
+		return 1, &DeposedError{ID: id, Acks: 1}
+	}
 	h.members.Cancel(w)
 	acks = h.members.Acks(id)
 	h.mu.Unlock()
@@ -404,8 +430,12 @@ func (h *Hub) Events() []Event {
 // secondary that reconnects replaces its old session: the old one is told
 // to close, and from this moment its acks no longer count, so it may take
 // its time.
-func (h *Hub) join(s *session, start Start) {
+func (h *Hub) join(s *session, start Start) bool {
 	h.mu.Lock()
+	if h.term != s.term { // the term ended while the peer said hello
+		h.mu.Unlock()
+		return false
+	}
 	h.lastID++
 	s.id = h.lastID
 	h.sessions[s.id] = s
@@ -437,6 +467,7 @@ func (h *Hub) join(s *session, start Start) {
 		h.log.Info("secondary reconnected; replacing its old session", zap.String("peer", s.name))
 		old.cancel(errReplaced)
 	}
+	return true
 }
 
 // leave removes a session that ended.

@@ -51,6 +51,8 @@ type session struct {
 	counters *Counters        // its secondary's; set by the hub when it joins (observers: their own)
 	progress *progress        // what the peer was sent and acked
 	faults   faultControl
+	term     *Term       // with failover, the term the session streams; nil for a single master
+	notices  chan notice // frames the hub asks the loop to write (Broadcast)
 }
 
 // ready is always ready: the loop selects on it instead of wake when it
@@ -73,6 +75,7 @@ func (h *Hub) newSession(conn *websocket.Conn, hello frame.Frame, start Start) *
 		// Nacks and fault answers are few, so a small buffer keeps the
 		// reader from waiting on the loop.
 		control: make(chan frame.Frame, 64),
+		notices: make(chan notice, 1),
 		faults:  newFaultControl(hello),
 	}
 	s.progress = newProgress(start.From, h.opts.Window, h.opts.MaxFrames, s.observer, s.wake)
@@ -102,6 +105,11 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	welcome := frame.Frame{Type: frame.TypeWelcome, Version: s.version, LogID: h.store.LogID(),
 		LastID: h.store.LastID(), From: start.From, MaxFrameBytes: h.opts.maxFrameBytes(),
 		HeartbeatMs: h.opts.HeartbeatInterval.Milliseconds(), FirstID: h.store.FirstID()}
+	if t := s.term; t != nil {
+		leads := true
+		welcome.Leader, welcome.Name, welcome.Epoch, welcome.Epochs = &leads, t.Name, t.Epoch, FrameHistory(t.History)
+		welcome.Keep, welcome.Voters, welcome.URL = start.Keep, t.Voters, t.URL
+	}
 	if err := s.writeFrame(welcome); err != nil {
 		return start.From - 1, err
 	}
@@ -115,6 +123,7 @@ func (s *session) run(start Start, hello frame.Frame) (acked uint64, err error) 
 	}()
 	err = s.loop()
 	s.cancel(err)
+	s.drainNotices()
 	cause := context.Cause(s.ctx)
 	s.close(cause)
 	if rerr := <-readErr; err == nil {
@@ -173,7 +182,11 @@ func (s *session) loop() error {
 			return nil
 		case <-beat.C:
 			beats++
-			if err := s.writeFrame(frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}); err != nil {
+			hb := frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}
+			if s.term != nil {
+				hb.Epoch = s.term.Epoch
+			}
+			if err := s.writeFrame(hb); err != nil {
 				return fmt.Errorf("send heartbeat: %w", err)
 			}
 		case req := <-s.faults.requests:
@@ -183,6 +196,12 @@ func (s *session) loop() error {
 		case f := <-s.control:
 			if err := s.fromReader(f); err != nil {
 				return err
+			}
+		case n := <-s.notices:
+			err := s.writeFrame(n.f)
+			n.done(err == nil)
+			if err != nil {
+				return fmt.Errorf("send %s: %w", n.f.Type, err)
 			}
 		case <-lingerC:
 			lingerC, due = nil, true
@@ -313,13 +332,22 @@ func (s *session) readLoop() error {
 			if s.observer {
 				continue // observers never count
 			}
+			if t := s.term; t != nil && f.Epoch != t.Epoch {
+				return protocolErrorf("ack of epoch %d on a session of epoch %d", f.Epoch, t.Epoch)
+			}
 			if err := s.ack(f.ID); err != nil {
 				return err
+			}
+			if t := s.term; t != nil {
+				t.Ack(s.name, f.ID)
 			}
 			continue
 		}
 		if !s.observer {
 			s.hub.seen(s)
+			if t := s.term; t != nil {
+				t.Heard(s.name)
+			}
 		}
 		switch f.Type {
 		case frame.TypeNack:
@@ -329,6 +357,12 @@ func (s *session) readLoop() error {
 			}
 		case frame.TypeHeartbeat:
 			continue // its arrival was the point: the peer is alive and reading
+		case frame.TypePromote:
+			if t := s.term; t != nil && t.Promote != nil && !s.observer {
+				t.Promote(s.name)
+				continue
+			}
+			return protocolErrorf("promote on a session without failover")
 		case frame.TypeError:
 			return fmt.Errorf("peer reported: %s", f.Error)
 		default:
@@ -339,6 +373,16 @@ func (s *session) readLoop() error {
 		case <-s.ctx.Done():
 			return nil
 		}
+	}
+}
+
+// drainNotices answers a notice left unsent when the loop ended, so that
+// Broadcast does not wait for it.
+func (s *session) drainNotices() {
+	select {
+	case n := <-s.notices:
+		n.done(false)
+	default:
 	}
 }
 

@@ -17,6 +17,10 @@ type Start struct {
 	// Behind is set when retention dropped ids the peer lacks: it must
 	// restart its log at From.
 	Behind bool
+	// Keep is, in a cluster with failover, the last id at which the
+	// peer's log agrees with the leader's: the welcome tells it to move
+	// what it holds beyond to rollback/.
+	Keep uint64
 }
 
 // Decide picks where a peer's stream starts. A peer of this log resumes

@@ -16,6 +16,9 @@ type Wait struct {
 	// Dropped is set, before Done is closed, when retention dropped ID
 	// before the write concern was met.
 	Dropped bool
+	// Ended is set, before Done is closed, when the term the write was
+	// appended in ended first (Hub.EndTerm).
+	Ended bool
 	// Holders is set by the Tracker when it reports the wait satisfied:
 	// how many secondaries held ID then, so that the woken writer need not
 	// ask again under its owner's lock.

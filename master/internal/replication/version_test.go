@@ -55,7 +55,7 @@ func TestSessionSpeaksThePeersVersion(t *testing.T) {
 		want    string
 	}{
 		{1, `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"message":"b"},{"id":3,"message":"c"}]}`},
-		{2, `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"epoch":2,"message":"b","key":"order-17","at":1764756000123},{"id":3,"epoch":2,"message":"c"}]}`},
+		{2, `{"type":"append","entries":[{"id":1,"message":"a"},{"id":2,"epoch":2,"message":"b","key":"order-17","at":1764756000123,"digest":1},{"id":3,"epoch":2,"message":"c"}]}`},
 	} {
 		t.Run(fmt.Sprintf("version %d", c.version), func(t *testing.T) {
 			st, err := store.OpenDisk(t.TempDir(), store.DiskOptions{NewLogID: "L"})

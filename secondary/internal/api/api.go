@@ -5,12 +5,14 @@ package api
 import (
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/follow"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi"
 	"github.com/replog/replog/shared/metrics"
@@ -25,6 +27,12 @@ type Replication interface {
 	Counts() (applied, nacksSent uint64)
 	Lag() uint64
 	ChangeFaults(frame.Faults) (frame.Faults, error)
+	// With failover: the leader followed, what was rolled back, and the
+	// links to every master-capable node (none without failover).
+	Leader() (name, url string, epoch uint64, ok bool)
+	LeaderURL() string
+	RolledBack() uint64
+	Links() []follow.LinkStatus
 }
 
 // Node is what the API tells of the secondary besides its log.
@@ -56,8 +64,12 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	rm := metrics.NewReads(reg)
 	r.Get("/messages", rm.Messages(reads.Messages))
 	r.Get("/messages/stream", rm.Stream(reads.Stream))
-	r.Post("/messages", readOnly)
-	r.Post("/newMessage", readOnly)
+	r.Post("/messages", func(w http.ResponseWriter, r *http.Request) { readOnly(w, repl) })
+	r.Post("/newMessage", func(w http.ResponseWriter, r *http.Request) { readOnly(w, repl) })
+	r.Post("/promote", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusMethodNotAllowed,
+			"a secondary never leads: POST /promote to a master-capable node (a standby)"))
+	})
 	if node.Pprof {
 		r.Mount("/debug", middleware.Profiler())
 	}
@@ -81,6 +93,13 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 		if h.Error = repl.StoreError(); h.Error != "" {
 			h.Status = "error"
 		}
+		if links := repl.Links(); len(links) > 0 { // a cluster with failover
+			f := failoverHealth{Leader: leaderOf(repl), RolledBack: repl.RolledBack(), Links: links}
+			if _, _, e, ok := repl.Leader(); ok {
+				f.Epoch = e
+			}
+			h.failoverHealth = &f
+		}
 		httpapi.WriteJSON(w, http.StatusOK, h)
 	})
 	return r
@@ -101,6 +120,39 @@ type health struct {
 	Error string `json:"error,omitempty"`
 	// Faults shows injected faults, so nobody forgets they are on.
 	Faults faults.Settings `json:"faults"`
+	*failoverHealth
+}
+
+// failoverHealth is what a secondary of a cluster with failover adds.
+type failoverHealth struct {
+	Epoch      uint64              `json:"epoch"`
+	Leader     *leader             `json:"leader"` // null while none is followed
+	RolledBack uint64              `json:"rolledBack"`
+	Links      []follow.LinkStatus `json:"links"`
+}
+
+type leader struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// leaderOf is the leader followed, with the base URL of the /replicate
+// URL it is followed at; nil while none is.
+func leaderOf(repl Replication) *leader {
+	name, url, _, ok := repl.Leader()
+	if !ok {
+		return nil
+	}
+	if adv := repl.LeaderURL(); adv != "" {
+		return &leader{Name: name, URL: adv}
+	}
+	base := strings.TrimSuffix(url, "/replicate")
+	if rest, found := strings.CutPrefix(base, "wss://"); found {
+		base = "https://" + rest
+	} else {
+		base = "http://" + strings.TrimPrefix(base, "ws://")
+	}
+	return &leader{Name: name, URL: base}
 }
 
 // setFaults is PUT /faults: change the injected faults at run time, as
@@ -128,7 +180,11 @@ func setFaults(w http.ResponseWriter, r *http.Request, node Node, repl Replicati
 	httpapi.WriteJSON(w, http.StatusOK, node.Faults.Settings())
 }
 
-func readOnly(w http.ResponseWriter, r *http.Request) {
-	httpapi.WriteError(w, httpapi.Errorf(http.StatusMethodNotAllowed,
-		"secondaries are read-only; send writes to the master"))
+// readOnly refuses a write; with failover it names the leader to send it to.
+func readOnly(w http.ResponseWriter, repl Replication) {
+	e := httpapi.Errorf(http.StatusMethodNotAllowed, "secondaries are read-only; send writes to the master")
+	if len(repl.Links()) > 0 {
+		e.Fields = map[string]any{"leader": leaderOf(repl)}
+	}
+	httpapi.WriteError(w, e)
 }

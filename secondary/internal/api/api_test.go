@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/replog/replog/secondary/internal/faults"
+	"github.com/replog/replog/shared/follow"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/httpapi/openapitest"
 	"github.com/replog/replog/shared/metrics"
@@ -21,11 +22,15 @@ import (
 // fault changes go straight to the injector.
 type fakeReplication struct{ inject *faults.Injector }
 
-func (f fakeReplication) Connected() bool          { return true }
-func (f fakeReplication) MasterError() string      { return "" }
-func (f fakeReplication) StoreError() string       { return "" }
-func (f fakeReplication) Counts() (uint64, uint64) { return 7, 2 }
-func (f fakeReplication) Lag() uint64              { return 3 }
+func (f fakeReplication) Connected() bool                        { return true }
+func (f fakeReplication) MasterError() string                    { return "" }
+func (f fakeReplication) StoreError() string                     { return "" }
+func (f fakeReplication) Counts() (uint64, uint64)               { return 7, 2 }
+func (f fakeReplication) Lag() uint64                            { return 3 }
+func (f fakeReplication) Leader() (string, string, uint64, bool) { return "", "", 0, false }
+func (f fakeReplication) RolledBack() uint64                     { return 0 }
+func (f fakeReplication) LeaderURL() string                      { return "" }
+func (f fakeReplication) Links() []follow.LinkStatus             { return nil }
 func (f fakeReplication) ChangeFaults(c frame.Faults) (frame.Faults, error) {
 	return f.inject.Change(c)
 }

@@ -36,7 +36,13 @@ type Config struct {
 	// FaultsAPI lets the master (and PUT /faults) change the faults while
 	// the secondary runs; never on in production.
 	FaultsAPI bool `envconfig:"FAULTS_API" default:"false" desc:"true lets the master (and PUT /faults) change the injected faults at run time; never in production"`
+	// ClusterState=new marks the first start of a new cluster with
+	// failover: an empty DATA_DIR is then a voter, not a wiped node.
+	ClusterState string `envconfig:"CLUSTER_STATE" desc:"in a cluster with failover: new on the first start of a new cluster (an empty DATA_DIR is then a voter, not a wiped node that rejoins as a learner); leave unset afterwards"`
 }
+
+// ClusterNew reports whether the cluster is being created.
+func (c Config) ClusterNew() bool { return c.ClusterState == "new" }
 
 // DefaultAddr is the secondary's HTTP_ADDR when it is not set.
 const DefaultAddr = ":8081"
@@ -74,6 +80,9 @@ func Load() (Config, error) {
 		if _, err := f.Load(time.Now()); err != nil {
 			return c, err
 		}
+	}
+	if c.ClusterState != "" && c.ClusterState != "new" && c.ClusterState != "existing" {
+		return c, fmt.Errorf("CLUSTER_STATE: must be new (first start of a new cluster) or unset, got %q", c.ClusterState)
 	}
 	if !(c.FailRate >= 0 && c.FailRate <= 1) { // NaN too
 		return c, fmt.Errorf("FAIL_RATE: must be a probability from 0 to 1, got %v", c.FailRate)
