@@ -85,7 +85,7 @@ e2e:
 
 # deploy/swarm/stack.yml on a single-node swarm (made and left when the
 # engine is in none): scale, a killed leader, a rolling update, no lost
-# write. E2E_SWARM_FAILOVER=1 adds the failover steps (see the script).
+# write, a standby leading when the leader is killed (see the script).
 e2e-swarm:
 	deploy/e2e-swarm.sh
 

@@ -10,8 +10,10 @@
 # labels it added), and names the stack. The test removes the stack; the
 # trap below sweeps whatever of it is left, also when the test was killed.
 #
-#   E2E_SWARM_FAILOVER=1   also the failover steps (a standby leads when
-#                          the leader is killed; appends through any master)
+#   E2E_SWARM_FAILOVER=0   for binaries without failover (they ignore PEERS):
+#                          no failover steps, the secondaries follow m1 alone
+#   E2E_SWARM_TLS=1        also the stack with stack.tls.yml (skipped: TLS
+#                          between master-capable nodes is not done yet)
 #   E2E_SWARM_FAIL_AT=STEP fail a step on purpose, to watch the cleanup
 #   E2E_SWARM_RUN=REGEXP   the tests to run (go test -run; default TestSwarm)
 #
