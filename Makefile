@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run run-test clean e2e bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down helm-check
+.PHONY: build test vet tidy run run-test clean e2e e2e-swarm bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down helm-check
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -82,6 +82,12 @@ soak:
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:
 	deploy/e2e.sh
+
+# deploy/swarm/stack.yml on a single-node swarm (made and left when the
+# engine is in none): scale, a killed leader, a rolling update, no lost
+# write, a standby leading when the leader is killed (see the script).
+e2e-swarm:
+	deploy/e2e-swarm.sh
 
 # The Helm chart (deploy/helm/replog), checked without a cluster: helm lint
 # --strict and deploy/k8s's tests (every object decoded strictly with

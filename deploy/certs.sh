@@ -6,8 +6,10 @@
 #   secondary.pem, secondary-key.pem   every secondary's API, and its client
 #                                 certificate toward the master
 # Names: master, secondary, localhost and 127.0.0.1, so both the containers
-# and a client on the host can verify them. For a local or test stack only:
-# the keys are left readable by the containers' unprivileged user.
+# and a client on the host can verify them; MASTER_NAMES replaces master
+# with the names given (the Swarm stack's master-capable nodes:
+# MASTER_NAMES="m1 m2 m3"). For a local or test stack only: the keys are
+# left readable by the containers' unprivileged user.
 #
 #   deploy/certs.sh [dir]   (default deploy/certs; existing files are replaced)
 # Rotate by running it again (a new CA too) or by reissuing one pair, then
@@ -25,7 +27,12 @@ fi
 for name in master secondary; do
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
 		-keyout "$name-key.pem" -out "$name.csr" 2>/dev/null
-	printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' "$name" >"$name.ext"
+	names=$name
+	if [ "$name" = master ] && [ -n "${MASTER_NAMES:-}" ]; then
+		names=$MASTER_NAMES
+	fi
+	sans=$(printf 'DNS:%s,' $names)
+	printf 'subjectAltName=%sDNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' "$sans" >"$name.ext"
 	openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days "$days" \
 		-extfile "$name.ext" -out "$name.pem" 2>/dev/null
 	rm -f "$name.csr" "$name.ext"

@@ -82,6 +82,9 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"LOG_LEVEL=loud"}, "LOG_LEVEL"},
 		{[]string{"LOG_FORMAT=xml"}, "LOG_FORMAT"},
 		{[]string{"REPLICATION_TOKEN=two words"}, "REPLICATION_TOKEN"},
+		{[]string{"REPLICATION_TOKEN_FILE=" + file}, "REPLICATION_TOKEN_FILE"}, // empty
+		{[]string{"REPLICATION_TOKEN_FILE=" + file + ".absent"}, "REPLICATION_TOKEN_FILE"},
+		{[]string{"REPLICATION_TOKEN=t", "REPLICATION_TOKEN_FILE=" + file}, "REPLICATION_TOKEN_FILE"},
 		{[]string{"DEBUG_PPROF=maybe"}, "DEBUG_PPROF"},
 		{[]string{"MAX_STREAMS=0"}, "MAX_STREAMS"},
 		{[]string{"MAX_STREAMS=many"}, "MAX_STREAMS"},

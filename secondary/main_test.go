@@ -75,6 +75,9 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"LOG_LEVEL=loud"}, "LOG_LEVEL"},
 		{[]string{"LOG_FORMAT=xml"}, "LOG_FORMAT"},
 		{[]string{"REPLICATION_TOKEN=line\nbreak"}, "REPLICATION_TOKEN"},
+		{[]string{"REPLICATION_TOKEN_FILE=" + file}, "REPLICATION_TOKEN_FILE"}, // empty
+		{[]string{"REPLICATION_TOKEN_FILE=" + file + ".absent"}, "REPLICATION_TOKEN_FILE"},
+		{[]string{"REPLICATION_TOKEN=t", "REPLICATION_TOKEN_FILE=" + file}, "REPLICATION_TOKEN_FILE"},
 		{[]string{"DEBUG_PPROF=2"}, "DEBUG_PPROF"},
 		{[]string{"MAX_STREAMS=-3"}, "MAX_STREAMS"},
 		{[]string{"MAX_LARGE_READS=0"}, "MAX_LARGE_READS"},

@@ -15,15 +15,27 @@ import (
 // LoadEnv fills spec, a pointer to a configuration struct, from the
 // environment (envconfig). A value that does not parse is one line
 // naming the variable, such as `CLUSTER_SIZE: "abc" is not an integer`,
-// where envconfig's own error names the Go field and the type.
+// where envconfig's own error names the Go field and the type. When spec
+// embeds Settings, the settings given as files (REPLICATION_TOKEN_FILE)
+// are read too.
 func LoadEnv(spec any) error {
 	err := envconfig.Process("", spec)
 	var pe *envconfig.ParseError
-	if !errors.As(err, &pe) {
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %s", pe.KeyName, notA(pe))
+	}
+	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%s: %s", pe.KeyName, notA(pe))
+	if f, ok := spec.(fileSettings); ok {
+		return f.readFiles()
+	}
+	return nil
 }
+
+// fileSettings is a configuration that embeds Settings, whose readFiles
+// it gets.
+type fileSettings interface{ readFiles() error }
 
 // notA says what was wrong with the value a ParseError is about.
 func notA(pe *envconfig.ParseError) string {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -21,7 +22,10 @@ type Settings struct {
 	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat        string        `envconfig:"LOG_FORMAT" default:"json" desc:"json for machines, console for people"`
 	ReplicationToken string        `envconfig:"REPLICATION_TOKEN" desc:"bearer token secondaries present on /replicate; unset, replication is open to any peer"`
-	DebugPprof       bool          `envconfig:"DEBUG_PPROF" default:"false" desc:"true serves Go's profiler at /debug/pprof/ on the API port; keep it off in production"`
+	// ReplicationTokenFile names a file holding the token instead, as
+	// Docker Swarm and Kubernetes mount secrets; LoadEnv reads it.
+	ReplicationTokenFile string `envconfig:"REPLICATION_TOKEN_FILE" desc:"file holding REPLICATION_TOKEN (a Swarm or Kubernetes secret), trailing newlines dropped; not with REPLICATION_TOKEN"`
+	DebugPprof           bool   `envconfig:"DEBUG_PPROF" default:"false" desc:"true serves Go's profiler at /debug/pprof/ on the API port; keep it off in production"`
 	// MaxStreams bounds the streams and waiting long-poll reads open at
 	// once on the node.
 	MaxStreams int `envconfig:"MAX_STREAMS" default:"1000" desc:"most streams and waiting long-poll reads open at once; more get 503"`
@@ -85,6 +89,26 @@ func (s Settings) Validate() error {
 		if _, err := f.Load(time.Now()); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// readFiles fills the settings given as files: REPLICATION_TOKEN from
+// REPLICATION_TOKEN_FILE. The token is read once, at start.
+func (s *Settings) readFiles() error {
+	if s.ReplicationTokenFile == "" {
+		return nil
+	}
+	if s.ReplicationToken != "" {
+		return fmt.Errorf("REPLICATION_TOKEN_FILE: set together with REPLICATION_TOKEN; give one of them")
+	}
+	b, err := os.ReadFile(s.ReplicationTokenFile)
+	if err != nil {
+		return fmt.Errorf("REPLICATION_TOKEN_FILE: %w", err)
+	}
+	s.ReplicationToken = strings.TrimRight(string(b), "\r\n")
+	if s.ReplicationToken == "" {
+		return fmt.Errorf("REPLICATION_TOKEN_FILE: %s is empty", s.ReplicationTokenFile)
 	}
 	return nil
 }
