@@ -124,8 +124,14 @@ func appendChecked(ctx context.Context, c *http.Client, base string, msg string,
 
 // readBack reads from base until id is there holding msg, or ctx ends.
 func readBack(ctx context.Context, c *http.Client, base string, id uint64, msg string) error {
-	u := fmt.Sprintf("%s/messages?from=%d&limit=1&waitMs=1000", strings.TrimSuffix(base, "/"), id)
 	return poll.Until(ctx, func() error {
+		// A long-poll, but one that leaves time for its answer before the
+		// deadline: the last try then says what it saw, not that it ran out.
+		wait := time.Second
+		if d, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(d)/2)
+		}
+		u := fmt.Sprintf("%s/messages?from=%d&limit=1&waitMs=%d", strings.TrimSuffix(base, "/"), id, max(wait.Milliseconds(), 0))
 		var page struct {
 			Messages []struct {
 				ID      uint64 `json:"id"`
