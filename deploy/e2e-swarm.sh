@@ -12,8 +12,6 @@
 #
 #   E2E_SWARM_FAILOVER=0   for binaries without failover (they ignore PEERS):
 #                          no failover steps, the secondaries follow m1 alone
-#   E2E_SWARM_TLS=1        also the stack with stack.tls.yml (skipped: TLS
-#                          between master-capable nodes is not done yet)
 #   E2E_SWARM_FAIL_AT=STEP fail a step on purpose, to watch the cleanup
 #   E2E_SWARM_RUN=REGEXP   the tests to run (go test -run; default TestSwarm)
 #

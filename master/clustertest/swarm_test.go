@@ -41,9 +41,6 @@ import (
 // (they ignore PEERS): m1 is then the leader and the secondaries follow
 // m1 alone.
 //
-// E2E_SWARM_TLS=1 runs TestSwarmTLS, which cannot pass until a standby
-// can verify its leader against a CA of its own (see that test).
-//
 // E2E_SWARM_FAIL_AT=<step> fails that step on purpose, to watch the
 // cleanup work on a failure.
 
@@ -123,11 +120,6 @@ func TestSwarmStack(t *testing.T) {
 // reach every secondary over WSS with mutual TLS, and each serves it over
 // HTTPS.
 func TestSwarmTLS(t *testing.T) {
-	if os.Getenv("E2E_SWARM_TLS") != "1" {
-		t.Skip("SKIPPED: TLS with failover does not work yet: a standby verifies the leader it follows " +
-			"against the system's roots only (README, Failover, what is not done yet) and the images hold none. " +
-			"E2E_SWARM_TLS=1 runs it (it passed with binaries that ignore PEERS, E2E_SWARM_FAILOVER=0)")
-	}
 	certs := t.TempDir()
 	cmd := exec.Command("../../deploy/certs.sh", certs)
 	cmd.Env = append(os.Environ(), "MASTER_NAMES=m1 m2 m3")
@@ -178,7 +170,8 @@ func deploySwarm(t *testing.T, suffix, certs string) *swarmStack {
 	if err := os.WriteFile(token, []byte(randomToken(t)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.env = []string{"REPLOG_TAG=e2e", "REPLOG_TOKEN_FILE=" + token, "REPLOG_CLUSTER_STATE=new"}
+	s.env = []string{"REPLOG_TAG=e2e", "REPLOG_TOKEN_FILE=" + token, "REPLOG_CLUSTER_STATE=new",
+		"REPLOG_UPDATE_MONITOR=3s"} // the rolling update's steps, each waits this long
 	for _, m := range masterNames {
 		addr := freeAddr(t)
 		_, port, _ := net.SplitHostPort(addr)
