@@ -39,7 +39,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{start: time.Now(), pace: pace, client: &http.Client{Timeout: 30 * time.Second},
+	d := &demo{start: time.Now(), pace: pace, client: &http.Client{Timeout: 30 * time.Second}, bin: *bin,
 		cluster: &proc.Cluster{Bin: *bin, Env: []string{"LOG_LEVEL=warn", "FAULTS_API=true"}}}
 	err = d.run(ctx, paceNote(pace, tty))
 	if os.Getenv("DEMO_HOLD") == "1" && d.master != nil && ctx.Err() == nil {
@@ -97,8 +97,12 @@ type demo struct {
 	start   time.Time
 	pace    time.Duration // the pause after each step, for a person watching (DEMO_STEP)
 	client  *http.Client
+	bin     string
 	cluster *proc.Cluster
-	master  *proc.Node
+	master  *proc.Node // the node writes go to; the leader in act two
+
+	links    []*link // act two's, between its nodes
+	dataRoot string  // act two's data directories
 }
 
 // port is the port from env, or def if it is free, or else any free one.
@@ -124,7 +128,19 @@ func (d *demo) startNode(name string, role proc.Role, portEnv string, defPort in
 	return d.cluster.StartNode(proc.Spec{Name: name, Role: role, Addr: addr, Env: env})
 }
 
-func (d *demo) stop() { _ = d.cluster.Kill() }
+// stop kills the cluster's nodes, closes the links between them and
+// removes their data directories.
+func (d *demo) stop() {
+	_ = d.cluster.Kill()
+	for _, l := range d.links {
+		l.close()
+	}
+	d.links = nil
+	if d.dataRoot != "" {
+		_ = os.RemoveAll(d.dataRoot)
+		d.dataRoot = ""
+	}
+}
 
 // stamp is at as time since the demo's start, such as +1.234s.
 func (d *demo) stamp(at time.Time) string {
