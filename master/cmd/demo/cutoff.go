@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/replog/replog/master/internal/proc"
+	"github.com/replog/replog/shared/poll"
 )
 
 // cutOff holds every link to and from the leader, so that what it
@@ -130,6 +131,12 @@ func (d *demo) tailOf(ctx context.Context, fc *failoverCluster, leader *proc.Nod
 	return tail, nil
 }
 
+// electionBound bounds the wait for a standby to take over. One election
+// takes FAILOVER_TIMEOUT to 1.5 × it; a second is held when the other
+// standby stands before it has heard of the first one's leader, as
+// happens (each failed round costs up to 2.5 × FAILOVER_TIMEOUT more).
+const electionBound = 60 * time.Second
+
 // takeOver writes a1 at w=majority to the live master-capable nodes in
 // turn (a standby redirects to the leader it knows) until one is
 // acknowledged: the new leader's first. Writes were refused from the old
@@ -139,7 +146,9 @@ func (d *demo) takeOver(ctx context.Context, fc *failoverCluster, old *proc.Node
 	var r reply
 	refused := map[string]int{}
 	tries := 0
-	err := d.waitFor(ctx, func() error {
+	wctx, cancel := context.WithTimeout(ctx, electionBound)
+	defer cancel()
+	err := poll.Until(wctx, func() error {
 		var err error
 		n := live[tries%len(live)]
 		tries++
