@@ -3,12 +3,16 @@
 // course says: a master and S1; m1 (w=1) and m2 (w=2) return; m3 (w=3)
 // waits; m4 (w=1) returns while m3 waits; S2 starts, shows [m1..m4], and
 // m3 returns. Then S1 is made slow through fault control, a w=3 write
-// waits about that long, and S1 is healed. It prints a timeline, each
+// waits about that long, and S1 is healed. Act two (failover.go) is a
+// failover on a fresh cluster of three master-capable nodes and a
+// secondary: the leader, cut off, acknowledges w=1 writes no one else
+// receives and is killed; a standby takes over; the old leader comes
+// back, rolls that tail back and follows. It prints a timeline, each
 // line stamped with when its reply arrived, exits 0 only if all went as
 // described, and stops its nodes.
 //
 //	make demo                 # what it runs: go run ./cmd/demo -bin ../bin
-//	DEMO_HOLD=1 make demo     # keep the cluster up at the end (Ctrl-C stops it)
+//	DEMO_HOLD=1 make demo     # keep act two's cluster up at the end (Ctrl-C stops it)
 //	DEMO_STEP=2s make demo    # the pause after each step (on a terminal 1s, else 0)
 //	MASTER_PORT=9080 make demo
 package main
