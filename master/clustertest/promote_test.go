@@ -15,14 +15,15 @@ import (
 // TestFailoverNodesFollowANewLeaderAtOnce: the nodes that hold links to a
 // standby (every leaderless node does, for its prepares) learn that it
 // leads as soon as it does: it closes those links with "now leading" and
-// they redial it. Heartbeats are 1s here, so a link left open instead
-// would keep them leaderless until 4 heartbeats of silence (4s), and
+// they redial it. Heartbeats are 2s here, so a link left open instead
+// would keep them leaderless until 4 heartbeats of silence (6-8s after
+// the promotion, against the 4s the test allows), and
 // with FAILOVER=auto another standby could stand meanwhile and take the
 // leadership away (a second election, as the demo saw).
 func TestFailoverNodesFollowANewLeaderAtOnce(t *testing.T) {
 	c := newCluster(t)
 	dir := t.TempDir()
-	specs, err := proc.PeerSpecs([]string{"m1", "m2", "m3"}, 4, dir, "HEARTBEAT_INTERVAL=1s", "FAILOVER_TIMEOUT=5s", "FAILOVER=manual")
+	specs, err := proc.PeerSpecs([]string{"m1", "m2", "m3"}, 4, dir, "HEARTBEAT_INTERVAL=2s", "FAILOVER_TIMEOUT=10s", "FAILOVER=manual")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestFailoverNodesFollowANewLeaderAtOnce(t *testing.T) {
 		t.Fatalf("POST /promote on m1: %+v", r)
 	}
 	led := time.Now()
-	if err := poll.For(2*time.Second, func() error {
+	if err := poll.For(4*time.Second, func() error {
 		for _, n := range nodes {
 			if name, _, err := proc.LeaderOf(n.Node); err != nil || name != "m1" {
 				return fmt.Errorf("%s names leader %q (%v)", n.name, name, err)
