@@ -27,7 +27,9 @@ func (d *demo) cutOff(ctx context.Context, fc *failoverCluster, leader *proc.Nod
 	for _, l := range fc.linksOf(leader) {
 		l.Hold()
 	}
-	d.step(ctx, time.Now(), "%s is cut off: its links to and from every node forward nothing (it does not know yet)", leader.Name)
+	// No pause for DEMO_STEP until it is read-only: it takes writes for
+	// two heartbeats at most.
+	d.line(time.Now(), "%s is cut off: its links to and from every node forward nothing (it does not know yet)", leader.Name)
 	if err := d.tailWrites(ctx, leader); err != nil {
 		return nil, readOnly, killed, err
 	}
@@ -55,7 +57,8 @@ func (d *demo) cutOff(ctx context.Context, fc *failoverCluster, leader *proc.Nod
 	for _, l := range fc.linksOf(leader) {
 		l.Reset()
 	}
-	d.step(ctx, killed, "kill -9 %s (the leader); its links reset, dropping what they held", leader.Name)
+	// No pause either: a1 measures how long writes are refused.
+	d.line(killed, "kill -9 %s (the leader); its links reset, dropping what they held", leader.Name)
 	r := <-u1
 	if r.err == nil && r.status == http.StatusCreated {
 		return nil, readOnly, killed, fmt.Errorf("u1 (w=majority) was acknowledged by a cut-off leader: %s", r.body)
@@ -82,10 +85,10 @@ func (d *demo) tailWrites(ctx context.Context, leader *proc.Node) error {
 			return err
 		}
 		if r.status == http.StatusServiceUnavailable && i > 0 {
-			d.step(ctx, r.at, "POST %s w=1 to %s → %d %s: it turned read-only already", msg, leader.Name, r.status, r.body)
+			d.line(r.at, "POST %s w=1 to %s → %d %s: it turned read-only already", msg, leader.Name, r.status, r.body)
 			return nil
 		}
-		d.step(ctx, r.at, "POST %s w=1 to %s → %d %s (%s): acknowledged, on %s alone", msg, leader.Name, r.status, r.body, rounded(r.took), leader.Name)
+		d.line(r.at, "POST %s w=1 to %s → %d %s (%s): acknowledged, on %s alone", msg, leader.Name, r.status, r.body, rounded(r.took), leader.Name)
 		if r.status != http.StatusCreated || r.Acks != 1 {
 			return fmt.Errorf("%s (w=1) to the cut-off leader answered %d %s, want 201 with 1 ack", msg, r.status, r.body)
 		}
