@@ -46,8 +46,9 @@ bench: build
 bench-micro:
 	$(GO) test -run XXX -bench . -benchmem ./shared/frame/ ./shared/follow/ ./master/internal/replication/ ./master/internal/api/
 
-# The course's scenario played on a fresh local cluster, checked step by
-# step (DEMO_HOLD=1 keeps the cluster up at the end).
+# The course's scenario played on a fresh local cluster, then a failover
+# with a rollback on another, checked step by step (DEMO_HOLD=1 keeps the
+# second cluster up at the end).
 demo: build
 	cd master && $(GO) run ./cmd/demo -bin ../$(BIN)
 

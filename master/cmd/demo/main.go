@@ -3,12 +3,16 @@
 // course says: a master and S1; m1 (w=1) and m2 (w=2) return; m3 (w=3)
 // waits; m4 (w=1) returns while m3 waits; S2 starts, shows [m1..m4], and
 // m3 returns. Then S1 is made slow through fault control, a w=3 write
-// waits about that long, and S1 is healed. It prints a timeline, each
+// waits about that long, and S1 is healed. Act two (failover.go) is a
+// failover on a fresh cluster of three master-capable nodes and a
+// secondary: the leader, cut off, acknowledges w=1 writes no one else
+// receives and is killed; a standby takes over; the old leader comes
+// back, rolls that tail back and follows. It prints a timeline, each
 // line stamped with when its reply arrived, exits 0 only if all went as
 // described, and stops its nodes.
 //
 //	make demo                 # what it runs: go run ./cmd/demo -bin ../bin
-//	DEMO_HOLD=1 make demo     # keep the cluster up at the end (Ctrl-C stops it)
+//	DEMO_HOLD=1 make demo     # keep act two's cluster up at the end (Ctrl-C stops it)
 //	DEMO_STEP=2s make demo    # the pause after each step (on a terminal 1s, else 0)
 //	MASTER_PORT=9080 make demo
 package main
@@ -39,7 +43,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{start: time.Now(), pace: pace, client: &http.Client{Timeout: 30 * time.Second},
+	d := &demo{start: time.Now(), pace: pace, client: &http.Client{Timeout: 30 * time.Second}, bin: *bin,
 		cluster: &proc.Cluster{Bin: *bin, Env: []string{"LOG_LEVEL=warn", "FAULTS_API=true"}}}
 	err = d.run(ctx, paceNote(pace, tty))
 	if os.Getenv("DEMO_HOLD") == "1" && d.master != nil && ctx.Err() == nil {
@@ -97,8 +101,12 @@ type demo struct {
 	start   time.Time
 	pace    time.Duration // the pause after each step, for a person watching (DEMO_STEP)
 	client  *http.Client
+	bin     string
 	cluster *proc.Cluster
-	master  *proc.Node
+	master  *proc.Node // the node writes go to; the leader in act two
+
+	links    []*link // act two's, between its nodes
+	dataRoot string  // act two's data directories
 }
 
 // port is the port from env, or def if it is free, or else any free one.
@@ -124,7 +132,19 @@ func (d *demo) startNode(name string, role proc.Role, portEnv string, defPort in
 	return d.cluster.StartNode(proc.Spec{Name: name, Role: role, Addr: addr, Env: env})
 }
 
-func (d *demo) stop() { _ = d.cluster.Kill() }
+// stop kills the cluster's nodes, closes the links between them and
+// removes their data directories.
+func (d *demo) stop() {
+	_ = d.cluster.Kill()
+	for _, l := range d.links {
+		l.close()
+	}
+	d.links = nil
+	if d.dataRoot != "" {
+		_ = os.RemoveAll(d.dataRoot)
+		d.dataRoot = ""
+	}
+}
 
 // stamp is at as time since the demo's start, such as +1.234s.
 func (d *demo) stamp(at time.Time) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +28,18 @@ type reply struct {
 }
 
 func (d *demo) append(ctx context.Context, msg string, w int) (reply, error) {
-	body := fmt.Sprintf(`{"message":%q,"writeConcern":%d}`, msg, w)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.master.URL()+"/messages", strings.NewReader(body))
+	return d.appendTo(ctx, d.master, msg, strconv.Itoa(w))
+}
+
+// appendTo appends msg to n with write concern w: a number, or
+// "majority". A standby's 307 to its leader is followed.
+func (d *demo) appendTo(ctx context.Context, n *proc.Node, msg, w string) (reply, error) {
+	wc := w
+	if _, err := strconv.Atoi(w); err != nil {
+		wc = strconv.Quote(w)
+	}
+	body := fmt.Sprintf(`{"message":%q,"writeConcern":%s}`, msg, wc)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL()+"/messages", strings.NewReader(body))
 	if err != nil {
 		return reply{}, err
 	}
@@ -133,9 +144,14 @@ func (d *demo) waitShows(ctx context.Context, n *proc.Node, want ...string) (tim
 // append a moment after it returns (replication lingers), so looking
 // once could catch it before.
 func (d *demo) snapshot(ctx context.Context, want ...string) error {
+	return d.snapshotOf(ctx, d.cluster.Nodes(), want...)
+}
+
+// snapshotOf is snapshot of nodes.
+func (d *demo) snapshotOf(ctx context.Context, nodes []*proc.Node, want ...string) error {
 	var at time.Time
 	err := d.waitFor(ctx, func() error {
-		for _, n := range d.cluster.Nodes() {
+		for _, n := range nodes {
 			t, err := showsExactly(n, want)
 			if err != nil {
 				return err
@@ -148,7 +164,7 @@ func (d *demo) snapshot(ctx context.Context, want ...string) error {
 		return fmt.Errorf("the nodes never showed %v: %w", want, err)
 	}
 	var parts []string
-	for _, n := range d.cluster.Nodes() {
+	for _, n := range nodes {
 		parts = append(parts, fmt.Sprintf("%s %v", n.Name, want))
 	}
 	d.step(ctx, at, "   nodes show: %s", strings.Join(parts, "  "))

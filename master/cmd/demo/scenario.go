@@ -33,7 +33,10 @@ func (d *demo) run(ctx context.Context, note string) error {
 	if err := d.waitingWrite(ctx, s1); err != nil {
 		return err
 	}
-	return d.slowSecondary(ctx)
+	if err := d.slowSecondary(ctx); err != nil {
+		return err
+	}
+	return d.failover(ctx)
 }
 
 type result struct {

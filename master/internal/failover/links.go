@@ -65,7 +65,18 @@ func (n *Node) ServeLink(ctx context.Context, conn *websocket.Conn, hello frame.
 	var beating sync.WaitGroup
 	beating.Go(func() { n.beat(ctx, l) })
 	defer func() { cancel(nil); beating.Wait() }() // the heartbeats end with the link
-	err := n.readLink(ctx, l)
+	// The read takes no context, and a follower only answers heartbeats:
+	// it is read on its own goroutine, so that the end of ctx closes the
+	// link at once ("now leading": the follower redials and is streamed
+	// the new epoch) rather than after the follower's silence timeout.
+	read := make(chan error, 1)
+	go func() { read <- n.readLink(ctx, l) }()
+	var err error
+	select {
+	case err = <-read:
+		read = nil
+	case <-ctx.Done():
+	}
 	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, errNowLeading):
@@ -74,6 +85,10 @@ func (n *Node) ServeLink(ctx context.Context, conn *websocket.Conn, hello frame.
 		_ = conn.Close(websocket.StatusGoingAway, "shutting down")
 	default:
 		n.log.Debug("link ended", zap.String("peer", l.name), zap.Error(err))
+		return
+	}
+	if read != nil {
+		<-read // the close ends it
 	}
 }
 
