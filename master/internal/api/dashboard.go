@@ -42,12 +42,16 @@ type dashboardState struct {
 	Messages         []frame.Entry       `json:"messages"` // the newest, oldest first, each cut to 80 bytes
 	Events           []replication.Event `json:"events"`
 	FaultsAPI        bool                `json:"faultsApi"`
+	Node             string              `json:"node,omitempty"` // with failover: this node's NODE_NAME
 }
 
 // dashboardState is GET /dashboard/state.
 func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 	st := dashboardState{health: s.healthNow(), Time: time.Now().UTC().Format(time.RFC3339Nano),
 		Waiting: s.hub.Waiting(), Events: s.hub.Events(), FaultsAPI: s.opts.FaultsAPI}
+	if s.opts.Failover != nil {
+		st.Node = s.opts.NodeName
+	}
 	rate, p50, p99 := s.recent.summary()
 	st.AppendsPerSecond, st.LatencyP50Ms, st.LatencyP99Ms = rate, p50.Seconds()*1000, p99.Seconds()*1000
 	from := uint64(1)
