@@ -120,9 +120,15 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Info("failover on", zap.String("advertiseUrl", cfg.AdvertiseURL), zap.Int("peers", len(cfg.Peers)),
 			zap.String("failover", cfg.Mode), zap.Duration("failoverTimeout", cfg.Timeout), zap.Bool("learner", learner))
 	}
+	// The dashboard reads the other master-capable nodes' state through
+	// this one, a few times a second while a page is open: keep the
+	// connections.
 	peerClient, err := serve.PeerClient(cfg.Settings.Node(), failover.PromoteWait+2*time.Second)
 	if err != nil {
 		return err
+	}
+	if tr, ok := peerClient.Transport.(*http.Transport); ok {
+		tr.DisableKeepAlives = false
 	}
 	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
