@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,4 +245,61 @@ func nodeStateStatus(t *testing.T, via *node, name string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestDashboardRollbackSeen: a leader appends a message no other node
+// holds (the others are paused, then killed before they read it), and
+// is paused itself; the others restart and elect a new leader; the old
+// one resumes, follows it, and rolls that message back, which the page a
+// standby serves shows, in the old leader's row and as an event.
+func TestDashboardRollbackSeen(t *testing.T) {
+	b := newBrowser(t)
+	fc := startFailover(t, 3, 1)
+	old := fc.leader()
+	watcher := fc.standby(old)
+	if r := appendMsg(t, old, "held by all four", 4); r.Status != http.StatusCreated {
+		t.Fatalf("append at w=4: %+v", r)
+	}
+	b.do(chromedp.Navigate(watcher.url() + "/"))
+	b.text(leaderJS, 10*time.Second, equals(old.name))
+	b.text(nodeCell(old.name, ".rolled"), 10*time.Second, equals("0"))
+
+	others := append(fc.without(old), fc.secondaries...)
+	for _, n := range others {
+		n.signal(syscall.SIGSTOP)
+	}
+	// The paused nodes still look healthy to the leader for a few
+	// heartbeats: it appends, and waits in vain for the write concern.
+	r := appendMsgTimeout(t, old, "only on the old leader", 4, 200)
+	if r.Status != http.StatusGatewayTimeout || r.ID != 2 {
+		t.Fatalf("append to the leader of paused nodes: %+v, want a 504 for id 2", r)
+	}
+	old.signal(syscall.SIGSTOP)
+	for _, n := range others {
+		n.kill() // what their sockets held unread is lost with them
+		n.start()
+	}
+	next := fc.leader(old)
+	if l := mustLogOf(t, next); len(l) != 1 {
+		t.Fatalf("the new leader %s holds %d messages, want only the first: nothing to roll back", next.name, len(l))
+	}
+	b.do(chromedp.Navigate(watcher.url() + "/")) // the page's node was restarted: open it again
+	b.text(leaderJS, 20*time.Second, equals(next.name))
+	old.signal(syscall.SIGCONT)
+	b.text(nodeCell(old.name, ".role"), 20*time.Second, equals("standby"))
+	b.text(nodeCell(old.name, ".rolled"), 20*time.Second, equals("1"))
+	b.text(`[...document.querySelectorAll('#events div[data-kind="rolled-back"]')].map((d) => d.textContent).join("\n")`,
+		10*time.Second, func(got string) error {
+			if want := fmt.Sprintf("rolled-back %s: 1 message ", old.name); !strings.Contains(got, want) {
+				return fmt.Errorf("the events %q hold no line with %q", got, want)
+			}
+			return nil
+		})
+	b.noErrors()
+}
+
+func appendMsgTimeout(t *testing.T, n *node, msg string, w, timeoutMs int) reply {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": w, "timeoutMs": timeoutMs})
+	return post(t, n, string(body))
 }
