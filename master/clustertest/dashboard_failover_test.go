@@ -1,9 +1,12 @@
 package clustertest
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,8 +211,23 @@ func TestDashboardFailoverTenSecondaries(t *testing.T) {
 		b.shows(s.name, "healthy", 10*time.Second)
 	}
 	b.noSidewaysScroll()
+	if *failoverShot != "" {
+		b.do(chromedp.EmulateViewport(1400, 900))
+		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(*failoverShot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.noErrors()
 }
+
+var failoverShot = flag.String("dashboard.failover-screenshot", "",
+	"write a PNG of a standby's dashboard with three master-capable nodes and ten secondaries to this file (README's picture: -dashboard.failover-screenshot=../../docs/dashboard-failover.png)")
 
 // checkNodeRoutes reads the leader's state through a standby, as the
 // page does, with every reply checked against docs/openapi.yaml.
