@@ -195,8 +195,37 @@ func TestDashboardFailoverTenSecondaries(t *testing.T) {
 	if r := appendMsg(t, leader, "to every node", 13); r.Status != 201 {
 		t.Fatalf("append at w=13: %+v", r)
 	}
+	// The leader keeps the lags from before the page opens: wait until
+	// it holds ten seconds of them.
+	poll.Check(t, 30*time.Second, func() error {
+		h, err := getJSON[struct {
+			Lags map[string][][2]int64 `json:"lags"`
+		}](leader.url() + "/dashboard/history")
+		if err != nil {
+			return err
+		}
+		if n := len(h.Lags["s10"]); n < 10 {
+			return fmt.Errorf("%d samples of s10's lag", n)
+		}
+		return nil
+	})
 	b.do(chromedp.Navigate(fc.standby(leader).url() + "/"))
 	b.text(leaderJS, 10*time.Second, equals(leader.name))
+	b.shows("s10", "healthy", 10*time.Second)
+	// A standby's page loads the leader's history, through its node.
+	type spark struct{ OldestMs, OpenMs float64 }
+	got, err := eval[spark](b, `(() => {
+		const line = document.querySelector('tr[data-secondary="s10"] svg.spark polyline');
+		const xs = line.getAttribute("points").trim().split(" ").map((p) => Number(p.split(",")[0]));
+		return {oldestMs: (1 - Math.min(...xs) / 120) * 60000, openMs: performance.now()};
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.OldestMs < got.OpenMs+5000 {
+		t.Errorf("on first load s10's sparkline goes back %.0f ms, the page has been open %.0f ms: it holds no history",
+			got.OldestMs, got.OpenMs)
+	}
 	poll.Check(t, 10*time.Second, func() error {
 		cols, err := eval[[]string](b, columnJS)
 		if err != nil {

@@ -150,7 +150,8 @@ func (s *Server) Routes() http.Handler {
 	r.Put("/secondaries/{name}/faults", s.setFaults)
 	if s.opts.Failover != nil {
 		r.Post("/promote", s.promote)
-		r.Get("/dashboard/nodes/{name}/state", s.nodeState)
+		r.Get("/dashboard/nodes/{name}/state", s.nodeRead("/dashboard/state", s.dashboardState))
+		r.Get("/dashboard/nodes/{name}/history", s.nodeRead("/dashboard/history", s.dashboardHistory))
 		r.Post("/dashboard/nodes/{name}/promote", s.nodePromote)
 	}
 	if s.opts.Pprof {

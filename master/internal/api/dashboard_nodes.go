@@ -17,6 +17,7 @@ import (
 // standby to promote, through the node that served it:
 //
 //	GET  /dashboard/nodes/{name}/state    that node's GET /dashboard/state
+//	GET  /dashboard/nodes/{name}/history  that node's GET /dashboard/history
 //	POST /dashboard/nodes/{name}/promote  that node's POST /promote
 //
 // The page then only ever calls its own origin, so no node needs CORS
@@ -44,18 +45,21 @@ func (s *Server) nodeURL(name string) (url string, self bool, ok bool) {
 	return "", false, false
 }
 
-// nodeState is GET /dashboard/nodes/{name}/state.
-func (s *Server) nodeState(w http.ResponseWriter, r *http.Request) {
-	url, self, ok := s.nodeURL(chi.URLParam(r, "name"))
-	switch {
-	case !ok:
-		s.unknownNode(w, r)
-	case self:
-		s.dashboardState(w, r)
-	default:
-		ctx, cancel := context.WithTimeout(r.Context(), peerStateWait)
-		defer cancel()
-		s.forward(w, r.WithContext(ctx), url+"/dashboard/state")
+// nodeRead is GET /dashboard/nodes/{name}/<path>: local serves this
+// node's own.
+func (s *Server) nodeRead(path string, local http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		url, self, ok := s.nodeURL(chi.URLParam(r, "name"))
+		switch {
+		case !ok:
+			s.unknownNode(w, r)
+		case self:
+			local(w, r)
+		default:
+			ctx, cancel := context.WithTimeout(r.Context(), peerStateWait)
+			defer cancel()
+			s.forward(w, r.WithContext(ctx), url+path)
+		}
 	}
 }
 
