@@ -70,6 +70,12 @@ func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 		msgs[i] = frame.Entry{ID: e.ID, Message: e.Message} // the epoch, key and at are the frames', not the page's
 	}
 	st.Messages = msgs
+	if st.Messages == nil { // an empty log
+		st.Messages = []frame.Entry{}
+	}
+	if st.Events == nil { // a standby that never led has none
+		st.Events = []replication.Event{}
+	}
 	httpapi.WriteJSON(w, http.StatusOK, st)
 }
 
