@@ -153,7 +153,8 @@ func TestDashboardFailoverSeenFromAStandby(t *testing.T) {
 // TestDashboardPromote: the page a standby serves promotes another
 // standby, through its own node, with the REPLICATION_TOKEN typed in:
 // refused without it (the node promoted checks it), a switchover with
-// it, which the page then shows.
+// it, which the page then shows, with the old leader's stepped-down
+// event; then it promotes the node that serves it.
 func TestDashboardPromote(t *testing.T) {
 	b := newBrowser(t)
 	fc := startFailover(t, 3, 0, "REPLICATION_TOKEN=open-sesame")
@@ -179,6 +180,20 @@ func TestDashboardPromote(t *testing.T) {
 		t.Errorf("the nodes name %s the leader after the page promoted %s", got.name, target.name)
 	}
 	b.text(nodeCell(leader.name, ".role"), 10*time.Second, equals("standby"))
+	b.text(`[...document.querySelectorAll('#events div[data-kind="stepped-down"]')].map((d) => d.textContent).join("\n")`,
+		10*time.Second, func(got string) error {
+			if want := fmt.Sprintf("[%s] stepped-down %s", leader.name, leader.name); !strings.Contains(got, want) {
+				return fmt.Errorf("the events %q hold no line with %q", got, want)
+			}
+			return nil
+		})
+
+	// The node that served the page promotes itself.
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#nodes button[data-promote=%q]`, page.name))))
+	b.text(leaderJS, 20*time.Second, equals(page.name))
+	if got := fc.leader(); got != page {
+		t.Errorf("the nodes name %s the leader after the page's node promoted itself", got.name)
+	}
 	b.noErrors()
 }
 
