@@ -121,15 +121,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			zap.String("failover", cfg.Mode), zap.Duration("failoverTimeout", cfg.Timeout), zap.Bool("learner", learner))
 	}
 	// The dashboard reads the other master-capable nodes' state through
-	// this one, a few times a second while a page is open: keep the
-	// connections.
-	peerClient, err := serve.PeerClient(cfg.Settings.Node(), failover.PromoteWait+2*time.Second)
-	if err != nil {
-		return err
-	}
-	if tr, ok := peerClient.Transport.(*http.Transport); ok {
-		tr.DisableKeepAlives = false
-	}
+	// this one, and promotes them, dialing them as a standby does.
+	peerClient := &http.Client{Timeout: failover.PromoteWait + 2*time.Second,
+		Transport: &http.Transport{TLSClientConfig: peerTLS}}
 	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
 		Limits: api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize,

@@ -326,6 +326,7 @@ func TestDashboardRollbackSeen(t *testing.T) {
 	b.text(leaderJS, 10*time.Second, equals(old.name))
 	b.text(nodeCell(old.name, ".rolled"), 10*time.Second, equals("0"))
 
+	b.do(chromedp.Navigate("about:blank")) // its node is about to be killed: a failed poll would be a page error
 	others := append(fc.without(old), fc.secondaries...)
 	for _, n := range others {
 		n.signal(syscall.SIGSTOP)
@@ -345,7 +346,7 @@ func TestDashboardRollbackSeen(t *testing.T) {
 	if l := mustLogOf(t, next); len(l) != 1 {
 		t.Fatalf("the new leader %s holds %d messages, want only the first: nothing to roll back", next.name, len(l))
 	}
-	b.do(chromedp.Navigate(watcher.url() + "/")) // the page's node was restarted: open it again
+	b.do(chromedp.Navigate(watcher.url() + "/")) // open again on the restarted node
 	b.text(leaderJS, 20*time.Second, equals(next.name))
 	old.signal(syscall.SIGCONT)
 	b.text(nodeCell(old.name, ".role"), 20*time.Second, equals("standby"))
