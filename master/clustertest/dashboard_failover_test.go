@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,6 +128,10 @@ func TestDashboardFailoverSeenFromAStandby(t *testing.T) {
 		t.Fatalf("promote buttons for %q (%v), want one per standby, none for the leader %s", buttons, err, leader.name)
 	}
 
+	before := map[string]int{} // failovers each node took over by before the kill
+	for _, m := range fc.masters {
+		before[m.name] = failovers(b.text(nodeCell(m.name, ".promotions"), 10*time.Second, func(string) error { return nil }))
+	}
 	leader.kill()
 	next := fc.leader(leader).name
 	b.text(leaderJS, 20*time.Second, equals(next))
@@ -137,6 +142,12 @@ func TestDashboardFailoverSeenFromAStandby(t *testing.T) {
 		return nil
 	})
 	b.text(nodeCell(leader.name, ".role"), 10*time.Second, equals("unreachable"))
+	b.text(nodeCell(next, ".promotions"), 10*time.Second, func(got string) error {
+		if n := failovers(got); n <= before[next] {
+			return fmt.Errorf("%s took over by %d failovers (%q), and %d before the kill", next, n, got, before[next])
+		}
+		return nil
+	})
 	if code := nodeStateStatus(t, standby, leader.name); code != http.StatusBadGateway {
 		t.Errorf("the killed leader's state through %s: %d, want 502", standby.name, code)
 	}
@@ -176,6 +187,12 @@ func TestDashboardPromote(t *testing.T) {
 	b.do(chromedp.SetValue(chromedp.ID("token"), "open-sesame"), promote)
 	b.text(status, 20*time.Second, equals("200"))
 	b.text(leaderJS, 10*time.Second, equals(target.name))
+	b.text(nodeCell(target.name, ".promotions"), 10*time.Second, func(got string) error {
+		if !strings.HasSuffix(got, "1 switchover") { // it may have led by a failover in the first elections
+			return fmt.Errorf("%s took over %q, want by 1 switchover", target.name, got)
+		}
+		return nil
+	})
 	if got := fc.leader(); got != target {
 		t.Errorf("the nodes name %s the leader after the page promoted %s", got.name, target.name)
 	}
@@ -365,4 +382,15 @@ func appendMsgTimeout(t *testing.T, n *node, msg string, w, timeoutMs int) reply
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": w, "timeoutMs": timeoutMs})
 	return post(t, n, string(body))
+}
+
+// failovers reads how many failovers a node came to lead by from the
+// page's "took over" cell ("2 failovers, 1 switchover").
+func failovers(cell string) int {
+	m := regexp.MustCompile(`(\d+) failovers?`).FindStringSubmatch(cell)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }

@@ -43,6 +43,9 @@ type dashboardState struct {
 	Events           []replication.Event `json:"events"`
 	FaultsAPI        bool                `json:"faultsApi"`
 	Node             string              `json:"node,omitempty"` // with failover: this node's NODE_NAME
+	// Promotions, with failover, count the times this node came to lead
+	// since it started, by reason (failover, switchover).
+	Promotions map[string]uint64 `json:"promotions,omitempty"`
 }
 
 // dashboardState is GET /dashboard/state.
@@ -50,7 +53,7 @@ func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 	st := dashboardState{health: s.healthNow(), Time: time.Now().UTC().Format(time.RFC3339Nano),
 		Waiting: s.hub.Waiting(), Events: s.hub.Events(), FaultsAPI: s.opts.FaultsAPI}
 	if s.opts.Failover != nil {
-		st.Node = s.opts.NodeName
+		st.Node, st.Promotions = s.opts.NodeName, s.opts.Failover.Status().Promotions
 	}
 	rate, p50, p99 := s.recent.summary()
 	st.AppendsPerSecond, st.LatencyP50Ms, st.LatencyP99Ms = rate, p50.Seconds()*1000, p99.Seconds()*1000
