@@ -120,6 +120,10 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Info("failover on", zap.String("advertiseUrl", cfg.AdvertiseURL), zap.Int("peers", len(cfg.Peers)),
 			zap.String("failover", cfg.Mode), zap.Duration("failoverTimeout", cfg.Timeout), zap.Bool("learner", learner))
 	}
+	// The dashboard reads the other master-capable nodes' state through
+	// this one, and promotes them, dialing them as a standby does.
+	peerClient := &http.Client{Timeout: failover.PromoteWait + 2*time.Second,
+		Transport: &http.Transport{TLSClientConfig: peerTLS}}
 	draining := make(chan struct{})
 	server := api.New(st, hub, api.Options{
 		Limits: api.Limits{MaxMessageBytes: cfg.MaxMessageBytes, ClusterSize: cfg.ClusterSize,
@@ -136,6 +140,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Reads:              cfg.ReadLimits(),
 		Draining:           draining,
 		Failover:           fo,
+		NodeName:           cfg.NodeName,
+		PeerClient:         peerClient,
 		Authorized:         hub.Authorized,
 	}, log)
 	wg.Go(func() { server.SampleLag(ctx) }) // the dashboard's last minute of lag

@@ -326,19 +326,7 @@ func TestDashboardTenSecondaries(t *testing.T) {
 		return nil
 	})
 
-	for _, width := range []int64{1400, 1000, 720} {
-		b.do(chromedp.EmulateViewport(width, 900))
-		poll.Check(t, 5*time.Second, func() error {
-			w, err := eval[[]int](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
-			if err != nil {
-				return err
-			}
-			if w[0] > w[1] {
-				return fmt.Errorf("at %d px the page scrolls sideways: %d px wide in %d", width, w[0], w[1])
-			}
-			return nil
-		})
-	}
+	b.noSidewaysScroll()
 	if *dashboardShot != "" {
 		b.do(chromedp.EmulateViewport(1400, 900))
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)

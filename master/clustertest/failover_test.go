@@ -787,4 +787,9 @@ func TestFailoverOverMutualTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated || r.ID != 1 {
 		t.Fatalf("a write through %s: %d %+v", standby.name, resp.StatusCode, r)
 	}
+	// The dashboard a standby serves reads the leader over https too.
+	var st struct{ Node string }
+	if err := standby.GetJSON("/dashboard/nodes/"+leader.name+"/state", &st); err != nil || st.Node != leader.name {
+		t.Errorf("the leader's dashboard state through %s: %+v, %v", standby.name, st, err)
+	}
 }

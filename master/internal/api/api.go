@@ -64,6 +64,11 @@ type Options struct {
 	// Failover, with PEERS, is the node this API serves: writes go to its
 	// leader, POST /promote promotes it. nil for a single master.
 	Failover Failover
+	// NodeName is this node's NODE_NAME (with Failover).
+	NodeName string
+	// PeerClient reaches the other master-capable nodes for the
+	// dashboard (dashboard_nodes.go); nil is http.DefaultClient.
+	PeerClient *http.Client
 	// Authorized checks a request's bearer token (POST /promote); nil
 	// lets every request through.
 	Authorized func(*http.Request) bool
@@ -75,6 +80,7 @@ type Server struct {
 	hub   *replication.Hub
 	opts  Options
 	log   *zap.Logger
+	peers *http.Client // opts.PeerClient, or the default
 
 	keysMu   sync.Mutex
 	keys     *idempotency.Table // guarded by keysMu
@@ -96,7 +102,10 @@ func New(st store.Store, hub *replication.Hub, opts Options, log *zap.Logger) *S
 	if opts.MaxWaitingWrites == 0 {
 		opts.MaxWaitingWrites = 10000
 	}
-	s := &Server{store: st, hub: hub, opts: opts, log: log}
+	s := &Server{store: st, hub: hub, opts: opts, log: log, peers: opts.PeerClient}
+	if s.peers == nil {
+		s.peers = http.DefaultClient
+	}
 	s.keys = s.restoreKeys(time.Now())
 	reg := prometheus.Registerer(prometheus.NewRegistry()) // unserved, when the caller has none
 	if opts.Registry != nil {
@@ -141,6 +150,9 @@ func (s *Server) Routes() http.Handler {
 	r.Put("/secondaries/{name}/faults", s.setFaults)
 	if s.opts.Failover != nil {
 		r.Post("/promote", s.promote)
+		r.Get("/dashboard/nodes/{name}/state", s.nodeRead("/dashboard/state", s.dashboardState))
+		r.Get("/dashboard/nodes/{name}/history", s.nodeRead("/dashboard/history", s.dashboardHistory))
+		r.Post("/dashboard/nodes/{name}/promote", s.nodePromote)
 	}
 	if s.opts.Pprof {
 		r.Mount("/debug", middleware.Profiler())

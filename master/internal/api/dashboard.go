@@ -42,12 +42,19 @@ type dashboardState struct {
 	Messages         []frame.Entry       `json:"messages"` // the newest, oldest first, each cut to 80 bytes
 	Events           []replication.Event `json:"events"`
 	FaultsAPI        bool                `json:"faultsApi"`
+	Node             string              `json:"node,omitempty"` // with failover: this node's NODE_NAME
+	// Promotions, with failover, count the times this node came to lead
+	// since it started, by reason (failover, switchover).
+	Promotions map[string]uint64 `json:"promotions,omitempty"`
 }
 
 // dashboardState is GET /dashboard/state.
 func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 	st := dashboardState{health: s.healthNow(), Time: time.Now().UTC().Format(time.RFC3339Nano),
 		Waiting: s.hub.Waiting(), Events: s.hub.Events(), FaultsAPI: s.opts.FaultsAPI}
+	if s.opts.Failover != nil {
+		st.Node, st.Promotions = s.opts.NodeName, s.opts.Failover.Status().Promotions
+	}
 	rate, p50, p99 := s.recent.summary()
 	st.AppendsPerSecond, st.LatencyP50Ms, st.LatencyP99Ms = rate, p50.Seconds()*1000, p99.Seconds()*1000
 	from := uint64(1)
@@ -66,6 +73,12 @@ func (s *Server) dashboardState(w http.ResponseWriter, r *http.Request) {
 		msgs[i] = frame.Entry{ID: e.ID, Message: e.Message} // the epoch, key and at are the frames', not the page's
 	}
 	st.Messages = msgs
+	if st.Messages == nil { // an empty log
+		st.Messages = []frame.Entry{}
+	}
+	if st.Events == nil { // a standby that never led has none
+		st.Events = []replication.Event{}
+	}
 	httpapi.WriteJSON(w, http.StatusOK, st)
 }
 
