@@ -199,8 +199,10 @@ func (n *Node) catchUp(ctx context.Context, c *candidacy, sources map[string]*so
 	}
 	n.log.Info("copying from the most up-to-date promiser", zap.String("source", src.name),
 		zap.Uint64("from", plan.From), zap.Uint64("through", plan.Through))
-	if err := src.send(frame.Frame{Type: frame.TypePull, From: plan.From, To: plan.Through}); err != nil {
-		return err
+	if plan.From <= plan.Through { // else only the source's history is newer: nothing to pull
+		if err := src.send(frame.Frame{Type: frame.TypePull, From: plan.From, To: plan.Through}); err != nil {
+			return err
+		}
 	}
 	for n.st.LastID() < plan.Through {
 		n.mu.Lock()

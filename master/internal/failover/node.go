@@ -89,6 +89,7 @@ type Node struct {
 	links        map[*link]bool // followers that dialed this node while it does not lead
 	follower     *follow.Client // while following (standby)
 	stopFollower func()         // stops it and waits
+	granted      time.Time      // when this node last promised another candidate
 	stats        Stats
 }
 
@@ -113,6 +114,9 @@ func New(cfg Config, st store.Store, b *ballot.Ballot, hub *replication.Hub, log
 	b.OnPromise(func(p election.Promise) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
+		if p.To != n.cfg.Self.Name {
+			n.granted = n.now() // as Raft restarts its election timer on a vote: let that candidacy finish
+		}
 		if n.cand != nil {
 			n.cand.tally.Promised(p)
 		}
@@ -167,6 +171,11 @@ func (n *Node) Run(ctx context.Context) {
 			if _, _, _, ok := n.following(); ok {
 				lastHeard = now
 			}
+			n.mu.Lock()
+			if n.granted.After(lastHeard) {
+				lastHeard = n.granted
+			}
+			n.mu.Unlock()
 			if handoff != nil {
 				last := n.st.LastID()
 				switch {
