@@ -56,7 +56,7 @@ func newHAStack(t *testing.T) *haStack {
 		t.Fatal(err)
 	}
 	s := &haStack{
-		stack: &stack{t: t, project: fmt.Sprintf("replog-e2e-ha-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)},
+		stack: &stack{t: t, project: projectName("replog-e2e-ha")},
 		fc:    &failoverCluster{t: t, size: 5},
 	}
 	s.env = append([]string{"REPLOG_CLUSTER_STATE=new", "REPLOG_ADVERTISE_HOST=127.0.0.1",
@@ -73,9 +73,11 @@ func newHAStack(t *testing.T) *haStack {
 	}
 	// The engine's events for the project's containers (die, kill, oom,
 	// network changes), shown on failure: what happened to a container
-	// that went silent.
+	// that went silent. --until ends it even if this process is killed
+	// before its cleanup.
 	var events syncBuffer
 	ev := exec.Command("docker", "events", "--filter", "label=com.docker.compose.project="+s.project,
+		"--until", fmt.Sprint(time.Now().Add(20*time.Minute).Unix()),
 		"--format", "{{.TimeNano}} {{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}")
 	ev.Stdout, ev.Stderr = &events, &events
 	if err := ev.Start(); err != nil {
