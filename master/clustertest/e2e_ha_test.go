@@ -71,38 +71,53 @@ func newHAStack(t *testing.T) *haStack {
 			s.fc.secondaries = append(s.fc.secondaries, n)
 		}
 	}
-	// The engine's events for the project's containers (die, kill, oom,
-	// network changes), shown on failure: what happened to a container
-	// that went silent. --until ends it even if this process is killed
-	// before its cleanup.
-	var events syncBuffer
-	ev := exec.Command("docker", "events", "--filter", "label=com.docker.compose.project="+s.project,
-		"--until", fmt.Sprint(time.Now().Add(20*time.Minute).Unix()),
-		"--format", "{{.TimeNano}} {{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}")
-	ev.Stdout, ev.Stderr = &events, &events
-	if err := ev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = ev.Process.Kill()
-		_ = ev.Wait()
-		if t.Failed() {
-			logs, _ := composeRun(s.env, s.project, "logs", "--no-color")
-			t.Logf("--- logs of every container ---\n%s", logs)
-			ps, _ := composeRun(s.env, s.project, "ps", "-a")
-			// A container whose networks are {} lost its endpoint to the
-			// engine (seen when another client left a swarm on the same engine).
-			ids, _ := composeRun(s.env, s.project, "ps", "-q")
-			nets, _ := exec.Command("docker", append([]string{"inspect", "-f", "{{.Name}} {{json .NetworkSettings.Networks}}"}, strings.Fields(ids)...)...).CombinedOutput()
-			t.Logf("--- containers ---\n%s\n%s\n--- docker events ---\n%s", ps, nets, events.String())
-		}
-		if out, err := composeRun(s.env, s.project, "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
-			t.Errorf("compose down: %v\n%s", err, out)
-		}
-	})
+	events := s.recordEvents()
+	t.Cleanup(func() { s.tearDown(events) })
 	s.compose("up", "-d", "--no-build")
 	s.whole()
 	return s
+}
+
+// recordEvents reads the engine's events for the project's containers
+// (die, kill, oom, health) until the test's cleanup, to show on failure
+// what happened to a container that went silent. --until ends the reader
+// even when this process is killed before its cleanup.
+func (s *haStack) recordEvents() *eventLog {
+	s.t.Helper()
+	e := &eventLog{cmd: exec.Command("docker", "events", "--filter", "label=com.docker.compose.project="+s.project,
+		"--until", fmt.Sprint(time.Now().Add(20*time.Minute).Unix()),
+		"--format", "{{.TimeNano}} {{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}")}
+	e.cmd.Stdout, e.cmd.Stderr = &e.out, &e.out
+	if err := e.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	return e
+}
+
+type eventLog struct {
+	cmd *exec.Cmd
+	out syncBuffer
+}
+
+// tearDown removes the project, with its volumes; when the test failed it
+// first shows every container's logs, states, networks and events. A
+// container whose networks are {} lost its endpoint to the engine (seen
+// when another client of the engine left a swarm).
+func (s *haStack) tearDown(events *eventLog) {
+	_ = events.cmd.Process.Kill()
+	_ = events.cmd.Wait()
+	if s.t.Failed() {
+		logs, _ := composeRun(s.env, s.project, "logs", "--no-color")
+		s.t.Logf("--- logs of every container ---\n%s", logs)
+		ps, _ := composeRun(s.env, s.project, "ps", "-a")
+		ids, _ := composeRun(s.env, s.project, "ps", "-q")
+		nets, _ := exec.Command("docker", append([]string{"inspect", "-f", "{{.Name}} {{json .NetworkSettings.Networks}}"},
+			strings.Fields(ids)...)...).CombinedOutput()
+		s.t.Logf("--- containers ---\n%s\n%s\n--- docker events ---\n%s", ps, nets, events.out.String())
+	}
+	if out, err := composeRun(s.env, s.project, "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
+		s.t.Errorf("compose down: %v\n%s", err, out)
+	}
 }
 
 // whole waits until every node names one leader and that leader counts
