@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./master/... ./secondary/... ./shared/...
 BIN     := bin
 
-.PHONY: build test vet tidy run run-test clean e2e e2e-swarm bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down helm-check
+.PHONY: build test vet tidy run run-test clean e2e e2e-swarm bench bench-micro postman demo rules soak fuzz docker-build docker-up docker-down ha-up ha-down helm-check
 
 build:
 	cd master && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BIN)/master .
@@ -124,6 +124,21 @@ docker-up:
 
 docker-down:
 	deploy/compose.sh down
+
+# The failover stack (docker-compose.ha.yml: m1, m2, m3 and s1, s2) as the
+# project replog-ha. CLUSTER_STATE=new only when none of its volumes
+# exists yet, i.e. on the cluster's first start (see README "Failover").
+HA_COMPOSE := deploy/compose.sh -p replog-ha -f docker-compose.ha.yml
+
+ha-up:
+	b=$$(deploy/builder.sh) && \
+	state=$$(docker volume ls -q --filter label=com.docker.compose.project=replog-ha | grep -q . || echo new) && \
+	echo "ha-up: CLUSTER_STATE=$${state:-(unset)}" && \
+	REPLOG_BUILDER=$$b REPLOG_CLUSTER_STATE=$$state $(HA_COMPOSE) up -d --build
+	$(HA_COMPOSE) ps
+
+ha-down:
+	$(HA_COMPOSE) down
 
 clean:
 	rm -rf $(BIN)

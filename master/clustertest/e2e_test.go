@@ -89,7 +89,7 @@ func newStackTLS(t *testing.T, secondaries int, tlsCfg *tls.Config, env ...strin
 	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
 	s := &stack{
 		t:       t,
-		project: fmt.Sprintf("replog-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
+		project: projectName("replog-e2e"),
 		env:     append([]string{"REPLOG_MASTER_PORT=" + port}, env...),
 	}
 	s.master = &node{t: t, name: "master", Node: &proc.Node{Name: "master", Addr: "127.0.0.1:" + port, TLS: tlsCfg}}
@@ -444,6 +444,17 @@ func TestE2ETLS(t *testing.T) {
 			t.Fatalf("a secondary holds %+v", page.Messages)
 		}
 	}
+}
+
+// projectName is a compose project's name for one scenario: prefix, the
+// run (REPLOG_E2E_RUN, which deploy/e2e.sh sets so that it can remove
+// what an interrupted run left; else this process's id), a number.
+func projectName(prefix string) string {
+	run := os.Getenv("REPLOG_E2E_RUN")
+	if run == "" {
+		run = fmt.Sprint(os.Getpid())
+	}
+	return fmt.Sprintf("%s-%s-%d", prefix, run, time.Now().UnixNano()%1e6)
 }
 
 // freeAddr is a loopback host:port free at the moment.

@@ -223,10 +223,12 @@ func TestFailoverOneLeaderAndStandbysRedirect(t *testing.T) {
 // writer appends one message after another to whichever master takes it
 // (following redirects), recording what was acknowledged at w.
 type writer struct {
-	mu    sync.Mutex
-	acked map[uint64]string // id → message, for 201s
-	n     int
-	w     int // the write concern
+	client *http.Client // nil: the package's client
+	mu     sync.Mutex
+	acked  map[uint64]string // id → message, for 201s
+	at     [][2]time.Time    // when each acknowledged write was sent, and when its 201 came
+	n      int
+	w      int // the write concern
 }
 
 func (w *writer) run(t *testing.T, fc *failoverCluster, prefix string, wc int, stop <-chan struct{}) *sync.WaitGroup {
@@ -245,7 +247,12 @@ func (w *writer) run(t *testing.T, fc *failoverCluster, prefix string, wc int, s
 			b, _ := json.Marshal(map[string]any{"message": msg, "writeConcern": wc, "timeoutMs": 2000})
 			req, _ := http.NewRequest(http.MethodPost, m.url()+"/messages", strings.NewReader(string(b)))
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
+			c := w.client
+			if c == nil {
+				c = client
+			}
+			sent := time.Now()
+			resp, err := c.Do(req)
 			if err != nil {
 				continue // a killed node
 			}
@@ -261,6 +268,7 @@ func (w *writer) run(t *testing.T, fc *failoverCluster, prefix string, wc int, s
 					t.Errorf("id %d acknowledged at a majority for %q and %q", r.ID, old, msg)
 				}
 				w.acked[r.ID] = msg
+				w.at = append(w.at, [2]time.Time{sent, time.Now()})
 				w.n++
 				w.mu.Unlock()
 			} else {
@@ -355,6 +363,20 @@ func TestFailoverLeaderKilledStandbyLeadsAndMajorityWritesSurvive(t *testing.T) 
 			t.Errorf("a write acknowledged at a majority went to rollback/: %s", m)
 		}
 	}
+}
+
+// ackedAfter is when the first write sent after t was acknowledged, if
+// one has been: a write sent before t may still be answered after it.
+func (w *writer) ackedAfter(t time.Time) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	first, ok := time.Time{}, false
+	for _, a := range w.at {
+		if a[0].After(t) && (!ok || a[1].Before(first)) {
+			first, ok = a[1], true
+		}
+	}
+	return first, ok
 }
 
 func (w *writer) count() int {
