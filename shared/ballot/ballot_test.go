@@ -134,3 +134,34 @@ func TestADataDirSpeaksUnderOneName(t *testing.T) {
 		t.Fatalf("an unnamed directory: promise %+v, owner %q, %v", p, owner, err)
 	}
 }
+
+// TestALosingCandidateFollowsTheWinnerOfItsEpoch: a node that promised
+// an epoch to itself and lost accepts the winner of that epoch (its
+// promise now names the winner, on disk first), and still refuses any
+// other node's leadership or candidacy of that epoch.
+func TestALosingCandidateFollowsTheWinnerOfItsEpoch(t *testing.T) {
+	d := &disk{}
+	b := New(election.Promise{Epoch: 2, To: "m1"}, false, "m2", d.save)
+	if _, err := b.Stand("m2", 2); err != nil { // stands for 3
+		t.Fatal(err)
+	}
+	if err := b.Accept(3, "m3"); err != nil {
+		t.Fatalf("the winner of the epoch it lost: %v", err)
+	}
+	if got := d.saved[len(d.saved)-1].Promise; got != (election.Promise{Epoch: 3, To: "m3"}) {
+		t.Fatalf("saved %+v", got)
+	}
+	if err := b.Check(3, "m3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Accept(3, "m1"); !errors.Is(err, election.ErrPromisedOther) {
+		t.Fatalf("a second leader of epoch 3: %v", err)
+	}
+	if _, err := b.Prepare(3, "m1"); !errors.Is(err, election.ErrPromisedOther) {
+		t.Fatalf("a second candidate of epoch 3: %v", err)
+	}
+	other := New(election.Promise{Epoch: 3, To: "m4"}, false, "m2", (&disk{}).save)
+	if err := other.Accept(3, "m3"); !errors.Is(err, election.ErrPromisedOther) {
+		t.Fatalf("a leader of an epoch promised to another node: %v", err)
+	}
+}
