@@ -538,12 +538,16 @@ func (h *Hub) seen(s *session) {
 // heard records that s's peer was heard from and holds every id up to
 // id, and wakes the writes that satisfies: one lock for both.
 func (h *Hub) heard(s *session, id uint64) {
-	last := h.store.LastID() // before the lock: the store has locks of its own
+	counts := h.countsCommit()
+	var last uint64
+	if counts {
+		last = h.store.LastID() // before the lock: the store has locks of its own
+	}
 	h.mu.Lock()
 	h.members.Seen(s.name, s.id, h.now())
 	done := h.members.Hold(s.name, s.id, id)
 	var commit uint64
-	if h.countsCommit() {
+	if counts {
 		commit = h.members.tracker.Committed(majority(h.opts.ClusterSize), last)
 	}
 	h.mu.Unlock()
