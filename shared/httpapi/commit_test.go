@@ -111,6 +111,13 @@ func TestCommittedStreamWaitsForTheCommitID(t *testing.T) {
 	n.append("d")
 	n.commit.Raise(4)
 	s.Expect(4, "d")
+	// Without from, a committed stream starts after the last id
+	// committed, not after the last held.
+	n.append("e", "f")
+	bare := ssetest.Open(t, n.url+"/messages/stream?committed=true")
+	n.commit.Raise(6)
+	bare.Expect(5, "e")
+	bare.Expect(6, "f")
 }
 
 // TestCommittedNeedsACommitID: a node that knows no commit id refuses

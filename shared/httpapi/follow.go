@@ -224,12 +224,12 @@ const (
 // the consumer forgets what it got beyond it and reconnects from there.
 // A committed stream never sends what can be rolled back.
 func (rd *Reads) Stream(w http.ResponseWriter, r *http.Request) {
-	next, err := streamStart(r, rd.store)
+	v, err := rd.viewOf(r)
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
-	v, err := rd.viewOf(r)
+	next, err := streamStart(r, v)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -307,8 +307,9 @@ func (rd *Reads) send(rc *http.ResponseController, w http.ResponseWriter, buf []
 }
 
 // streamStart is where a stream begins: Last-Event-ID + 1, else from,
-// else the next id to be written.
-func streamStart(r *http.Request, st store.Store) (uint64, error) {
+// else the id after the last the view shows (for a committed stream, the
+// next to be committed).
+func streamStart(r *http.Request, v view) (uint64, error) {
 	if s := r.Header.Get("Last-Event-ID"); s != "" {
 		id, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -323,7 +324,7 @@ func streamStart(r *http.Request, st store.Store) (uint64, error) {
 		}
 		return from, nil
 	}
-	return st.LastID() + 1, nil
+	return v.last() + 1, nil
 }
 
 // appendEvent encodes one message as a server-sent event. The entry's
