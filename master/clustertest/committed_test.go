@@ -63,7 +63,7 @@ func TestFailoverCommittedReadsWaitForAMajority(t *testing.T) {
 	// The leader takes writes for 2 heartbeat intervals after its peers
 	// fall silent, and leads for FAILOVER_TIMEOUT: long enough here for
 	// the checks made while it hears only s1.
-	fc := startFailoverWith(t, 3, 2, true, "HEARTBEAT_INTERVAL=1s", "FAILOVER_TIMEOUT=6s")
+	fc := startFailoverWith(t, 3, 2, true, "HEARTBEAT_INTERVAL=500ms", "FAILOVER_TIMEOUT=4s")
 	leader := fc.leader()
 	s1, s2 := fc.secondaries[0], fc.secondaries[1]
 	if r := appendMsg(t, leader, "everywhere", 5); r.Status != http.StatusCreated {
