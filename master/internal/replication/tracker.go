@@ -108,18 +108,18 @@ func (t *Tracker) Committed(majority int, last uint64) uint64 {
 	if majority <= 1 {
 		return last
 	}
-	held := make([]uint64, 0, len(t.held))
-	for _, v := range t.held {
-		held = append(held, v)
-	}
-	if len(held) < majority-1 {
+	if len(t.held) < majority-1 {
 		return 0
 	}
-	slices.Sort(held)
-	slices.Reverse(held)
+	t.sorted = t.sorted[:0] // the scratch Hold uses: no allocation per ack
+	for _, v := range t.held {
+		t.sorted = append(t.sorted, v)
+	}
+	slices.Sort(t.sorted)
+	slices.Reverse(t.sorted)
 	// The (majority-1)-th largest is held by majority-1 secondaries and
 	// the leader.
-	return min(held[majority-2], last)
+	return min(t.sorted[majority-2], last)
 }
 
 // DropBelow removes and returns the waits for ids below id: retention
