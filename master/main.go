@@ -88,8 +88,14 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		// present none, and the hub refuses peers without a verified one.
 		tlsConfig.ClientCAs, tlsConfig.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
-	var node *failover.Node // with PEERS; the hub hands it the peers that dial while it does not lead
+	var node *failover.Node  // with PEERS; the hub hands it the peers that dial while it does not lead
+	var commit *store.Commit // the commit id, known only with CLUSTER_SIZE (required with PEERS)
+	if cfg.ClusterSize > 0 {
+		commit = new(store.Commit)
+	}
 	hub := replication.NewHub(st, replication.Options{
+		Commit:            commit,
+		ClusterSize:       cfg.ClusterSize,
 		Failover:          cfg.Failover.On(),
 		Standby:           func(ctx context.Context, conn *websocket.Conn, hello frame.Frame) { node.ServeLink(ctx, conn, hello) },
 		MaxMessageBytes:   cfg.MaxMessageBytes,

@@ -96,6 +96,10 @@ type Config struct {
 	// OnHandoff is called, on the following link's reader, with a
 	// handoff frame of the leader followed; nil ignores them.
 	OnHandoff func(frame.Frame)
+	// Commit is where the follower keeps the commit id its leader's
+	// frames tell it (frame.Frame.CommitID): reads with committed=true
+	// show up to it. nil: the client keeps its own (Client.Commit).
+	Commit *store.Commit
 	Options
 }
 
@@ -110,7 +114,8 @@ type Client struct {
 	ballot    *ballot.Ballot
 	voters    string
 	onHandoff func(frame.Frame)
-	fo        failover // the failover mode's state (failover.go)
+	commit    *store.Commit // the highest commit id heard; reset with the log
+	fo        failover      // the failover mode's state (failover.go)
 
 	rot       rotation               // only Run uses it
 	preferred atomic.Pointer[string] // a URL the next round starts from (Prefer), until Run takes it
@@ -191,8 +196,11 @@ func New(cfg Config) *Client {
 		panic("follow.New: no URL to dial")
 	}
 	c := &Client{name: cfg.Name, role: cfg.Role, store: cfg.Store, opts: cfg.Options.withDefaults(), log: cfg.Log,
-		ballot: cfg.Ballot, voters: cfg.Voters, onHandoff: cfg.OnHandoff,
+		ballot: cfg.Ballot, voters: cfg.Voters, onHandoff: cfg.OnHandoff, commit: cfg.Commit,
 		rot: rotation{urls: slices.Clone(cfg.URLs)}}
+	if c.commit == nil {
+		c.commit = new(store.Commit)
+	}
 	if c.role == "" {
 		c.role = frame.RoleSecondary
 	}
@@ -203,6 +211,18 @@ func New(cfg Config) *Client {
 		c.dialer = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.TLS}}
 	}
 	return c
+}
+
+// Commit is the commit id the follower heard from its leader, with its
+// change signal. It may be above the log's last id: a read shows at most
+// what the log holds.
+func (c *Client) Commit() *store.Commit { return c.commit }
+
+// resetLog drops the log and names it logID: the master holds another
+// log, and the commit id heard was of the old one.
+func (c *Client) resetLog(logID string) error {
+	c.commit.Reset()
+	return c.store.Reset(logID)
 }
 
 // Prefer makes url, when it is one of the client's URLs, the first one
@@ -402,7 +422,7 @@ func (c *Client) handshake(ctx context.Context, conn *websocket.Conn, out *frame
 				zap.String("localLogId", c.store.LogID()), zap.Uint64("localLastId", c.store.LastID()),
 				zap.String("masterLogId", w.LogID))
 		}
-		if err := c.store.Reset(w.LogID); err != nil {
+		if err := c.resetLog(w.LogID); err != nil {
 			return w, fmt.Errorf("reset log for %s: %w", w.LogID, err)
 		}
 	}
@@ -544,6 +564,9 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 				return err
 			}
 			c.heard(f.Entries[len(f.Entries)-1].ID)
+			if !c.opts.Faults.CutOff() {
+				c.commit.Raise(f.CommitID)
+			}
 			if !c.opts.Faults.Delays() && in.claim() {
 				err := c.applyFrames(out, applier, [][]frame.Entry{f.Entries}, t)
 				in.done()
@@ -562,6 +585,7 @@ func (c *Client) readLoop(conn *websocket.Conn, out *frame.Writer, in *inbox, ap
 				_ = c.write(out, frame.Error(err.Error()))
 				return err
 			}
+			c.commit.Raise(f.CommitID)
 			if err := c.followFirst(f.FirstID); err != nil {
 				c.log.Error("retention not followed", zap.Error(err))
 			}

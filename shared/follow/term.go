@@ -161,7 +161,7 @@ func (c *Client) joinTerm(t *term, w frame.Frame) (last uint64, err error) {
 				zap.String("localLogId", c.store.LogID()), zap.Uint64("localLastId", c.store.LastID()),
 				zap.String("leaderLogId", w.LogID), zap.String("leader", t.leader))
 		}
-		if err := c.store.Reset(w.LogID); err != nil {
+		if err := c.resetLog(w.LogID); err != nil {
 			return 0, fmt.Errorf("reset log for %s: %w", w.LogID, err)
 		}
 	}

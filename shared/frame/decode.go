@@ -58,11 +58,27 @@ func decodeAppend(data []byte) (f Frame, ok bool) {
 			continue
 		}
 		if text[i:] != "]}" {
-			return Frame{}, false
+			if f.CommitID, ok = readCommit(text, i); !ok {
+				return Frame{}, false
+			}
 		}
 		f.Entries = entries
 		return f, true
 	}
+}
+
+// readCommit reads the `],"commitId":N}` that ends an append frame with
+// a commit id (not 0: encoding/json leaves that out).
+func readCommit(text string, i int) (uint64, bool) {
+	i, ok := expect(text, i, `],"commitId":`)
+	if !ok {
+		return 0, false
+	}
+	commit, i, ok := readUint(text, i)
+	if !ok || commit == 0 || text[i:] != "}" {
+		return 0, false
+	}
+	return commit, true
 }
 
 // readEntry reads one entry as appendEntry writes it, from text[i], into

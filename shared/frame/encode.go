@@ -14,6 +14,33 @@ func AppendEntries(dst []byte, entries []Entry) []byte {
 	return appendEntries(dst, appendPrefix, entries, true)
 }
 
+// AppendEntriesCommit is AppendEntries of a frame that also carries the
+// commit id commit (0 leaves it out), for a version-2 peer.
+func AppendEntriesCommit(dst []byte, entries []Entry, commit uint64) []byte {
+	return appendCommit(AppendEntries(dst, entries), commit)
+}
+
+// AppendEntriesCommitFor is AppendEntriesCommit for a peer that speaks
+// version v: a version-1 peer gets no commit id (AppendEntriesFor).
+func AppendEntriesCommitFor(dst []byte, entries []Entry, v int, commit uint64) []byte {
+	if v < 2 {
+		return AppendEntriesFor(dst, entries, v)
+	}
+	return AppendEntriesCommit(dst, entries, commit)
+}
+
+// appendCommit turns the closing "]}" of the append frame dst ends with
+// into "],"commitId":commit}", as encoding/json writes the field after
+// the entries.
+func appendCommit(dst []byte, commit uint64) []byte {
+	if commit == 0 {
+		return dst
+	}
+	dst = append(dst[:len(dst)-1], `,"commitId":`...)
+	dst = strconv.AppendUint(dst, commit, 10)
+	return append(dst, '}')
+}
+
 // AppendEntriesFor is AppendEntries for a peer that speaks version v: a
 // version-1 peer gets each entry's id and message only, byte for byte what
 // a master of that release wrote (its decoder would take anything more off

@@ -9,10 +9,10 @@
 //
 //	secondary → master  hello    {name, role, logId, lastId, version, epoch*, lastEpoch*, epochs*, learner*}
 //	master → secondary  welcome  {logId, lastId, from, maxFrameBytes, version, leader*, epoch*, epochs*, keep*}
-//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*, digest*}, ...]}   (ids consecutive)
+//	master → secondary  append   {entries: [{id, epoch*, message, key*, at*, digest*}, ...], commitId*}   (ids consecutive)
 //	secondary → master  ack      {id, epoch*}  cumulative: "I hold every id up to id"
 //	secondary → master  nack     {from}   "could not apply from id from; resend"
-//	master → secondary  heartbeat {id, epoch*, quorumId*}  answered by the secondary with the same frame
+//	master → secondary  heartbeat {id, epoch*, quorumId*, commitId*}  answered by the secondary with the same frame
 //	master → secondary  faults   {faults} change injected faults (only to a hello with faultsApi)
 //	secondary → master  faults   {faults} the faults in force, answering a change (or {error})
 //	either way          error    {error}  sent before closing on a protocol error
@@ -226,6 +226,14 @@ type Frame struct {
 
 	// append and pulled
 	Entries []Entry `json:"entries,omitempty"`
+	// CommitID, in an append or heartbeat of a version-2 connection, is
+	// the highest id the leader knows a majority of the cluster holds (a
+	// single master: of CLUSTER_SIZE; absent without it): what no
+	// failover can roll back. A follower keeps the highest it heard and
+	// shows committed reads up to it (never beyond its own last id). It
+	// comes after entries so that an append with one reads as
+	// encoding/json writes it: {"type":"append","entries":[…],"commitId":N}.
+	CommitID uint64 `json:"commitId,omitempty"`
 
 	// ack: every id up to and including ID is held. heartbeat: a sequence
 	// number. faults: from the master, the change's number; from the
@@ -280,7 +288,7 @@ func decodeJSON(data []byte) (Frame, error) {
 func Encode(f Frame) ([]byte, error) {
 	switch f.Type {
 	case TypeAppend:
-		return AppendEntries(nil, f.Entries), nil
+		return AppendEntriesCommit(nil, f.Entries, f.CommitID), nil
 	case TypePulled:
 		return AppendPulled(nil, f.Entries), nil
 	}

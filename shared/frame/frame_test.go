@@ -319,6 +319,7 @@ func TestDecodeAppendFastPath(t *testing.T) {
 	}
 	assertFastPath(t, AppendEntries(nil, keyedEntries()))
 	assertFastPath(t, AppendPulled(nil, keyedEntries()))
+	assertFastPath(t, AppendEntriesCommit(nil, keyedEntries(), 41))
 	// What it leaves to encoding/json.
 	for _, in := range []string{
 		`{"type":"append","entries":[{"id":1,"message":"\u00e9"}]}`,
@@ -336,6 +337,10 @@ func TestDecodeAppendFastPath(t *testing.T) {
 		`{"type":"append","entries":[{"id":1,"message":"x","key":"k","at":9223372036854775808}]}`,
 		`{"type":"append","entries":[{"id":1,"message":"x","key":"\u00e9","at":5}]}`,
 		`{"type":"pulled","entries":[{"id":1,"message":"x"}] }`,
+		`{"type":"append","entries":[{"id":1,"message":"x"}],"commitId":0}`,
+		`{"type":"append","entries":[{"id":1,"message":"x"}],"commitId":01}`,
+		`{"type":"append","entries":[{"id":1,"message":"x"}],"commitId":1,"x":1}`,
+		`{"type":"append","commitId":1,"entries":[{"id":1,"message":"x"}]}`,
 	} {
 		if f, ok := decodeAppend([]byte(in)); ok {
 			t.Errorf("%s: taken by the hand decoder as %+v", in, f)
@@ -394,6 +399,9 @@ func FuzzDecodeAppend(f *testing.F) {
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"epoch":2,"message":"x","key":"k","at":9223372036854775807}]}`))
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"epoch":2,"message":"x","key":"k"}]}`))
 	f.Add([]byte(`{"type":"append","entries":[{"id":1,"epoch":0,"message":"x","key":"","at":0}]}`))
+	f.Add(AppendEntriesCommit(nil, keyedEntries(), 41))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"x"}],"commitId":0}`))
+	f.Add([]byte(`{"type":"append","entries":[{"id":1,"message":"x"}],"commitId":7 }`))
 	f.Add(AppendAckEpoch(nil, 12, 3))
 	f.Add([]byte(`{"type":"ack","epoch":3,"id":0}`))
 	f.Add([]byte(`{"type":"ack","epoch":03,"id":1}`))

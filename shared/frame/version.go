@@ -35,7 +35,7 @@ func Negotiate(v int) int { return min(v, Version) }
 
 // EncodeFor marshals f as a peer that speaks version v reads it. For a
 // version-1 peer it leaves out every field of the failover protocol
-// (epochs, keys, leader, keep, quorumId, …), writes version 1 in a hello
+// (epochs, keys, leader, keep, quorumId, commitId, …), writes version 1 in a hello
 // or welcome, and refuses the frames and roles that version 1 does not
 // have: what a single master sends a version-1 peer is byte for byte
 // what the release before sent (testdata/v1 holds it to that).
@@ -47,7 +47,7 @@ func EncodeFor(f Frame, v int) ([]byte, error) {
 		return nil, err
 	}
 	if f.Type == TypeAppend {
-		return AppendEntriesFor(nil, f.Entries, v), nil
+		return AppendEntriesFor(nil, f.Entries, v), nil // without f.CommitID
 	}
 	return Encode(f.version1())
 }
@@ -73,6 +73,6 @@ func (f Frame) version1() Frame {
 	f.Leader, f.Candidate, f.Granted = nil, "", false
 	f.Epoch, f.Promised, f.LastEpoch = 0, 0, 0
 	f.Epochs, f.Keep, f.Learner, f.To, f.QuorumID = nil, 0, false, 0, 0
-	f.Voters, f.Within, f.URL = "", 0, ""
+	f.Voters, f.Within, f.URL, f.CommitID = "", 0, "", 0
 	return f
 }

@@ -58,10 +58,10 @@ func singleMasterFrames() map[string]Frame {
 			{ID: 43, Epoch: 1, Message: "a", Key: "order-17", At: 1764756000123},
 			{ID: 44, Epoch: 1, Message: "b \"quoted\" \n é"},
 			{ID: 45, Epoch: 1, Message: ""},
-		}},
+		}, CommitID: 44},
 		"ack":       {Type: TypeAck, ID: 44, Epoch: 1},
 		"nack":      Nack(45, "injected failure"),
-		"heartbeat": {Type: TypeHeartbeat, ID: 7, Epoch: 1, FirstID: 3, LastID: 50, QuorumID: 49},
+		"heartbeat": {Type: TypeHeartbeat, ID: 7, Epoch: 1, FirstID: 3, LastID: 50, QuorumID: 49, CommitID: 49},
 		"error":     Error("protocol version 9 not supported; this master speaks 1"),
 	}
 }

@@ -14,11 +14,12 @@ import (
 // follows the log as server-sent events. At most a bounded number of
 // streams and waiting long-polls are open at once; a shutdown ends them.
 type Reads struct {
-	store store.Store
-	slots chan struct{}   // one per open stream or waiting long-poll
-	large chan struct{}   // one per GET /messages building a page above smallPageBytes
-	stall time.Duration   // a page not taken in this time ends its stream
-	done  <-chan struct{} // closed when the server shuts down
+	store  store.Store
+	commit *store.Commit   // the commit id this node knows; nil: none (committed=true is refused)
+	slots  chan struct{}   // one per open stream or waiting long-poll
+	large  chan struct{}   // one per GET /messages building a page above smallPageBytes
+	stall  time.Duration   // a page not taken in this time ends its stream
+	done   <-chan struct{} // closed when the server shuts down
 }
 
 // ReadLimits bound the reads a node serves at once.
@@ -44,6 +45,14 @@ func NewReads(st store.Store, lim ReadLimits, done <-chan struct{}) *Reads {
 		large: make(chan struct{}, max(lim.MaxLargeReads, 1)), stall: stall, done: done}
 }
 
+// WithCommit makes reads with committed=true show the ids up to c's
+// commit id (never beyond the log's last id); without it such reads are
+// refused (400): the node knows no commit id. Call it before serving.
+func (rd *Reads) WithCommit(c *store.Commit) *Reads {
+	rd.commit = c
+	return rd
+}
+
 // smallPageBytes is the most message text a GET /messages reply holds
 // without a large-read place: a page of small messages never waits, and
 // a burst of full 64 MiB pages costs at most MaxLargeReads pages of
@@ -66,9 +75,12 @@ func (rd *Reads) acquire() error {
 
 func (rd *Reads) release() { <-rd.slots }
 
-// Messages is GET /messages?from=&limit=&waitMs=: the page from from on,
-// or, when nothing with an id >= from is there yet and waitMs is set, the
-// first entries that arrive within waitMs (an empty page when none do).
+// Messages is GET /messages?from=&limit=&waitMs=&committed=: the page
+// from from on, or, when nothing with an id >= from is there yet and
+// waitMs is set, the first entries that arrive within waitMs (an empty
+// page when none do). With committed=true it shows only ids up to the
+// commit id this node knows, and a long-poll waits for the commit id to
+// pass from as well as for the message.
 func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 	p, err := ParsePage(r)
 	if err != nil {
@@ -80,11 +92,16 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	entries, err := rd.store.Read(nil, p.From, p.Limit, smallPageBytes)
-	if err == nil && len(entries) == 0 && wait > 0 {
-		entries, err = rd.await(r, p, wait)
+	v, err := rd.viewOf(r)
+	if err != nil {
+		WriteError(w, err)
+		return
 	}
-	if err == nil && rd.cutShort(p, entries) {
+	entries, err := v.read(p.From, p.Limit, smallPageBytes)
+	if err == nil && len(entries) == 0 && wait > 0 {
+		entries, err = rd.await(r, v, p, wait)
+	}
+	if err == nil && v.cutShort(p, entries) {
 		// The page would be larger than smallPageBytes: build it in
 		// one of the few places for large replies, or wait for one.
 		entries = nil // nothing held while waiting
@@ -94,7 +111,7 @@ func (rd *Reads) Messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		if entries, err = rd.store.Read(nil, p.From, p.Limit, maxPageBytes); err != nil {
+		if entries, err = v.read(p.From, p.Limit, maxPageBytes); err != nil {
 			WriteError(w, err)
 			return
 		}
@@ -129,15 +146,6 @@ func writeMessages(w http.ResponseWriter, entries []frame.Entry) {
 	_, _ = w.Write(append(buf, "]}\n"...)) // one newline, as WriteRaw ends every reply
 }
 
-// cutShort says whether entries, read for p, stopped at smallPageBytes
-// with more of the page in the log.
-func (rd *Reads) cutShort(p Page, entries []frame.Entry) bool {
-	if len(entries) == 0 || len(entries) >= p.Limit {
-		return false
-	}
-	return entries[len(entries)-1].ID < rd.store.LastID()
-}
-
 // acquireLarge takes a large-read place, waiting for one as long as the
 // client does: a waiting read costs its goroutine, not a page.
 func (rd *Reads) acquireLarge(r *http.Request) (release func(), err error) {
@@ -151,9 +159,10 @@ func (rd *Reads) acquireLarge(r *http.Request) (release func(), err error) {
 	}
 }
 
-// await waits up to wait for entries from p.From on. It costs no goroutine
-// beyond the handler's: it sleeps on the store's change broadcast.
-func (rd *Reads) await(r *http.Request, p Page, wait time.Duration) ([]frame.Entry, error) {
+// await waits up to wait for entries from p.From on that v shows. It
+// costs no goroutine beyond the handler's: it sleeps on the store's (and
+// for a committed read, the commit id's) change broadcast.
+func (rd *Reads) await(r *http.Request, v view, p Page, wait time.Duration) ([]frame.Entry, error) {
 	if err := rd.acquire(); err != nil {
 		return nil, err
 	}
@@ -161,13 +170,14 @@ func (rd *Reads) await(r *http.Request, p Page, wait time.Duration) ([]frame.Ent
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		changed := rd.store.Changed() // before the read: a change in between is not missed
-		entries, err := rd.store.Read(nil, p.From, p.Limit, maxPageBytes)
+		changed, moved := v.changed() // before the read: a change in between is not missed
+		entries, err := v.read(p.From, p.Limit, maxPageBytes)
 		if err != nil || len(entries) > 0 {
 			return entries, err
 		}
 		select {
 		case <-changed:
+		case <-moved:
 		case <-timer.C:
 			return nil, nil
 		case <-r.Context().Done():
@@ -200,15 +210,26 @@ const (
 	streamWriteTimeout = time.Minute
 )
 
-// Stream is GET /messages/stream?from=N: server-sent events, one per
-// message (id: <id>, data: the entry's JSON), in id order from from
-// (default: the next id to be written), or from Last-Event-ID + 1 when
-// that header is sent (an EventSource reconnecting). The log is read page
-// by page for the consumer, and each page goes out in one write. If the
-// log is reset (a secondary taking another log), the stream ends with an
-// event "reset" whose data is the new log id.
+// Stream is GET /messages/stream?from=N&committed=: server-sent events,
+// one per message (id: <id>, data: the entry's JSON), in id order from
+// from (default: the next id to be written), or from Last-Event-ID + 1
+// when that header is sent (an EventSource reconnecting). The log is read
+// page by page for the consumer, and each page goes out in one write.
+// With committed=true it sends only ids up to the commit id the node
+// knows, and waits for the commit id as well as for messages. If the log
+// is reset (a secondary taking another log), the stream ends with an
+// event "reset" whose data is the new log id; if the node rolls back ids
+// the stream sent (a failover: they were never on a majority), it ends
+// with an event "rollback" whose data is the last id that stays, so that
+// the consumer forgets what it got beyond it and reconnects from there.
+// A committed stream never sends what can be rolled back.
 func (rd *Reads) Stream(w http.ResponseWriter, r *http.Request) {
-	next, err := streamStart(r, rd.store)
+	v, err := rd.viewOf(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	next, err := streamStart(r, v)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -227,21 +248,31 @@ func (rd *Reads) Stream(w http.ResponseWriter, r *http.Request) {
 	logID := rd.store.LogID()
 	keepAlive := time.NewTicker(streamKeepAlive)
 	defer keepAlive.Stop()
-	var entries []frame.Entry
+	var (
+		entries []frame.Entry
+		seen    = seeLog(rd.store) // the log as the stream knew it, to tell a rollback of what it sent
+	)
 	buf := []byte(": replog stream of log " + logID + "\n\n")
 	for {
-		changed := rd.store.Changed()
+		changed, moved := v.changed()
 		if id := rd.store.LogID(); id != logID {
 			buf = append(buf, "event: reset\ndata: "+id+"\n\n"...)
 			_ = rd.send(rc, w, buf)
 			return
 		}
-		entries, err = rd.store.Read(entries[:0], next, streamPageEntries, streamPageBytes)
+		if keep, ok := seen.rolledBack(rd.store); ok {
+			buf = append(buf, "event: rollback\ndata: "...)
+			buf = strconv.AppendUint(buf, keep, 10)
+			_ = rd.send(rc, w, append(buf, "\n\n"...))
+			return
+		}
+		entries, err = v.readInto(entries[:0], next, streamPageEntries, streamPageBytes)
 		if err != nil {
 			return // the log failed under us; the client reconnects with Last-Event-ID
 		}
 		for _, e := range entries {
 			buf = appendEvent(buf, e)
+			seen.add(e)
 			next = e.ID + 1
 		}
 		if len(buf) > 0 {
@@ -255,6 +286,7 @@ func (rd *Reads) Stream(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-changed:
+		case <-moved:
 		case <-keepAlive.C:
 			buf = append(buf, ": keep-alive\n\n"...)
 		case <-r.Context().Done():
@@ -275,8 +307,9 @@ func (rd *Reads) send(rc *http.ResponseController, w http.ResponseWriter, buf []
 }
 
 // streamStart is where a stream begins: Last-Event-ID + 1, else from,
-// else the next id to be written.
-func streamStart(r *http.Request, st store.Store) (uint64, error) {
+// else the id after the last the view shows (for a committed stream, the
+// next to be committed).
+func streamStart(r *http.Request, v view) (uint64, error) {
 	if s := r.Header.Get("Last-Event-ID"); s != "" {
 		id, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -291,7 +324,7 @@ func streamStart(r *http.Request, st store.Store) (uint64, error) {
 		}
 		return from, nil
 	}
-	return st.LastID() + 1, nil
+	return v.last() + 1, nil
 }
 
 // appendEvent encodes one message as a server-sent event. The entry's

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type node struct {
 	t        *testing.T
 	store    *store.Memory
+	commit   *store.Commit
 	reads    *Reads
 	url      string
 	draining chan struct{}
@@ -34,8 +35,8 @@ type node struct {
 func newNode(t *testing.T, maxFollowers int) *node {
 	validating = &http.Client{Transport: openapitest.Transport(t, nil)}
 	st := store.NewMemory("L")
-	n := &node{t: t, store: st, draining: make(chan struct{})}
-	rd := NewReads(st, ReadLimits{MaxStreams: maxFollowers, MaxLargeReads: 2}, n.draining)
+	n := &node{t: t, store: st, commit: new(store.Commit), draining: make(chan struct{})}
+	rd := NewReads(st, ReadLimits{MaxStreams: maxFollowers, MaxLargeReads: 2}, n.draining).WithCommit(n.commit)
 	n.reads = rd
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /messages", rd.Messages)

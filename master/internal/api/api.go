@@ -137,6 +137,9 @@ func (s *Server) Routes() http.Handler {
 	r.Post("/messages", s.append)
 	r.Post("/newMessage", s.append) // the original system's route, kept for its users' scripts
 	reads := httpapi.NewReads(s.store, s.opts.Reads, s.opts.Draining)
+	if c := s.hub.Commit(); c != nil {
+		reads.WithCommit(c)
+	}
 	r.Get("/messages", s.reads.Messages(reads.Messages))
 	r.Get("/messages/stream", s.reads.Stream(reads.Stream))
 	r.Get("/health", s.health)
@@ -183,6 +186,7 @@ type health struct {
 	LogID       string                        `json:"logId"`
 	FirstID     uint64                        `json:"firstId"`
 	LastID      uint64                        `json:"lastId"`
+	CommitID    *uint64                       `json:"commitId"` // null: no commit id known (no CLUSTER_SIZE)
 	HeldBytes   int64                         `json:"heldBytes"`
 	Quorum      quorum                        `json:"quorum"`
 	Secondaries []replication.SecondaryStatus `json:"secondaries"`
@@ -214,6 +218,10 @@ func (s *Server) healthNow() health {
 		HeldBytes:   s.store.HeldBytes(),
 		Quorum:      quorum{Required: s.opts.Quorum, Healthy: s.hub.HealthyNodes()},
 		Secondaries: s.hub.Secondaries(),
+	}
+	if c := s.hub.Commit(); c != nil {
+		id := min(c.ID(), h.LastID)
+		h.CommitID = &id
 	}
 	if h.Quorum.Healthy < h.Quorum.Required {
 		h.Status = "read-only"

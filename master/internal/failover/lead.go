@@ -12,6 +12,7 @@ import (
 	"github.com/replog/replog/master/internal/replication"
 	"github.com/replog/replog/shared/election"
 	"github.com/replog/replog/shared/frame"
+	"github.com/replog/replog/shared/store"
 )
 
 // lead is one epoch this node leads: the hub's term and the Leadership
@@ -20,9 +21,13 @@ type lead struct {
 	term *replication.Term
 	now  func() time.Time
 
-	mu      sync.Mutex // guards ls and changed; taken inside Node.mu, never the other way
+	mu      sync.Mutex // guards ls, changed and selfHeld; taken inside Node.mu, never the other way
 	ls      *election.Leadership
 	changed chan struct{} // closed and replaced whenever Begun may have changed
+
+	self     string
+	selfHeld uint64        // the id the leader's own ack last said
+	commit   *store.Commit // the node's commit id, raised to ls.Committed as acks come; nil: none kept
 }
 
 // Begun reports whether the epoch's start is on a majority (before that
@@ -41,13 +46,27 @@ func (l *lead) note() {
 	l.changed = make(chan struct{})
 }
 
+// ack records that node holds id in this epoch. A follower's ack also
+// says the leader holds id (it sent it): the leader's own ack, otherwise
+// taken only now and then (checkLeading), is raised with it, so that
+// the commit id follows the followers' acks at once.
 func (l *lead) ack(node string, id uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	was := l.ls.Begun()
-	l.ls.Ack(node, id, l.now())
+	now := l.now()
+	if node == l.self {
+		l.selfHeld = id
+	} else if id > l.selfHeld {
+		l.selfHeld = id
+		l.ls.Ack(l.self, id, now)
+	}
+	l.ls.Ack(node, id, now)
 	if l.ls.Begun() != was {
 		l.note()
+	}
+	if l.commit != nil {
+		l.commit.Raise(l.ls.Committed())
 	}
 }
 
@@ -106,7 +125,7 @@ func (n *Node) begin(ctx context.Context, c *candidacy, reason string) error {
 	term := replication.NewTerm(c.epoch, h, n.cfg.Self.Name, n.cfg.Self.URL, n.cfg.Voters)
 	term.Size = n.cfg.ClusterSize
 	ld := &lead{term: term, now: n.now, ls: election.NewLeadership(n.cfg.Self.Name, start, n.cfg.ClusterSize, n.cfg.Timeout, now),
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), self: n.cfg.Self.Name, commit: n.hub.Commit()}
 	ld.ack(n.cfg.Self.Name, last)
 	term.Ack, term.Heard, term.Learner = ld.ack, ld.heard, ld.learner
 	term.SawEpoch = func(e uint64) { ld.sawEpoch(e); n.ballot.See(e); n.poke() }

@@ -243,7 +243,7 @@ func (n *Node) startFollowing(ctx context.Context) {
 	}
 	c := follow.New(follow.Config{URLs: urls, Name: n.cfg.Self.Name, Role: "standby", Store: n.st,
 		Log: n.log.Named("follow"), Options: n.cfg.Follow, Ballot: n.ballot, Voters: n.cfg.Voters,
-		OnHandoff: n.onHandoff})
+		OnHandoff: n.onHandoff, Commit: n.hub.Commit()})
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	n.follower, n.stopFollower = c, func() { cancel(); <-done }

@@ -80,6 +80,17 @@ type Options struct {
 	// is current to Standby.
 	Failover bool
 	Standby  func(ctx context.Context, conn *websocket.Conn, hello frame.Frame)
+	// Commit, when set, is the node's commit id (the highest id it knows
+	// a majority of the cluster holds): every append and heartbeat to a
+	// version-2 peer carries it (frame.Frame.CommitID). With Failover the
+	// leader's Leadership raises it; a single master raises it itself
+	// from its secondaries' acks, counting a majority of ClusterSize, the
+	// master included. nil: no commit id is known or sent (a single
+	// master without CLUSTER_SIZE).
+	Commit *store.Commit
+	// ClusterSize is CLUSTER_SIZE (0: not stated), for a single master's
+	// commit id.
+	ClusterSize int
 }
 
 func (o Options) withDefaults() Options {
@@ -173,8 +184,33 @@ func NewHub(st store.Store, opts Options, log *zap.Logger) *Hub {
 		sessions: map[SessionID]*session{},
 	}
 	h.peers.Store(new([]*session))
+	if c := opts.Commit; c != nil && !opts.Failover && opts.ClusterSize > 0 && majority(opts.ClusterSize) == 1 {
+		c.Raise(store.All) // a cluster of one: whatever the master holds is on a majority
+	}
 	h.wg.Go(h.tickLoop)
 	return h
+}
+
+// majority is how many of n nodes make a majority.
+func majority(n int) int { return n/2 + 1 }
+
+// Commit is the node's commit id (Options.Commit), nil when it knows none.
+func (h *Hub) Commit() *store.Commit { return h.opts.Commit }
+
+// commitID is the commit id the sessions send: never beyond the log's
+// last id (a single master of one counts all it holds), 0 when none.
+func (h *Hub) commitID() uint64 {
+	if h.opts.Commit == nil {
+		return 0
+	}
+	return min(h.opts.Commit.ID(), h.store.LastID())
+}
+
+// countsCommit says whether the hub raises the commit id itself: a
+// single master that knows CLUSTER_SIZE (with failover, the leadership
+// does).
+func (h *Hub) countsCommit() bool {
+	return h.opts.Commit != nil && !h.opts.Failover && h.opts.ClusterSize > 0
 }
 
 // Close ends every session, telling each peer the master is going away,
@@ -502,11 +538,23 @@ func (h *Hub) seen(s *session) {
 // heard records that s's peer was heard from and holds every id up to
 // id, and wakes the writes that satisfies: one lock for both.
 func (h *Hub) heard(s *session, id uint64) {
+	counts := h.countsCommit()
+	var last uint64
+	if counts {
+		last = h.store.LastID() // before the lock: the store has locks of its own
+	}
 	h.mu.Lock()
 	h.members.Seen(s.name, s.id, h.now())
 	done := h.members.Hold(s.name, s.id, id)
+	var commit uint64
+	if counts {
+		commit = h.members.tracker.Committed(majority(h.opts.ClusterSize), last)
+	}
 	h.mu.Unlock()
 	release(done)
+	if commit > 0 {
+		h.opts.Commit.Raise(commit)
+	}
 }
 
 // Fault control errors, for SetFaults.

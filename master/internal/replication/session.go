@@ -182,7 +182,8 @@ func (s *session) loop() error {
 			return nil
 		case <-beat.C:
 			beats++
-			hb := frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID()}
+			hb := frame.Frame{Type: frame.TypeHeartbeat, ID: beats, FirstID: h.store.FirstID(), LastID: h.store.LastID(),
+				CommitID: h.commitID()}
 			if s.term != nil {
 				hb.Epoch = s.term.Epoch
 			}
@@ -270,7 +271,7 @@ func (s *session) sendAppends(from uint64, n int, out *appendsOut) error {
 	to := from + uint64(len(out.entries)) - 1
 	s.counters.FramesSent.Add(1)
 	s.counters.MessagesSent.Add(uint64(len(out.entries)))
-	out.buf = frame.AppendEntriesFor(out.buf[:0], out.entries, s.version)
+	out.buf = frame.AppendEntriesCommitFor(out.buf[:0], out.entries, s.version, h.commitID())
 	if err := s.write(out.buf); err != nil {
 		return fmt.Errorf("send ids %d-%d: %w", from, to, err)
 	}

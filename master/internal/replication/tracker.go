@@ -100,6 +100,28 @@ func (t *Tracker) Hold(node string, id uint64) []*Wait {
 	return done
 }
 
+// Committed is the highest id held by majority nodes, a leader that
+// holds up to last counted as one of them (the secondaries' acks alone
+// never pass last: they hold what it sent): etcd's
+// quorum.CommittedIndex. 0 while fewer nodes are known.
+func (t *Tracker) Committed(majority int, last uint64) uint64 {
+	if majority <= 1 {
+		return last
+	}
+	if len(t.held) < majority-1 {
+		return 0
+	}
+	t.sorted = t.sorted[:0] // the scratch Hold uses: no allocation per ack
+	for _, v := range t.held {
+		t.sorted = append(t.sorted, v)
+	}
+	slices.Sort(t.sorted)
+	slices.Reverse(t.sorted)
+	// The (majority-1)-th largest is held by majority-1 secondaries and
+	// the leader.
+	return min(t.sorted[majority-2], last)
+}
+
 // DropBelow removes and returns the waits for ids below id: retention
 // dropped those ids, so secondaries that lack them can never get them.
 func (t *Tracker) DropBelow(id uint64) []*Wait {

@@ -33,6 +33,9 @@ type Replication interface {
 	LeaderURL() string
 	RolledBack() uint64
 	Links() []follow.LinkStatus
+	// Commit is the commit id the leader last said (reads with
+	// committed=true show up to it).
+	Commit() *store.Commit
 }
 
 // Node is what the API tells of the secondary besides its log.
@@ -56,7 +59,7 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(httpapi.NotFound)
 	r.MethodNotAllowed(httpapi.MethodNotAllowed)
-	reads := httpapi.NewReads(st, node.Reads, node.Draining)
+	reads := httpapi.NewReads(st, node.Reads, node.Draining).WithCommit(repl.Commit())
 	reg := prometheus.Registerer(prometheus.NewRegistry()) // unserved, when the node has none
 	if node.Registry != nil {
 		reg = node.Registry
@@ -87,6 +90,7 @@ func Routes(node Node, st store.Store, repl Replication) http.Handler {
 			LogID: st.LogID(), FirstID: st.FirstID(), LastID: st.LastID(), HeldBytes: st.HeldBytes(),
 			Faults: node.Faults.Settings(),
 		}
+		h.CommitID = min(repl.Commit().ID(), h.LastID)
 		if master == "disconnected" {
 			h.MasterError = repl.MasterError()
 		}
@@ -115,7 +119,10 @@ type health struct {
 	LogID       string `json:"logId"`
 	FirstID     uint64 `json:"firstId"`
 	LastID      uint64 `json:"lastId"`
-	HeldBytes   int64  `json:"heldBytes"`
+	// CommitID is the commit id the leader last said, never beyond
+	// LastID: what reads with committed=true show up to.
+	CommitID  uint64 `json:"commitId"`
+	HeldBytes int64  `json:"heldBytes"`
 	// Error says why storing fails; status is then "error".
 	Error string `json:"error,omitempty"`
 	// Faults shows injected faults, so nobody forgets they are on.

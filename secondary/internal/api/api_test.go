@@ -30,6 +30,7 @@ func (f fakeReplication) Lag() uint64                            { return 3 }
 func (f fakeReplication) Leader() (string, string, uint64, bool) { return "", "", 0, false }
 func (f fakeReplication) RolledBack() uint64                     { return 0 }
 func (f fakeReplication) LeaderURL() string                      { return "" }
+func (f fakeReplication) Commit() *store.Commit                  { return new(store.Commit) }
 func (f fakeReplication) Links() []follow.LinkStatus             { return nil }
 func (f fakeReplication) ChangeFaults(c frame.Faults) (frame.Faults, error) {
 	return f.inject.Change(c)
