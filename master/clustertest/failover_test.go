@@ -75,10 +75,14 @@ func startFailoverWith(t *testing.T, masters, secondaries int, proxied bool, env
 		snames[i] = fmt.Sprintf("s%d", i+1)
 	}
 	if proxied {
+		taken := map[string]bool{}
+		for _, s := range specs {
+			taken[s.Addr] = true
+		}
 		for _, from := range append(append([]string{}, names...), snames...) {
 			for i, to := range names {
 				if from != to {
-					fc.links[[2]string{from, to}] = newProxy(t, specs[i].Addr)
+					fc.links[[2]string{from, to}] = newProxyAvoiding(t, specs[i].Addr, taken)
 				}
 			}
 		}
@@ -813,5 +817,18 @@ func TestFailoverOverMutualTLS(t *testing.T) {
 	var st struct{ Node string }
 	if err := standby.GetJSON("/dashboard/nodes/"+leader.name+"/state", &st); err != nil || st.Node != leader.name {
 		t.Errorf("the leader's dashboard state through %s: %+v, %v", standby.name, st, err)
+	}
+}
+
+// newProxyAvoiding is newProxy on a port none of the nodes was given: the
+// nodes' ports were picked free and let go before they start, and the
+// system may hand one of them to a proxy listening meanwhile.
+func newProxyAvoiding(t *testing.T, target string, taken map[string]bool) *proxy {
+	for {
+		p := newProxy(t, target)
+		if !taken[p.Addr()] {
+			return p
+		}
+		p.close()
 	}
 }
