@@ -24,6 +24,9 @@ import (
 var (
 	chaosFailoverDuration = flag.Duration("chaos.failover", 30*time.Second,
 		"how long TestChaosFailover injects faults; the long form is e.g. -chaos.failover=10m")
+	chaosBreak = flag.String("chaos.break", "",
+		"test only: REPLOG_TEST_BREAK for TestChaosFailover's masters (no-copy: a candidate leads without "+
+			"copying from the most up-to-date promiser); the run must then fail, naming lost writes")
 )
 
 // TestChaosFailover: three master-capable nodes and two secondaries, all
@@ -47,7 +50,12 @@ func TestChaosFailover(t *testing.T) {
 	duration := *chaosFailoverDuration
 	t.Logf("chaos seed %d (rerun with -chaos.seed=%d), duration %s", seed, seed, duration)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	fc := startFailoverWith(t, 3, 2, true)
+	var env []string
+	if *chaosBreak != "" {
+		t.Logf("REPLOG_TEST_BREAK=%s: this run must fail", *chaosBreak)
+		env = []string{"REPLOG_TEST_BREAK=" + *chaosBreak, "FAULTS_API=true"}
+	}
+	fc := startFailoverWith(t, 3, 2, true, env...)
 	ch := &foChaos{t: t, fc: fc, hist: newHistory(), byAddr: map[string]string{}}
 	for _, m := range fc.masters {
 		ch.byAddr[strings.TrimPrefix(m.url(), "http://")] = m.name
