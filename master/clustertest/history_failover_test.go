@@ -20,14 +20,17 @@ import (
 // Idempotency-Key, however often retried), and what it learned.
 type foWrite struct {
 	msg      string
-	majority bool      // writeConcern "majority", else 1
-	acked    bool      // a 201 or 200 came back
-	id       uint64    // the id it gave
-	refused  bool      // no attempt may have stored it (every reply was a 503 without an id)
-	retried  bool      // an attempt before the acknowledged one may have stored it too
-	held     []foEntry // (node, id) pairs replies said stored it: 201, 200, 504, a deposed 503
-	call     int64     // the first attempt's start
-	ret      int64     // the acknowledgement's arrival; neverReturned without one
+	majority bool   // writeConcern "majority", else 1
+	acked    bool   // a 201 or 200 came back
+	id       uint64 // the id it gave
+	// stores counts the attempts that may have stored it: 0 is refused
+	// for sure (every reply a 503 without an id); 2 or more, it may be
+	// in logs twice, maybe at one id in two epochs, which the HTTP API
+	// does not show.
+	stores int
+	held   []foEntry // (node, id) pairs replies said stored it: 201, 200, 504, a deposed 503
+	call   int64     // the first attempt's start
+	ret    int64     // the acknowledgement's arrival; neverReturned without one
 }
 
 // foEntry is a message at an id on a node.
@@ -138,7 +141,7 @@ func checkFailover(final []frame.Entry, writes []*foWrite, reads []foRead, rollb
 					r.bad(&r.conflicting, "%q acknowledged at w=1 at id %d sits at %d", w.msg, w.id, i+1)
 				}
 			}
-		case w.refused && kept:
+		case w.stores == 0 && kept:
 			r.bad(&r.unexpected, "%q was refused for sure, yet is in the log", w.msg)
 		case kept:
 			r.unknownKept++
@@ -151,34 +154,54 @@ func checkFailover(final []frame.Entry, writes []*foWrite, reads []foRead, rollb
 			r.bad(&r.unexpected, "%q is in the log, never written", e.Message)
 		}
 	}
-	r.reordered = reorderedWrites(writes, at, &r)
-	checkReads(&r, final, writes, reads, in)
+	latest := latestCalls(final, writes)
+	r.reordered = reorderedWrites(final, writes, latest, &r)
+	checkReads(&r, final, writes, reads, latest, in)
 	checkRollbacks(&r, final, writes, reads, rollbacks, in)
 	return r
 }
 
-// reorderedWrites counts the acknowledged writes in the final log at
-// their id that began after another such write was acknowledged, yet sit
-// before it.
-func reorderedWrites(writes []*foWrite, at map[string]int, r *foReport) int {
-	var done []*foWrite
+// latestCalls is, for each index i of final, the latest call among the
+// writes of final[:i+1]: an entry cannot be stored before them.
+func latestCalls(final []frame.Entry, writes []*foWrite) []int64 {
+	calls := map[string]int64{}
 	for _, w := range writes {
-		if i, ok := at[w.msg]; ok && w.acked && uint64(i+1) == w.id {
-			done = append(done, w)
+		calls[w.msg] = w.call
+	}
+	latest := make([]int64, len(final))
+	for i, e := range final {
+		latest[i] = calls[e.Message]
+		if i > 0 {
+			latest[i] = max(latest[i], latest[i-1])
 		}
 	}
-	byRet := slices.Clone(done)
-	slices.SortFunc(byRet, func(a, b *foWrite) int { return cmp.Compare(a.ret, b.ret) })
-	slices.SortFunc(done, func(a, b *foWrite) int { return cmp.Compare(a.call, b.call) })
-	n, latest, j := 0, uint64(0), 0
-	for _, w := range done {
-		for j < len(byRet) && byRet[j].ret < w.call {
-			latest = max(latest, byRet[j].id)
-			j++
+	return latest
+}
+
+// once is the messages stored by one attempt at most: a read or a reply
+// that shows one at an id of the final log shows the final log's entry,
+// and so, the log being a chain, all of the final log below it.
+func once(writes []*foWrite) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range writes {
+		m[w.msg] = w.stores <= 1
+	}
+	return m
+}
+
+// reorderedWrites counts the acknowledged writes (at a majority, or
+// stored once) in the final log at their id below which sits a write
+// that began after the acknowledgement.
+func reorderedWrites(final []frame.Entry, writes []*foWrite, latest []int64, r *foReport) int {
+	n := 0
+	for _, w := range writes {
+		i := int(w.id) - 1
+		if !w.acked || (!w.majority && w.stores > 1) || i < 1 || i >= len(final) || final[i].Message != w.msg {
+			continue
 		}
-		if w.id < latest {
+		if latest[i-1] > w.ret {
 			n++
-			r.bad(new(int), "%q (id %d) began after id %d was acknowledged", w.msg, w.id, latest)
+			r.bad(new(int), "%q was acknowledged at id %d before a write below it began", w.msg, w.id)
 		}
 	}
 	return n
@@ -186,37 +209,41 @@ func reorderedWrites(writes []*foWrite, at map[string]int, r *foReport) int {
 
 // checkReads: each read is gap-free from its from, and a prefix: of the
 // final log up to where it shows a tail that later left the node's log
-// (checkRollbacks judges that tail), and of what had happened (no entry
-// whose append began after the read ended). A read of a deposed leader or
-// of a node not yet rolled back may show its old tail even at ids a
-// majority had acknowledged before the read began: counted, allowed.
-func checkReads(r *foReport, final []frame.Entry, writes []*foWrite, reads []foRead, in func(uint64, string) bool) {
-	calls := map[string]int64{}
+// (checkRollbacks judges that tail), and of what had happened (nothing
+// below the highest entry it shows of a message stored once began after
+// the read ended). A read of a deposed leader or of a node not yet
+// rolled back may show its old tail even at ids a majority had
+// acknowledged before the read began: counted, allowed.
+func checkReads(r *foReport, final []frame.Entry, writes []*foWrite, reads []foRead, latest []int64, in func(uint64, string) bool) {
 	var acks []ack
 	for _, w := range writes {
-		calls[w.msg] = w.call
 		if w.acked && w.majority {
 			acks = append(acks, ack{w.ret, w.id})
 		}
 	}
 	committed := committedBefore(acks)
+	single := once(writes)
 	for _, rd := range reads {
 		r.reads++
+		var anchor uint64
 		for i, e := range rd.entries {
-			switch {
-			case e.ID != rd.from+uint64(i):
+			if e.ID != rd.from+uint64(i) {
 				r.bad(&r.badReads, "%s read from %d shows id %d at position %d", rd.node, rd.from, e.ID, i)
-			case !in(e.ID, e.Message) || !sameEntry(e, final[e.ID-1]):
+				break
+			}
+			if !in(e.ID, e.Message) || !sameEntry(e, final[e.ID-1]) {
 				r.staleReads++
 				if e.ID <= committed(rd.call) {
 					r.staleCommitted++
 				}
-			case calls[e.Message] > rd.ret:
-				r.bad(&r.badReads, "%s read shows %q before its append began", rd.node, e.Message)
-			default:
-				continue
+				break
 			}
-			break
+			if single[e.Message] {
+				anchor = e.ID
+			}
+		}
+		if anchor > 0 && latest[anchor-1] > rd.ret {
+			r.bad(&r.badReads, "%s read shows id %d, yet a write at or below it began after the read ended", rd.node, anchor)
 		}
 	}
 }
@@ -287,7 +314,7 @@ func checkRollbacks(r *foReport, final []frame.Entry, writes []*foWrite, reads [
 		// An earlier attempt's copy, of another epoch maybe at the same
 		// id, may rightly have been rolled back: only a write stored once
 		// is judged.
-		if w.acked && w.majority && !w.retried {
+		if w.acked && w.majority && w.stores == 1 {
 			for node, f := range files {
 				if f[held{w.id, w.msg}] {
 					r.bad(&r.rbAcked, "%s rolled back %q, acknowledged at a majority at id %d", node, w.msg, w.id)
@@ -308,9 +335,10 @@ func checkRollbacks(r *foReport, final []frame.Entry, writes []*foWrite, reads [
 // there (each at its place in the final log), but a read, of any node,
 // maybe a deposed leader or a lagging one, need only be a prefix: of the
 // final log, up to where it shows a tail that later left the log (the
-// rollback checks judge that), and of what had happened: of the first n
-// entries.
-func prefixModel(final []frame.Entry) porcupine.Model {
+// rollback checks judge that), and of what had happened: its highest
+// entry of a message stored once (single: so the final log's entry, not
+// another copy at the same id in another epoch) is among the first n.
+func prefixModel(final []frame.Entry, single map[string]bool) porcupine.Model {
 	return (&porcupine.NondeterministicModel{
 		Init: func() []any { return []any{0} },
 		Step: func(state, input, output any) []any {
@@ -319,15 +347,20 @@ func prefixModel(final []frame.Entry) porcupine.Model {
 			case appendIn:
 				return appendStep(final, n, in, output.(appendOut))
 			case readIn:
+				anchor := 0
 				for i, e := range output.([]frame.Entry) {
-					switch {
-					case e.ID != in.from+uint64(i):
+					if e.ID != in.from+uint64(i) {
 						return nil
-					case int(e.ID) > len(final) || !sameEntry(e, final[e.ID-1]):
-						return []any{n} // a tail that left the log; checkRollbacks judges it
-					case int(e.ID) > n:
-						return nil // shown before it happened
 					}
+					if int(e.ID) > len(final) || !sameEntry(e, final[e.ID-1]) {
+						break // a tail that left the log; checkRollbacks judges it
+					}
+					if single[e.Message] {
+						anchor = int(e.ID)
+					}
+				}
+				if anchor > n {
+					return nil // shown before it happened
 				}
 				return []any{n}
 			}
@@ -341,7 +374,7 @@ func prefixModel(final []frame.Entry) porcupine.Model {
 // foOperations are the writes and reads as porcupine operations: a
 // write acknowledged at a majority returns at its acknowledgement, with
 // its id, wherever the message ended; one acknowledged at w=1 and in the
-// final log at its id likewise; any other write in the final log
+// final log at its id, stored once, likewise; any other write in the final log
 // happened at its id some time after its call; a write not there is
 // left out (the set checks count it); a read is of one node, from.
 func foOperations(final []frame.Entry, writes []*foWrite, reads []foRead) []porcupine.Operation {
@@ -358,7 +391,7 @@ func foOperations(final []frame.Entry, writes []*foWrite, reads []foRead) []porc
 			id, ret = w.id, w.ret // a linearization point, wherever the message ended
 		case !kept:
 			continue
-		case w.acked && w.id == id:
+		case w.acked && w.id == id && w.stores == 1:
 			ret = w.ret
 		}
 		ops = append(ops, porcupine.Operation{ClientId: i, Input: appendIn{w.msg}, Output: appendOut{id: id}, Call: w.call, Return: ret})
@@ -374,7 +407,7 @@ func foOperations(final []frame.Entry, writes []*foWrite, reads []foRead) []porc
 // its visualization to a file it names.
 func linearizable(t *testing.T, final []frame.Entry, writes []*foWrite, reads []foRead, limit time.Duration) {
 	t.Helper()
-	model := prefixModel(final)
+	model := prefixModel(final, once(writes))
 	res, info := porcupine.CheckOperationsVerbose(model, foOperations(final, writes, reads), limit)
 	switch res {
 	case porcupine.Illegal:
@@ -382,7 +415,9 @@ func linearizable(t *testing.T, final []frame.Entry, writes []*foWrite, reads []
 		if err := porcupine.VisualizePath(model, info, path); err != nil {
 			t.Errorf("writing the visualization: %v", err)
 		}
-		t.Errorf("the history is not linearizable against the final log; porcupine's visualization: %s", path)
+		appendsAlone := porcupine.CheckOperations(model, foOperations(final, writes, nil))
+		t.Errorf("the history is not linearizable against the final log (its appends alone: %v); porcupine's visualization: %s",
+			map[bool]string{true: "linearizable", false: "not linearizable"}[appendsAlone], path)
 	case porcupine.Unknown:
 		t.Errorf("porcupine gave up after %s: the history is not checked", limit)
 	}
@@ -418,11 +453,11 @@ func TestFailoverHistoryChecker(t *testing.T) {
 	final := []frame.Entry{e(1, "a"), e(2, "b"), e(3, "c")}
 	clean := func() ([]*foWrite, []foRead, map[string][]frame.Entry) {
 		return []*foWrite{
-				{msg: "a", majority: true, acked: true, id: 1, call: 0, ret: 10, held: []foEntry{{"m1", 1}}},
-				{msg: "x", acked: true, id: 2, call: 5, ret: 12, held: []foEntry{{"m1", 2}}}, // w=1 on m1, deposed
-				{msg: "b", majority: true, acked: true, id: 2, call: 15, ret: 30, held: []foEntry{{"m2", 2}}},
-				{msg: "c", call: 31, ret: neverReturned}, // unknown, kept
-				{msg: "d", call: 31, ret: neverReturned}, // unknown, gone
+				{msg: "a", majority: true, acked: true, id: 1, stores: 1, call: 0, ret: 10, held: []foEntry{{"m1", 1}}},
+				{msg: "x", acked: true, id: 2, stores: 1, call: 5, ret: 12, held: []foEntry{{"m1", 2}}}, // w=1 on m1, deposed
+				{msg: "b", majority: true, acked: true, id: 2, stores: 1, call: 15, ret: 30, held: []foEntry{{"m2", 2}}},
+				{msg: "c", stores: 1, call: 31, ret: neverReturned}, // unknown, kept
+				{msg: "d", stores: 1, call: 31, ret: neverReturned}, // unknown, gone
 			}, []foRead{
 				{node: "m1", from: 1, entries: []frame.Entry{e(1, "a"), e(2, "x")}, call: 35, ret: 36}, // stale
 				{node: "m2", from: 1, entries: []frame.Entry{e(1, "a"), e(2, "b"), e(3, "c")}, call: 40, ret: 41},
@@ -433,7 +468,7 @@ func TestFailoverHistoryChecker(t *testing.T) {
 	if got.failed() || got.w1RolledBack != 1 || got.unknownKept != 1 || got.unknownGone != 1 || got.staleCommitted != 1 {
 		t.Fatalf("a clean history: %s; %q", &got, got.examples)
 	}
-	if !porcupine.CheckOperations(prefixModel(final), foOperations(final, w, r)) {
+	if !porcupine.CheckOperations(prefixModel(final, once(w)), foOperations(final, w, r)) {
 		t.Fatal("porcupine refused a clean history")
 	}
 	cases := []struct {
@@ -483,13 +518,13 @@ func TestFailoverHistoryChecker(t *testing.T) {
 	}
 	// Porcupine sees a lost majority write too.
 	w, r, _ = clean()
-	if lost := []frame.Entry{e(1, "a"), e(2, "c")}; porcupine.CheckOperations(prefixModel(lost), foOperations(lost, w, r)) {
+	if lost := []frame.Entry{e(1, "a"), e(2, "c")}; porcupine.CheckOperations(prefixModel(lost, once(w)), foOperations(lost, w, r)) {
 		t.Fatal("porcupine passed a history that lost a write acknowledged at a majority")
 	}
 	// Porcupine alone: a read showing c before its append began.
 	_, r, _ = clean()
 	r[1].call, r[1].ret = 20, 25
-	if porcupine.CheckOperations(prefixModel(final), foOperations(final, w, r)) {
+	if porcupine.CheckOperations(prefixModel(final, once(w)), foOperations(final, w, r)) {
 		t.Fatal("porcupine passed a read that showed an append before its call")
 	}
 }
