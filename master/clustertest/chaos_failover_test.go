@@ -39,9 +39,10 @@ var (
 // delayed. Writers send to any master-capable node (a standby redirects:
 // 307), at writeConcern 1 or "majority", each message with its own
 // Idempotency-Key, retried with it while the outcome is unknown; readers
-// read every node. After every heal every node names one leader; at the
-// end every node holds one log, and checkFailover judges the history
-// against it, printing its counts on every run.
+// read every node. After every heal every node names one leader and
+// holds its log (sameTails); at the end every node holds one log, and
+// checkFailover judges the history against it, printing its counts on
+// every run.
 func TestChaosFailover(t *testing.T) {
 	seed := *chaosSeed
 	if seed == 0 {
@@ -81,7 +82,8 @@ func TestChaosFailover(t *testing.T) {
 	close(stop)
 	clients.Wait()
 	loop.Wait()
-	t.Logf("chaos faults: %v; %d heals, every one ending with one leader named by every node", faults.counts, faults.heals)
+	t.Logf("chaos faults: %v; %d heals, every one ending with one leader named by every node, whose log every node holds",
+		faults.counts, faults.heals)
 	for _, err := range faults.errs {
 		t.Error(err)
 	}
@@ -269,8 +271,12 @@ func (f *foFaults) run() {
 				f.errs = append(f.errs, fmt.Errorf("after %s healed: %w", kind, err))
 				return
 			}
+			if err := sameTails(f.ch.fc, next, 30*time.Second); err != nil {
+				f.errs = append(f.errs, fmt.Errorf("after %s healed: %w", kind, err))
+				return
+			}
 			f.heals++
-			f.ch.t.Logf("healed: every node names %s after %s", next.name, time.Since(healed).Round(time.Millisecond))
+			f.ch.t.Logf("healed: every node names %s and holds its log after %s", next.name, time.Since(healed).Round(time.Millisecond))
 		}
 	}
 }
@@ -409,6 +415,50 @@ func (f *foFaults) split(leader *node, kill bool) error {
 		}
 	}
 	return nil
+}
+
+// sameTails waits until every node holds the leader's log as it was
+// when called, and nothing else: writers go on, so a node's tail (from
+// 500 ids before the leader's last) must reach the leader's last id of
+// then and be a prefix of the leader's tail, read after it.
+func sameTails(fc *failoverCluster, leader *node, d time.Duration) error {
+	var h struct {
+		LastID uint64 `json:"lastId"`
+	}
+	if err := leader.GetJSON("/health", &h); err != nil {
+		return err
+	}
+	from := uint64(1)
+	if h.LastID > 500 {
+		from = h.LastID - 500
+	}
+	tail := func(n *node) ([]frame.Entry, error) {
+		page, err := getJSON[messagesReply](fmt.Sprintf("%s/messages?from=%d&limit=10000", n.url(), from))
+		return page.Messages, err
+	}
+	return poll.For(d, func() error {
+		tails := map[*node][]frame.Entry{}
+		for _, n := range fc.all() {
+			t, err := tail(n)
+			if err != nil {
+				return err
+			}
+			tails[n] = t
+		}
+		lead, err := tail(leader)
+		if err != nil {
+			return err
+		}
+		for n, t := range tails {
+			if k := len(t); h.LastID > 0 && (k == 0 || t[k-1].ID < h.LastID) {
+				return fmt.Errorf("%s does not hold %s's log through id %d yet", n.name, leader.name, h.LastID)
+			}
+			if len(t) > len(lead) || !slices.EqualFunc(t, lead[:len(t)], sameEntry) {
+				return fmt.Errorf("%s's log from id %d is not a prefix of %s's", n.name, from, leader.name)
+			}
+		}
+		return nil
+	})
 }
 
 // namesOf is the nodes' names, for the log.
