@@ -74,11 +74,13 @@ fuzz:
 	cd master && $(GO) test -run XXX -fuzz '^FuzzParseAppend$$' -fuzztime $(FUZZTIME) ./internal/api
 	cd shared && $(GO) test -run XXX -fuzz '^FuzzSimulation$$' -fuzztime $(FUZZTIME) ./election
 
-# The chaos test's long form: SOAK (default 30m) of faults, then every
-# check of its history (see README "Chaos and the history checker").
+# The chaos tests' long forms: SOAK (default 30m) of faults each, the
+# single master's and then the failover cluster's, then every check of
+# their histories (see README "Chaos and the history checker").
 SOAK ?= 30m
 soak:
-	cd master && $(GO) test -count=1 -timeout 2h -v -run 'TestChaos$$' ./clustertest/ -chaos.duration=$(SOAK)
+	cd master && $(GO) test -count=1 -timeout 3h -v -run 'TestChaos$$|TestChaosFailover$$' ./clustertest/ \
+		-chaos.duration=$(SOAK) -chaos.failover=$(SOAK)
 
 # The end-to-end suite against docker compose (skips without a Docker engine).
 e2e:

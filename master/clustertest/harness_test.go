@@ -58,7 +58,9 @@ func binary(t *testing.T, name string) string {
 }
 
 func build(pkgDir, out string) error {
-	cmd := exec.Command("go", "build", "-race", "-o", out, ".")
+	// testbreak: the binaries take REPLOG_TEST_BREAK (a deliberate bug
+	// for the chaos test to find; see master/internal/failover/testbreak.go).
+	cmd := exec.Command("go", "build", "-race", "-tags", "testbreak", "-o", out, ".")
 	cmd.Dir = pkgDir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %v\n%s", pkgDir, err, b)

@@ -96,17 +96,7 @@ func logModel(final []frame.Entry) porcupine.Model {
 			n := state.(int)
 			switch in := input.(type) {
 			case appendIn:
-				out := output.(appendOut)
-				next := n < len(final) && final[n].Message == in.msg
-				switch {
-				case out.unknown && next:
-					return []any{n, n + 1}
-				case out.unknown:
-					return []any{n}
-				case next && out.id == uint64(n+1):
-					return []any{n + 1}
-				}
-				return nil
+				return appendStep(final, n, in, output.(appendOut))
 			case readIn:
 				got := output.([]frame.Entry)
 				lo := min(int(in.from)-1, n)
@@ -118,24 +108,41 @@ func logModel(final []frame.Entry) porcupine.Model {
 			}
 			return nil
 		},
-		DescribeOperation: func(input, output any) string {
-			switch in := input.(type) {
-			case appendIn:
-				if out := output.(appendOut); !out.unknown {
-					return fmt.Sprintf("append(%s) → %d", in.msg, out.id)
-				}
-				return fmt.Sprintf("append(%s) → ?", in.msg)
-			case readIn:
-				got := output.([]frame.Entry)
-				if len(got) == 0 {
-					return fmt.Sprintf("read(%d) → []", in.from)
-				}
-				return fmt.Sprintf("read(%d) → %d..%d", in.from, got[0].ID, got[len(got)-1].ID)
-			}
-			return "?"
-		},
-		DescribeState: func(state any) string { return fmt.Sprintf("%d entries", state.(int)) },
+		DescribeOperation: describeOperation,
+		DescribeState:     func(state any) string { return fmt.Sprintf("%d entries", state.(int)) },
 	}).ToModel()
+}
+
+// appendStep is an append's step from n entries of final: it must be
+// the next entry, with the id it was given; an unknown one forks.
+func appendStep(final []frame.Entry, n int, in appendIn, out appendOut) []any {
+	next := n < len(final) && final[n].Message == in.msg
+	switch {
+	case out.unknown && next:
+		return []any{n, n + 1}
+	case out.unknown:
+		return []any{n}
+	case next && out.id == uint64(n+1):
+		return []any{n + 1}
+	}
+	return nil
+}
+
+func describeOperation(input, output any) string {
+	switch in := input.(type) {
+	case appendIn:
+		if out := output.(appendOut); !out.unknown {
+			return fmt.Sprintf("append(%s) → %d", in.msg, out.id)
+		}
+		return fmt.Sprintf("append(%s) → ?", in.msg)
+	case readIn:
+		got := output.([]frame.Entry)
+		if len(got) == 0 {
+			return fmt.Sprintf("read(%d) → []", in.from)
+		}
+		return fmt.Sprintf("read(%d) → %d..%d", in.from, got[0].ID, got[len(got)-1].ID)
+	}
+	return "?"
 }
 
 // resolve settles what the final log tells of the appends whose outcome
