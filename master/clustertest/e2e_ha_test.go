@@ -26,8 +26,9 @@ const (
 	haHeartbeat       = 300 * time.Millisecond
 	// haBound is README's promise: a lost leader is replaced, and writes
 	// are acknowledged again, within FAILOVER_TIMEOUT × 1.5 plus ten
-	// heartbeats.
-	haBound = haFailoverTimeout*3/2 + 10*haHeartbeat
+	// heartbeats after one election, plus FAILOVER_TIMEOUT / 2 for a split
+	// vote (two standbys that stood at once stand again within that).
+	haBound = haFailoverTimeout*3/2 + haFailoverTimeout/2 + 10*haHeartbeat
 )
 
 // haBase selects the stack's file and gives its images a tag of their own,

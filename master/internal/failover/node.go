@@ -193,8 +193,11 @@ func (n *Node) Run(ctx context.Context) {
 			}
 			if !n.cfg.Manual && !n.ballot.Learner() && now.Sub(lastHeard) >= wait {
 				n.log.Info("no leader heard; standing for election", zap.Duration("silentFor", now.Sub(lastHeard).Round(time.Millisecond)))
-				_ = n.stand(ctx, ReasonFailover, "")
-				lastHeard, wait = n.now(), n.electionWait()
+				if n.stand(ctx, ReasonFailover, "") != nil {
+					lastHeard, wait = n.now(), n.retryWait()
+				} else {
+					lastHeard, wait = n.now(), n.electionWait()
+				}
 			}
 		}
 	}
@@ -204,6 +207,15 @@ func (n *Node) Run(ctx context.Context) {
 // anew each time, so that two standbys rarely stand at once.
 func (n *Node) electionWait() time.Duration {
 	return n.cfg.Timeout + rand.N(n.cfg.Timeout/2+1)
+}
+
+// retryWait is the wait after a candidacy that failed with no leader
+// heard: a quarter to a half of FAILOVER_TIMEOUT, at random, so that two
+// standbys that stood at once (a split vote) stand again apart, soon, and
+// not a whole election timeout later. A leader that exists meanwhile is
+// followed (its followers refused the candidacy), which restarts the wait.
+func (n *Node) retryWait() time.Duration {
+	return n.cfg.Timeout/4 + rand.N(n.cfg.Timeout/4+1)
 }
 
 // Role is what the node is now.
