@@ -470,13 +470,16 @@ func namesOf(ns []*node) []string {
 	return names
 }
 
-// agreedLeader waits until every node names the same leader, and returns
-// it; it is fc.leader for goroutines other than the test's.
-func agreedLeader(fc *failoverCluster, d time.Duration) (*node, error) {
+// agreedLeader waits until every node but except names the same leader,
+// a master, and returns it; fc.leader is it on the test's goroutine.
+func agreedLeader(fc *failoverCluster, d time.Duration, except ...*node) (*node, error) {
 	var leader *node
 	err := poll.For(d, func() error {
 		name := ""
 		for _, n := range fc.all() {
+			if contains(except, n) {
+				continue
+			}
 			got, _, err := proc.LeaderOf(n.Node)
 			if err != nil {
 				return err

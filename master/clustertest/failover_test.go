@@ -132,29 +132,7 @@ func (fc *failoverCluster) all() []*node {
 // returns it.
 func (fc *failoverCluster) leader(except ...*node) *node {
 	fc.t.Helper()
-	var leader *node
-	err := poll.For(20*time.Second, func() error {
-		name := ""
-		for _, n := range fc.all() {
-			if contains(except, n) {
-				continue
-			}
-			got, _, err := proc.LeaderOf(n.Node)
-			if err != nil {
-				return err
-			}
-			if got == "" || (name != "" && got != name) {
-				return fmt.Errorf("%s names leader %q, others %q", n.name, got, name)
-			}
-			name = got
-		}
-		for _, m := range fc.masters {
-			if m.name == name {
-				leader = m
-			}
-		}
-		return nil
-	})
+	leader, err := agreedLeader(fc, 20*time.Second, except...)
 	if err != nil {
 		fc.t.Fatal(err)
 	}
