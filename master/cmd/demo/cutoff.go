@@ -25,7 +25,7 @@ import (
 // was killed.
 func (d *demo) cutOff(ctx context.Context, fc *failoverCluster, leader *proc.Node, before []string) (tail []entry, readOnly, killed time.Time, err error) {
 	for _, l := range fc.linksOf(leader) {
-		l.Hold()
+		l.Blackhole()
 	}
 	// No pause for DEMO_STEP until it is read-only: it takes writes for
 	// two heartbeats at most.

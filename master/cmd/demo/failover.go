@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/replog/replog/master/internal/netfault"
 	"github.com/replog/replog/master/internal/proc"
 )
 
@@ -33,7 +34,7 @@ const majority = 3
 type failoverCluster struct {
 	masters []*proc.Node
 	s1      *proc.Node
-	links   map[[2]string]*link // [dialer, master] → the link between
+	links   map[[2]string]*netfault.Proxy // [dialer, master] → the link between
 }
 
 func (fc *failoverCluster) all() []*proc.Node {
@@ -63,8 +64,8 @@ func (fc *failoverCluster) standbys(n *proc.Node) []*proc.Node {
 }
 
 // links of n: every link to it and from it.
-func (fc *failoverCluster) linksOf(n *proc.Node) []*link {
-	var out []*link
+func (fc *failoverCluster) linksOf(n *proc.Node) []*netfault.Proxy {
+	var out []*netfault.Proxy
 	for k, l := range fc.links {
 		if k[0] == n.Name || k[1] == n.Name {
 			out = append(out, l)
@@ -139,13 +140,13 @@ func (d *demo) startFailover() (*failoverCluster, error) {
 		}
 		specs[i].Env = append(specs[i].Env, "ADVERTISE_URL=http://"+specs[i].Addr)
 	}
-	fc := &failoverCluster{links: map[[2]string]*link{}}
+	fc := &failoverCluster{links: map[[2]string]*netfault.Proxy{}}
 	for _, from := range append(names, "s1") {
 		for i, to := range names {
 			if from == to {
 				continue
 			}
-			l, err := newLink(specs[i].Addr)
+			l, err := netfault.Listen(specs[i].Addr)
 			if err != nil {
 				return nil, err
 			}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,108 +15,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/replog/replog/master/internal/netfault"
 	"github.com/replog/replog/master/internal/proc"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// target is a TCP server that sends what each connection reads to got,
-// and closes the channel when that connection ends.
-func target(t *testing.T) (addr string, conns <-chan net.Conn, got <-chan chan string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, gs := make(chan net.Conn, 4), make(chan chan string, 4)
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			lines := make(chan string, 16)
-			cs <- c
-			gs <- lines
-			go func() {
-				defer close(lines)
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), cs, gs
-}
-
-func receive(t *testing.T, lines <-chan string, want string) {
-	t.Helper()
-	select {
-	case got, ok := <-lines:
-		if !ok || got != want {
-			t.Fatalf("the target got %q (open %v), want %q", got, ok, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the target never got %q", want)
-	}
-}
-
-// TestLinkHoldsThenResetDropsWhatItHeld: a link forwards both ways; held,
-// it forwards nothing but keeps the sockets open; reset, it closes the
-// connection and what it held never arrives (the cut-off leader's tail
-// reaches no follower); a new connection is forwarded again; close ends
-// every goroutine (TestMain checks).
-func TestLinkHoldsThenResetDropsWhatItHeld(t *testing.T) {
-	addr, conns, got := target(t)
-	l, err := newLink(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.close()
-	c, err := net.Dial("tcp", l.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintln(c, "before")
-	lines, server := <-got, <-conns
-	receive(t, lines, "before")
-
-	l.Hold()
-	fmt.Fprintln(c, "held")
-	fmt.Fprintln(server, "held back")
-	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if n, err := c.Read(make([]byte, 64)); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("held, the link forwarded %d bytes to the dialer (%v)", n, err)
-	}
-	select {
-	case line := <-lines:
-		t.Fatalf("held, the link forwarded %q to the target", line)
-	case <-time.After(300 * time.Millisecond):
-	}
-
-	l.Reset()
-	if line, open := <-lines; open {
-		t.Fatalf("after a reset the target got %q; want the connection closed with nothing more", line)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
-		t.Fatalf("after a reset the dialer read %q, %v; want the connection closed with nothing more", b, err)
-	}
-
-	c2, err := net.Dial("tcp", l.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	fmt.Fprintln(c2, "after")
-	receive(t, <-got, "after")
-	<-conns
-}
 
 func TestReadRollback(t *testing.T) {
 	dir := t.TempDir()
@@ -195,7 +95,7 @@ func TestCutOffEndsU1OnEarlyReturn(t *testing.T) {
 	defer srv.Close()
 	n := &proc.Node{Name: "m1", Addr: strings.TrimPrefix(srv.URL, "http://")}
 	d := &demo{start: time.Now(), client: srv.Client(), cluster: &proc.Cluster{}, master: n}
-	fc := &failoverCluster{masters: []*proc.Node{n}, links: map[[2]string]*link{}}
+	fc := &failoverCluster{masters: []*proc.Node{n}, links: map[[2]string]*netfault.Proxy{}}
 	_, _, _, err := d.cutOff(context.Background(), fc, n, []string{"p1", "p2"})
 	if err == nil || !strings.Contains(err.Error(), "no tail") {
 		t.Fatalf("cutOff returned %v, want the missing tail", err)

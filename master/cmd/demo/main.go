@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/replog/replog/master/internal/netfault"
 	"github.com/replog/replog/master/internal/proc"
 )
 
@@ -105,8 +106,8 @@ type demo struct {
 	cluster *proc.Cluster
 	master  *proc.Node // the node writes go to; the leader in act two
 
-	links    []*link // act two's, between its nodes
-	dataRoot string  // act two's data directories
+	links    []*netfault.Proxy // act two's, between its nodes
+	dataRoot string            // act two's data directories
 }
 
 // port is the port from env, or def if it is free, or else any free one.
@@ -137,7 +138,7 @@ func (d *demo) startNode(name string, role proc.Role, portEnv string, defPort in
 func (d *demo) stop() {
 	_ = d.cluster.Kill()
 	for _, l := range d.links {
-		l.close()
+		l.Close()
 	}
 	d.links = nil
 	if d.dataRoot != "" {
