@@ -56,6 +56,7 @@ demo: build
 # unit tests (promtool, from Debian's prometheus package).
 rules:
 	promtool check config deploy/prometheus/prometheus.yml
+	promtool check config deploy/prometheus/prometheus.ha.yml
 	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 # The Postman collection (docs/postman) run by newman against a fresh local cluster.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -367,9 +368,12 @@ func (w *writer) count() int {
 	return w.n
 }
 
-// rolledBack lists the messages in every node's rollback files.
+// rolledBack lists the messages in every node's rollback files: a
+// master's DATA_DIR/rollback, a secondary's DATA_DIR/node-N/rollback.
 func rolledBack(t *testing.T, dir string) []string {
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "rollback", "*.jsonl"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*", "node-*", "rollback", "*.jsonl"))
+	files = append(files, more...)
 	var msgs []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -385,6 +389,89 @@ func rolledBack(t *testing.T, dir string) []string {
 		}
 	}
 	return msgs
+}
+
+// TestFailoverSecondaryRollsBackADeposedLeadersTail: a leader cut off
+// from all but one secondary still gets w=2 writes acknowledged (it and
+// that secondary); the others elect a new leader without them; when the
+// secondary follows the new leader it moves that tail to its rollback
+// file, and its /health and /metrics say so (the alert on rolled-back
+// messages watches secondaries too).
+func TestFailoverSecondaryRollsBackADeposedLeadersTail(t *testing.T) {
+	fc := startFailoverWith(t, 3, 2, true)
+	old, s1 := fc.leader(), fc.secondaries[0]
+	for i := range 3 {
+		if r := appendMsg(t, old, fmt.Sprint("before-", i), fc.size); r.Status != http.StatusCreated {
+			t.Fatalf("append: %+v", r)
+		}
+	}
+	var h0 struct{ Epoch uint64 }
+	if err := old.GetJSON("/health", &h0); err != nil {
+		t.Fatal(err)
+	}
+	// The leader reaches s1 only; s1 reaches no other master, so that the
+	// election below cannot hear of the tail (a candidate would copy it
+	// from s1's promise, and nothing would be rolled back).
+	for k, p := range fc.links {
+		if (k[0] == old.name || k[1] == old.name || k[0] == s1.name) && k != [2]string{s1.name, old.name} {
+			p.Cut()
+		}
+	}
+	var tail []string
+	for i := range 3 {
+		msg := fmt.Sprint("tail-", i)
+		if r := appendMsg(t, old, msg, 2); r.Status != http.StatusCreated || r.Acks != 2 {
+			t.Fatalf("a w=2 append to the leader and the secondary it still reaches: %+v", r)
+		}
+		tail = append(tail, msg)
+	}
+	next := fc.leader(old, s1)
+	if next == old {
+		t.Fatal("the cut-off leader is still named leader by the others")
+	}
+	for _, m := range fc.without(old) {
+		fc.links[[2]string{s1.name, m.name}].Heal()
+	}
+	want := 3 // s1 hears the new leader's higher epoch and follows it: the tail leaves its log
+	if err := poll.For(20*time.Second, func() error {
+		var h struct {
+			RolledBack uint64
+			Epoch      uint64
+			Leader     struct{ Name string }
+		}
+		if err := s1.GetJSON("/health", &h); err != nil {
+			return err
+		}
+		if h.Leader.Name != next.name || h.RolledBack != uint64(want) {
+			return fmt.Errorf("%s follows %q and rolled back %d messages, want %s and %d", s1.name, h.Leader.Name, h.RolledBack, next.name, want)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	text := metricstest.Scrape(t, s1.url()+"/metrics")
+	if got := metricstest.MustValue(t, text, "replog_rolled_back_messages_total"); got != float64(want) {
+		t.Errorf("%s's replog_rolled_back_messages_total = %v, want %d", s1.name, got, want)
+	}
+	if got := metricstest.MustValue(t, text, "replog_epoch"); got <= float64(h0.Epoch) {
+		t.Errorf("%s's replog_epoch = %v, want the new leader's, above %d", s1.name, got, h0.Epoch)
+	}
+	if got := rolledBack(t, filepath.Join(fc.dir, s1.name)); !slices.Equal(got, tail) {
+		t.Errorf("%s's rollback files hold %q, want %q", s1.name, got, tail)
+	}
+	fc.heal()
+	final := fc.leader()
+	log := mustLogOf(t, final)
+	for _, n := range fc.all() {
+		if err := poll.For(20*time.Second, func() error { return sameLog(n, log) }); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, e := range log {
+		if strings.HasPrefix(e.Message, "tail-") {
+			t.Errorf("id %d: the rolled-back %q is in the final log", e.ID, e.Message)
+		}
+	}
 }
 
 func TestFailoverSwitchoverLosesNothing(t *testing.T) {
@@ -807,6 +894,6 @@ func newProxyAvoiding(t *testing.T, target string, taken map[string]bool) *proxy
 		if !taken[p.Addr()] {
 			return p
 		}
-		p.close()
+		p.Close()
 	}
 }

@@ -52,7 +52,8 @@ func TestMetricsLintAndNames(t *testing.T) {
 	for name, want := range map[string]int{"replog_log_last_id": 1, "replog_master_connected": 1,
 		"replog_replication_messages_applied_total": 1, "replog_secondary_lag_messages": 1, "replog_replication_nacks_sent_total": 1,
 		"replog_faults_injected_total": 2, "replog_store_fsync_duration_seconds": 1,
-		"replog_store_records_per_fsync": 1, "replog_build_info": 1} {
+		"replog_store_records_per_fsync": 1, "replog_build_info": 1,
+		"replog_epoch": 1, "replog_rolled_back_messages_total": 1} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
 		}

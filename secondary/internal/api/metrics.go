@@ -37,6 +37,15 @@ func RegisterMetrics(r prometheus.Registerer, st store.Store, repl Replication, 
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_replication_nacks_sent_total",
 			Help: "Resend requests (nacks) sent to the master: gaps, injected failures, heals."},
 			func() float64 { _, nacks := repl.Counts(); return float64(nacks) }),
+		// Failover's: a secondary that held a deposed leader's tail rolls
+		// it back too, and the alert on rolled-back messages must see it
+		// (deploy/prometheus/alerts.yml). Both are 0 under a single master.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "replog_epoch",
+			Help: "The epoch of the leader this secondary follows; 0 while it follows none, or a master without failover."},
+			func() float64 { _, _, e, _ := repl.Leader(); return float64(e) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_rolled_back_messages_total",
+			Help: "Messages this process moved to rollback files: its log held them, the leader's did not."},
+			func() float64 { return float64(repl.RolledBack()) }),
 	)
 	for _, kind := range []string{"delay", "fail"} {
 		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "replog_faults_injected_total",
