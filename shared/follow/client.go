@@ -96,6 +96,11 @@ type Config struct {
 	// OnHandoff is called, on the following link's reader, with a
 	// handoff frame of the leader followed; nil ignores them.
 	OnHandoff func(frame.Frame)
+	// OnRollBack is called, on the following link's reader, after entries
+	// left the log for a rollback file because leader (of epoch rb.Epoch)
+	// did not hold them; nil ignores it. A master-capable node puts it in the
+	// events its dashboard shows.
+	OnRollBack func(rb store.Rollback, leader string)
 	// Commit is where the follower keeps the commit id its leader's
 	// frames tell it (frame.Frame.CommitID): reads with committed=true
 	// show up to it. nil: the client keeps its own (Client.Commit).
@@ -111,11 +116,12 @@ type Client struct {
 	opts  Options
 	log   *zap.Logger
 
-	ballot    *ballot.Ballot
-	voters    string
-	onHandoff func(frame.Frame)
-	commit    *store.Commit // the highest commit id heard; reset with the log
-	fo        failover      // the failover mode's state (failover.go)
+	ballot     *ballot.Ballot
+	voters     string
+	onHandoff  func(frame.Frame)
+	onRollBack func(store.Rollback, string)
+	commit     *store.Commit // the highest commit id heard; reset with the log
+	fo         failover      // the failover mode's state (failover.go)
 
 	rot       rotation               // only Run uses it
 	preferred atomic.Pointer[string] // a URL the next round starts from (Prefer), until Run takes it
@@ -196,7 +202,7 @@ func New(cfg Config) *Client {
 		panic("follow.New: no URL to dial")
 	}
 	c := &Client{name: cfg.Name, role: cfg.Role, store: cfg.Store, opts: cfg.Options.withDefaults(), log: cfg.Log,
-		ballot: cfg.Ballot, voters: cfg.Voters, onHandoff: cfg.OnHandoff, commit: cfg.Commit,
+		ballot: cfg.Ballot, voters: cfg.Voters, onHandoff: cfg.OnHandoff, onRollBack: cfg.OnRollBack, commit: cfg.Commit,
 		rot: rotation{urls: slices.Clone(cfg.URLs)}}
 	if c.commit == nil {
 		c.commit = new(store.Commit)

@@ -220,5 +220,8 @@ func (c *Client) rollBack(t *term, leaderLast, keep uint64) error {
 		zap.Uint64("from", rb.From), zap.Uint64("to", rb.To), zap.String("file", rb.File),
 		zap.String("leader", t.leader), zap.Uint64("epoch", t.epoch))
 	c.fo.rolledBack.Add(rb.Count())
+	if c.onRollBack != nil {
+		c.onRollBack(rb, t.leader)
+	}
 	return nil
 }

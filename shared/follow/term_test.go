@@ -34,7 +34,15 @@ func TestDivergence(t *testing.T) {
 	_, err = st.Append(store.Record{Message: "old4", Epoch: 2}, store.Record{Message: "old5", Epoch: 2})
 	must(t, err)
 
-	c, nodes := startFailover(t, st, 1, nil)
+	var noted []string // what OnRollBack was told, on the link's reader
+	var mu sync.Mutex
+	c, nodes := startFailover(t, st, 1, func(cfg *Config) {
+		cfg.OnRollBack = func(rb store.Rollback, leader string) {
+			mu.Lock()
+			defer mu.Unlock()
+			noted = append(noted, fmt.Sprintf("%d..%d %s %s %d", rb.From, rb.To, rb.File, leader, rb.Epoch))
+		}
+	})
 	m, h := nodes[0].Accept()
 	if h.LastID != 5 || h.LastEpoch != 2 || !slices.Equal(h.Epochs, starts(1, 1, 2, 4)) {
 		t.Fatalf("hello %+v", h)
@@ -45,6 +53,11 @@ func TestDivergence(t *testing.T) {
 	if got := c.RolledBack(); got != 2 {
 		t.Fatalf("RolledBack() = %d, want 2", got)
 	}
+	mu.Lock()
+	if want := []string{"4..5 " + filepath.Join("rollback", "3-4-5.jsonl") + " m3 3"}; !slices.Equal(noted, want) {
+		t.Errorf("OnRollBack was told %q, want %q", noted, want)
+	}
+	mu.Unlock()
 	lines := rollbackFile(t, filepath.Join(dir, "rollback", "3-4-5.jsonl"))
 	if want := []string{"4 old4 2", "5 old5 2"}; !slices.Equal(lines, want) {
 		t.Fatalf("rollback file holds %q, want %q", lines, want)

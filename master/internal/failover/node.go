@@ -255,7 +255,7 @@ func (n *Node) startFollowing(ctx context.Context) {
 	}
 	c := follow.New(follow.Config{URLs: urls, Name: n.cfg.Self.Name, Role: "standby", Store: n.st,
 		Log: n.log.Named("follow"), Options: n.cfg.Follow, Ballot: n.ballot, Voters: n.cfg.Voters,
-		OnHandoff: n.onHandoff, Commit: n.hub.Commit()})
+		OnHandoff: n.onHandoff, OnRollBack: n.onRollBack, Commit: n.hub.Commit()})
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	n.follower, n.stopFollower = c, func() { cancel(); <-done }
@@ -264,6 +264,21 @@ func (n *Node) startFollowing(ctx context.Context) {
 		defer close(done)
 		c.Run(fctx)
 	}()
+}
+
+// onRollBack puts a rollback among the events the dashboard shows, so
+// that a page opened later still tells which ids left and where to.
+func (n *Node) onRollBack(rb store.Rollback, leader string) {
+	msgs := "messages"
+	if rb.Count() == 1 {
+		msgs = "message"
+	}
+	file := rb.File
+	if file == "" {
+		file = "nowhere (a log in memory)"
+	}
+	n.hub.Note("rolled-back", n.cfg.Self.Name, fmt.Sprintf("%d %s (ids %d..%d) it held but no majority did, moved to %s: not in the log of %s, leader of epoch %d",
+		rb.Count(), msgs, rb.From, rb.To, file, leader, rb.Epoch))
 }
 
 // stopFollowing stops the follower and waits until it no longer writes

@@ -8,7 +8,7 @@ import "time"
 // changing.
 type Event struct {
 	Time      string `json:"time"` // RFC 3339
-	Kind      string `json:"kind"` // connected, disconnected, replaced, resync, health, forgotten, faults
+	Kind      string `json:"kind"` // connected, disconnected, replaced, resync, health, forgotten, faults; with failover leading, stepped-down, rolled-back
 	Secondary string `json:"secondary"`
 	Detail    string `json:"detail,omitempty"`
 }

@@ -455,6 +455,14 @@ func (h *Hub) logForgotten(names []string) {
 	}
 }
 
+// Note adds an event of this node's own (a rollback while it followed
+// another leader) to the events the dashboard shows.
+func (h *Hub) Note(kind, name, detail string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events.Add(h.now(), kind, name, detail)
+}
+
 // Events returns the newest events, oldest first.
 func (h *Hub) Events() []Event {
 	h.mu.Lock()
