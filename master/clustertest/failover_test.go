@@ -15,6 +15,7 @@ import (
 
 	"github.com/replog/replog/master/internal/proc"
 	"github.com/replog/replog/shared/certs/certstest"
+	"github.com/replog/replog/shared/election"
 	"github.com/replog/replog/shared/frame"
 	"github.com/replog/replog/shared/metrics/metricstest"
 	"github.com/replog/replog/shared/poll"
@@ -120,7 +121,9 @@ func startFailoverWith(t *testing.T, masters, secondaries int, proxied bool, env
 	if t.Failed() {
 		t.FailNow()
 	}
-	fc.leader()
+	if !slices.Contains(env, "FAILOVER=manual") { // which elects no one until a POST /promote
+		fc.leader()
+	}
 	return fc
 }
 
@@ -409,11 +412,16 @@ func TestFailoverSecondaryRollsBackADeposedLeadersTail(t *testing.T) {
 	if err := old.GetJSON("/health", &h0); err != nil {
 		t.Fatal(err)
 	}
-	// The leader reaches s1 only; s1 reaches no other master, so that the
-	// election below cannot hear of the tail (a candidate would copy it
-	// from s1's promise, and nothing would be rolled back).
+	// The leader reaches s1 only, and does not know it yet (blackholes: it
+	// turns read-only once its heartbeats go unanswered); s1 reaches no
+	// other master, so that the election below cannot hear of the tail (a
+	// candidate would copy it from s1's promise: nothing rolled back).
 	for k, p := range fc.links {
-		if (k[0] == old.name || k[1] == old.name || k[0] == s1.name) && k != [2]string{s1.name, old.name} {
+		switch {
+		case k == [2]string{s1.name, old.name}:
+		case k[0] == old.name || k[1] == old.name:
+			p.Blackhole()
+		case k[0] == s1.name:
 			p.Cut()
 		}
 	}
@@ -425,9 +433,19 @@ func TestFailoverSecondaryRollsBackADeposedLeadersTail(t *testing.T) {
 		}
 		tail = append(tail, msg)
 	}
-	next := fc.leader(old, s1)
-	if next == old {
-		t.Fatal("the cut-off leader is still named leader by the others")
+	var next *node
+	if err := poll.For(20*time.Second, func() error {
+		l, err := agreedLeader(fc, time.Second, old, s1)
+		if err != nil {
+			return err
+		}
+		if l == old {
+			return fmt.Errorf("the others still name %s", old.name)
+		}
+		next = l
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	for _, m := range fc.without(old) {
 		fc.links[[2]string{s1.name, m.name}].Heal()
@@ -472,6 +490,98 @@ func TestFailoverSecondaryRollsBackADeposedLeadersTail(t *testing.T) {
 			t.Errorf("id %d: the rolled-back %q is in the final log", e.ID, e.Message)
 		}
 	}
+}
+
+// TestFailoverAVoterOfALosingCandidateFollowsTheWinner: s2 promises
+// epoch e to m3, which cannot win it (the two of them are cut off from
+// the rest); m2 wins e on the other side (a switchover from m1). When
+// the partition heals, s2 and m3 follow m2, the winner of the epoch they
+// promised another: until a 30-minute soak found it, s2 refused m2 ("epoch
+// already promised to another node") and, with no election to come,
+// stayed leaderless for good. FAILOVER=manual: no election but the two
+// asked for, so the epochs are exactly these.
+func TestFailoverAVoterOfALosingCandidateFollowsTheWinner(t *testing.T) {
+	fc := startFailoverWith(t, 3, 2, true, "FAILOVER=manual")
+	m1, m2, m3, s2 := fc.masters[0], fc.masters[1], fc.masters[2], fc.secondaries[1]
+	if r := postTo(t, m1.url()+"/promote", ""); r.Status != http.StatusOK {
+		t.Fatalf("POST /promote on m1: %+v", r)
+	}
+	if l := fc.leader(); l != m1 {
+		t.Fatalf("%s leads, want m1", l.name)
+	}
+	for i := range 3 {
+		if r := appendMsg(t, m1, fmt.Sprint("before-", i), fc.size); r.Status != http.StatusCreated {
+			t.Fatalf("append: %+v", r)
+		}
+	}
+	side := map[string]bool{m3.name: true, s2.name: true}
+	for k, p := range fc.links {
+		if side[k[0]] != side[k[1]] {
+			p.Cut()
+		}
+	}
+	// s2 knows no leader and holds its link to m3, where m3's prepare
+	// will come.
+	if err := poll.For(20*time.Second, func() error { return linkedTo(s2, m3.name) }); err != nil {
+		t.Fatal(err)
+	}
+	r := postTo(t, m3.url()+"/promote", "")
+	if r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("POST /promote on m3, cut off with s2 only: %+v, want a 503", r)
+	}
+	promised := promiseOf(t, filepath.Join(fc.dir, s2.name, "node-*"))
+	if promised.To != m3.name {
+		t.Fatalf("s2 promised %+v, want m3's candidacy (its /promote: %s)", promised, r.Error)
+	}
+	if r := postTo(t, m2.url()+"/promote", ""); r.Status != http.StatusOK {
+		t.Fatalf("POST /promote on m2 (a switchover from m1): %+v", r)
+	}
+	if l := fc.leader(m3, s2); l != m2 {
+		t.Fatalf("%s leads, want m2", l.name)
+	}
+	var h struct{ Epoch uint64 }
+	if err := m2.GetJSON("/health", &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Epoch != promised.Epoch {
+		t.Fatalf("m2 leads epoch %d, s2 promised %d to m3: not the case this test is for", h.Epoch, promised.Epoch)
+	}
+	for i := range 3 {
+		if r := appendMsg(t, m2, fmt.Sprint("after-", i), 3); r.Status != http.StatusCreated {
+			t.Fatalf("append: %+v", r)
+		}
+	}
+	fc.heal()
+	if l := fc.leader(); l != m2 {
+		t.Fatalf("%s leads after the heal, want m2", l.name)
+	}
+	want := mustLogOf(t, m2)
+	for _, n := range fc.all() {
+		if err := poll.For(20*time.Second, func() error { return sameLog(n, want) }); err != nil {
+			t.Error(err)
+		}
+	}
+	if p := promiseOf(t, filepath.Join(fc.dir, s2.name, "node-*")); p != (election.Promise{Epoch: h.Epoch, To: m2.name}) {
+		t.Errorf("s2's promise %+v, want epoch %d to m2, the leader it follows", p, h.Epoch)
+	}
+}
+
+// promiseOf reads the promise.json of the one data directory dir matches.
+func promiseOf(t *testing.T, dir string) election.Promise {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "promise.json"))
+	if len(files) != 1 {
+		t.Fatalf("promise.json under %s: %v", dir, files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p election.Promise
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("%s: %v", files[0], err)
+	}
+	return p
 }
 
 func TestFailoverSwitchoverLosesNothing(t *testing.T) {

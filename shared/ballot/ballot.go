@@ -80,27 +80,13 @@ func (b *Ballot) Prepare(e uint64, candidate string) (election.Promise, error) {
 }
 
 // Accept decides whether frames of leader, leading epoch e, may be taken;
-// nil once the promise that says so is on disk.
-//
-// A node that promised e to itself (it stood for e and lost: another node
-// won e without its promise) accepts the winner of e, as a Raft candidate
-// follows the leader of its own term: the winner's majority did not count
-// this node, and this node's candidacy is over (a standby stops following
-// while it stands), so no second leader of e can arise from it. Refusing
-// would leave the node leaderless until it stood again, and the followers
-// of the winner refuse its prepares while they hear their leader.
+// nil once the promise that says so is on disk. A node that promised e to
+// another candidate, or to itself, and hears the winner of e follows it
+// (election.Voter.Accept says why that is safe).
 func (b *Ballot) Accept(e uint64, leader string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	was := b.v.Promised()
-	if was.Epoch == e && was.To == b.node && b.node != "" && leader != b.node {
-		p := election.Promise{Epoch: e, To: leader}
-		if err := b.persist(was, p); err != nil {
-			return err
-		}
-		b.v = election.NewVoter(p, b.v.Learner())
-		return nil
-	}
 	p, err := b.v.Accept(e, leader)
 	if err != nil {
 		return err

@@ -136,9 +136,10 @@ func TestADataDirSpeaksUnderOneName(t *testing.T) {
 }
 
 // TestALosingCandidateFollowsTheWinnerOfItsEpoch: a node that promised
-// an epoch to itself and lost accepts the winner of that epoch (its
-// promise now names the winner, on disk first), and still refuses any
-// other node's leadership or candidacy of that epoch.
+// an epoch to itself, or to another candidate, that lost accepts the
+// winner of that epoch (its promise now names the winner, on disk
+// first), and still refuses any other node's leadership or candidacy of
+// that epoch.
 func TestALosingCandidateFollowsTheWinnerOfItsEpoch(t *testing.T) {
 	d := &disk{}
 	b := New(election.Promise{Epoch: 2, To: "m1"}, false, "m2", d.save)
@@ -160,8 +161,17 @@ func TestALosingCandidateFollowsTheWinnerOfItsEpoch(t *testing.T) {
 	if _, err := b.Prepare(3, "m1"); !errors.Is(err, election.ErrPromisedOther) {
 		t.Fatalf("a second candidate of epoch 3: %v", err)
 	}
-	other := New(election.Promise{Epoch: 3, To: "m4"}, false, "m2", (&disk{}).save)
-	if err := other.Accept(3, "m3"); !errors.Is(err, election.ErrPromisedOther) {
-		t.Fatalf("a leader of an epoch promised to another node: %v", err)
+	// A node that promised 3 to a candidate that lost (m4) follows the
+	// winner too, promising it nothing.
+	d2 := &disk{}
+	other := New(election.Promise{Epoch: 3, To: "m4"}, false, "s1", d2.save)
+	if err := other.Accept(3, "m3"); err != nil {
+		t.Fatalf("the winner of an epoch promised to a candidate that lost: %v", err)
+	}
+	if got := d2.saved[len(d2.saved)-1].Promise; got != (election.Promise{Epoch: 3, To: "m3"}) {
+		t.Fatalf("saved %+v", got)
+	}
+	if _, err := other.Prepare(3, "m4"); !errors.Is(err, election.ErrPromisedOther) {
+		t.Fatalf("the losing candidate asked again: %v", err)
 	}
 }

@@ -162,6 +162,7 @@ type acked struct {
 // fails instead of passing.
 type stats struct {
 	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes, readmitted, switchovers, switched int
+	wonOver int // nodes that promised a candidate that lost, then followed the winner of that epoch
 }
 
 type sim struct {
@@ -493,7 +494,11 @@ func (s *sim) replicate(n *node) {
 }
 
 func (s *sim) onAppend(n *node, m message) {
+	before := n.voter.Promised()
 	p, err := n.voter.Accept(m.epoch, m.from)
+	if err == nil && before.Epoch == m.epoch && before.To != "" && before.To != m.from {
+		s.stats.wonOver++
+	}
 	if err != nil {
 		s.send(message{kind: kRefuse, from: n.name, to: m.from, epoch: m.epoch, promised: n.voter.Promised().Epoch})
 		return

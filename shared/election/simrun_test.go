@@ -42,12 +42,14 @@ func TestSimulation(t *testing.T) {
 		sum.readmitted += st.readmitted
 		sum.switchovers += st.switchovers
 		sum.switched += st.switched
+		sum.wonOver += st.wonOver
 	}
 	t.Logf("%d seeds × %d steps: %+v", n, *simSteps, sum)
 	// A run that never elected twice, acknowledged, rolled back, copied
 	// or re-admitted a learner tested nothing (a readmission rule that
-	// never lets a learner vote again would pass every check).
-	if n > 50 && (sum.leaders < int(n) || sum.majorityAcks == 0 || sum.rolledBack == 0 || sum.copies == 0 || sum.demotions == 0 || sum.switched == 0 || sum.readmitted == 0) {
+	// never lets a learner vote again would pass every check); nor one
+	// where no node followed the winner of an epoch it promised another.
+	if n > 50 && (sum.leaders < int(n) || sum.majorityAcks == 0 || sum.rolledBack == 0 || sum.copies == 0 || sum.demotions == 0 || sum.switched == 0 || sum.readmitted == 0 || sum.wonOver == 0) {
 		t.Fatalf("the simulation exercised too little: %+v", sum)
 	}
 }

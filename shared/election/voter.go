@@ -43,6 +43,10 @@ type Voter struct {
 	promised Promise
 	learner  bool
 	seen     uint64 // the highest epoch seen anywhere; volatile: a candidate stands above it
+	// followed is the epoch whose leader Accept took last; volatile. A
+	// second leader of that epoch cannot exist (one winner per epoch):
+	// it is refused rather than followed, in case it ever did.
+	followed uint64
 }
 
 // NewVoter returns the voter a node is when it starts, from the promise
@@ -85,18 +89,32 @@ func (v *Voter) Prepare(e uint64, candidate string) (Promise, error) {
 // Accept decides whether frames of leader, leading epoch e, may be taken.
 // A leader of an epoch above the promise is accepted once the returned
 // promise is persisted; one below is refused, which is what deposes a
-// leader whatever the timing. A leader of the promised epoch that is not
-// the node it was promised to cannot exist; it is refused too.
+// leader whatever the timing.
+//
+// A leader of the promised epoch that is not the node it was promised to
+// is accepted too, the promise then naming it (persisted first): it won e
+// with a majority of promises of e that did not count this one, so the
+// candidate this node promised e to (itself, perhaps) lost e — each node
+// promises an epoch once, and majorities intersect — and no second leader
+// of e can come of the promise. It is Raft's follower taking the entries
+// of its term's leader whoever it voted for. Refusing (as this did until
+// a 30-minute chaos soak) left a node that promised a losing candidate
+// without a leader until the next election, however long the winner led:
+// a secondary lagging ever further, and one voter fewer for the next
+// failover. This grants the leader nothing: a prepare of e from any other
+// node is still refused. A second leader of an epoch whose leader this
+// voter already took is refused.
 func (v *Voter) Accept(e uint64, leader string) (Promise, error) {
 	v.See(e)
 	switch {
 	case e < v.promised.Epoch:
 		return v.promised, fmt.Errorf("leader %s of epoch %d: %w %d", leader, e, ErrStaleEpoch, v.promised.Epoch)
-	case e == v.promised.Epoch && v.promised.To != leader && v.promised.To != "":
-		return v.promised, fmt.Errorf("leader %s of epoch %d: %w (%s)", leader, e, ErrPromisedOther, v.promised.To)
-	case e > v.promised.Epoch:
+	case e == v.promised.Epoch && v.promised.To != "" && v.promised.To != leader && v.followed == e:
+		return v.promised, fmt.Errorf("leader %s of epoch %d: %w (%s, who leads it)", leader, e, ErrPromisedOther, v.promised.To)
+	case e > v.promised.Epoch, v.promised.To != "":
 		v.promised = Promise{Epoch: e, To: leader}
 	}
+	v.followed = e
 	return v.promised, nil
 }
 

@@ -67,7 +67,8 @@ func TestFollowerRefusesLeaderOfLowerEpoch(t *testing.T) {
 	}{
 		{"lower epoch", Promise{5, "a"}, 4, "b", ErrStaleEpoch, Promise{5, "a"}},
 		{"the promised epoch from the one promised", Promise{5, "a"}, 5, "a", nil, Promise{5, "a"}},
-		{"the promised epoch from another cannot exist", Promise{5, "a"}, 5, "b", ErrPromisedOther, Promise{5, "a"}},
+		{"the promised epoch's winner, when a (promised) lost it", Promise{5, "a"}, 5, "b", nil, Promise{5, "b"}},
+		{"the promised epoch's winner, when this node stood and lost", Promise{5, "me"}, 5, "b", nil, Promise{5, "b"}},
 		{"a higher epoch is accepted once promised", Promise{5, "a"}, 6, "b", nil, Promise{6, "b"}},
 		{"an upgraded log's epoch 1 from anyone", Promise{1, ""}, 1, "m", nil, Promise{1, ""}},
 	}
@@ -75,6 +76,15 @@ func TestFollowerRefusesLeaderOfLowerEpoch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			v := NewVoter(c.promised, false)
 			p, err := v.Accept(c.e, c.leader)
+			if err == nil && c.promised.To != "" {
+				// Following it, the voter refuses a second leader of
+				// that epoch: there is one winner per epoch.
+				defer func() {
+					if _, err := v.Accept(c.e, "x"); !errors.Is(err, ErrPromisedOther) {
+						t.Errorf("a second leader of epoch %d after %s: %v", c.e, c.leader, err)
+					}
+				}()
+			}
 			if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
 				t.Fatalf("Accept(%d, %s) err %v, want %v", c.e, c.leader, err, c.want)
 			}
