@@ -62,6 +62,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		} else if err != nil {
 			return fmt.Errorf("DATA_DIR: %w", err)
 		}
+		promise = failover.ForgetPromise(promise) // promise itself, but in a test's deliberately broken build
 	}
 	st, err := openStore(cfg, log, reg)
 	if err != nil {

@@ -26,7 +26,8 @@ var (
 		"how long TestChaosFailover injects faults; the long form is e.g. -chaos.failover=10m")
 	chaosBreak = flag.String("chaos.break", "",
 		"test only: REPLOG_TEST_BREAK for TestChaosFailover's masters (no-copy: a candidate leads without "+
-			"copying from the most up-to-date promiser); the run must then fail, naming lost writes")
+			"copying from the most up-to-date promiser; forget-promise: a restarted node has promised nothing); "+
+			"the run must then fail, naming lost writes")
 )
 
 // TestChaosFailover: three master-capable nodes and two secondaries, all
@@ -64,7 +65,8 @@ func TestChaosFailover(t *testing.T) {
 	stop := make(chan struct{})
 	faults := foFaults{ch: ch, rng: rand.New(rand.NewPCG(rng.Uint64(), 4)), stop: stop, counts: map[string]int{}}
 	var loop sync.WaitGroup
-	loop.Go(faults.run)
+	ended := make(chan struct{}) // the fault loop returned: stopped, or failed
+	loop.Go(func() { defer close(ended); faults.run() })
 	var clients sync.WaitGroup
 	for w := range 4 {
 		wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
@@ -78,7 +80,14 @@ func TestChaosFailover(t *testing.T) {
 	for _, n := range fc.all() {
 		clients.Go(func() { ch.readNode(n, stop) })
 	}
-	time.Sleep(duration) // the length of the experiment, not a wait for an event
+	// The length of the experiment, unless the fault loop fails first (a
+	// soak then ends at once, and still checks its history).
+	experiment := time.NewTimer(duration)
+	select {
+	case <-experiment.C:
+	case <-ended:
+		experiment.Stop()
+	}
 	close(stop)
 	clients.Wait()
 	loop.Wait()
@@ -204,7 +213,13 @@ func (ch *foChaos) readNode(n *node, stop <-chan struct{}) {
 // it.
 func (ch *foChaos) end() {
 	t, fc := ch.t, ch.fc
-	leader := fc.leader()
+	leader, err := agreedLeader(fc, 20*time.Second)
+	if err != nil { // a liveness failure: the history is still checked, against whoever leads
+		t.Error(err)
+		if leader = selfNamedLeader(fc); leader == nil {
+			t.Fatal("no master-capable node leads: no final log to check the history against")
+		}
+	}
 	final := mustLogOf(t, leader)
 	for _, n := range fc.all() {
 		if err := poll.For(60*time.Second, func() error { return sameLog(n, final) }); err != nil {
@@ -230,6 +245,16 @@ func (ch *foChaos) end() {
 	if r.majorityAcked == 0 || r.w1Acked == 0 {
 		t.Fatal("no write was acknowledged at a majority, or none at w=1: the experiment tested nothing")
 	}
+}
+
+// selfNamedLeader is a master that names itself leader, or nil.
+func selfNamedLeader(fc *failoverCluster) *node {
+	for _, m := range fc.masters {
+		if name, _, err := proc.LeaderOf(m.Node); err == nil && name == m.name {
+			return m
+		}
+	}
+	return nil
 }
 
 // foFaults injects faults into a failover chaos run until stop. It runs
