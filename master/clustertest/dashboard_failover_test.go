@@ -342,6 +342,8 @@ func TestDashboardRollbackSeen(t *testing.T) {
 	b.do(chromedp.Navigate(watcher.url() + "/"))
 	b.text(leaderJS, 10*time.Second, equals(old.name))
 	b.text(nodeCell(old.name, ".rolled"), 10*time.Second, equals("0"))
+	b.text(`document.getElementById("commit-box").hidden ? "hidden" : document.getElementById("commit-id").textContent`,
+		10*time.Second, equals("1"))
 
 	b.do(chromedp.Navigate("about:blank")) // its node is about to be killed: a failed poll would be a page error
 	others := append(fc.without(old), fc.secondaries...)

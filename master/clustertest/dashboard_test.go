@@ -177,6 +177,9 @@ func TestDashboard(t *testing.T) {
 		}
 		return nil
 	})
+	// The w=3 append, id 6, is on a majority of CLUSTER_SIZE: committed.
+	b.text(`document.getElementById("commit-box").hidden ? "hidden" : document.getElementById("commit-id").textContent`,
+		10*time.Second, equals("6"))
 
 	s1.signal(syscall.SIGSTOP)
 	b.shows("s1", "suspected", 10*time.Second)
