@@ -3,9 +3,11 @@ package proc
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -75,5 +77,26 @@ func TestConnected(t *testing.T) {
 	health = `{"master":"connected"}`
 	if err := Connected(n); err != nil {
 		t.Fatalf("Connected with the master connected: %v", err)
+	}
+}
+
+// TestFreeAddrIsBelowTheEphemeralRange: where the kernel says its range,
+// FreeAddr's ports are below it (and at least minPort), so that no
+// outgoing connection takes a node's port while it restarts.
+func TestFreeAddrIsBelowTheEphemeralRange(t *testing.T) {
+	low := ephemeralLow()
+	if low <= minPort+1000 {
+		t.Skipf("the ephemeral range starts at %d: no room below it", low)
+	}
+	for range 20 {
+		addr, err := FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, p, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(p)
+		if port < minPort || port >= low {
+			t.Fatalf("FreeAddr gave %s, want a port in [%d, %d)", addr, minPort, low)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -150,14 +151,52 @@ func (n *Node) Wait(d time.Duration) error {
 	}
 }
 
-// FreeAddr returns a loopback host:port that is free at the moment.
+// FreeAddr returns a loopback host:port that is free at the moment, below
+// the kernel's ephemeral port range when there is room: a node is killed
+// and started again on its address, and meanwhile an ephemeral port (an
+// outgoing connection's, or a proxy's listening on :0; the chaos tests
+// make thousands) could take it, and the restart fail ("exited at
+// start"). Ports are drawn at random from 20000 up to that range, so that
+// test packages running at once rarely draw the same.
 func FreeAddr() (string, error) {
+	if low := ephemeralLow(); low > minPort+1000 {
+		for range 50 {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(minPort+rand.IntN(low-minPort))))
+			if err == nil {
+				addr := ln.Addr().String()
+				ln.Close()
+				return addr, nil
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// minPort is the lowest port FreeAddr draws: above the ports people
+// run things on by hand (make run's 8080-8082, the compose stacks').
+const minPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or 0
+// where it cannot be read (not Linux).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return low
 }
 
 var client = &http.Client{Timeout: 60 * time.Second}
