@@ -26,8 +26,8 @@ var (
 		"how long TestChaosFailover injects faults; the long form is e.g. -chaos.failover=10m")
 	chaosBreak = flag.String("chaos.break", "",
 		"test only: REPLOG_TEST_BREAK for TestChaosFailover's masters (no-copy: a candidate leads without "+
-			"copying from the most up-to-date promiser; forget-promise: a restarted node has promised nothing); "+
-			"the run must then fail, naming lost writes")
+			"copying from the most up-to-date promiser: the run must then fail, naming lost writes; "+
+			"forget-promise: a restarted master has promised nothing, which these faults rarely turn into a loss)")
 )
 
 // TestChaosFailover: three master-capable nodes and two secondaries, all
@@ -54,7 +54,7 @@ func TestChaosFailover(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	var env []string
 	if *chaosBreak != "" {
-		t.Logf("REPLOG_TEST_BREAK=%s: this run must fail", *chaosBreak)
+		t.Logf("REPLOG_TEST_BREAK=%s: a deliberate bug (no-copy: this run must fail)", *chaosBreak)
 		env = []string{"REPLOG_TEST_BREAK=" + *chaosBreak, "FAULTS_API=true"}
 	}
 	fc := startFailoverWith(t, 3, 2, true, env...)
