@@ -162,7 +162,7 @@ type acked struct {
 // fails instead of passing.
 type stats struct {
 	leaders, majorityAcks, repeats, rolledBack, copies, crashes, demotions, wipes, readmitted, switchovers, switched int
-	wonOver int // nodes that promised a candidate that lost, then followed the winner of that epoch
+	wonOver                                                                                                          int // nodes that promised a candidate that lost, then followed the winner of that epoch
 }
 
 type sim struct {
