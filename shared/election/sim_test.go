@@ -146,6 +146,7 @@ func (m message) String() string {
 // stopped leading must be the successor's, whatever the write concerns.
 type switchover struct {
 	from   string
+	to     string // the standby that stood for the next epoch on the handoff
 	epoch  uint64
 	final  []entry // the leader's log when it stopped leading; nil while it leads
 	lapsed bool    // the leader took writes again: nothing to check
@@ -896,6 +897,7 @@ func (s *sim) tryHandoff(n *node) {
 	s.standNeeding(n, h.From)
 	if n.role == candidate {
 		if rec := s.handingOff[leader]; rec != nil && rec.epoch == h.Epoch {
+			rec.to = n.name
 			s.switchovers[n.tally.Epoch()] = rec
 		}
 	}

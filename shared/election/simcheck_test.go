@@ -11,10 +11,13 @@ import (
 )
 
 // checkSwitchover: a standby that stood at a handoff and now leads holds
-// everything its old leader held, unless another leader came between.
+// everything its old leader held, unless another leader came between. A
+// failover may win the switchover's epoch instead (a standby cut off from
+// the leader stood for it too): that winner owes only what any failover
+// owes, which the other checks hold it to.
 func (s *sim) checkSwitchover(n *node, e uint64) {
 	rec := s.switchovers[e]
-	if rec == nil || rec.lapsed {
+	if rec == nil || rec.lapsed || rec.to != n.name {
 		return
 	}
 	for between := rec.epoch + 1; between < e; between++ {
