@@ -234,6 +234,11 @@ func (ch *foChaos) end() {
 		}
 		rollbacks[n.name] = es
 	}
+	promotions := 0 // every life of every master logs "leading" as it comes to lead (failover/lead.go)
+	for _, m := range fc.masters {
+		promotions += strings.Count(m.logs.String(), "\tleading\t")
+	}
+	t.Logf("promotions: %d (the final epoch: %d)", promotions, epochOf(t, leader))
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	r := checkFailover(final, ch.writes, ch.reads, rollbacks)
@@ -245,6 +250,15 @@ func (ch *foChaos) end() {
 	if r.majorityAcked == 0 || r.w1Acked == 0 {
 		t.Fatal("no write was acknowledged at a majority, or none at w=1: the experiment tested nothing")
 	}
+}
+
+// epochOf is the epoch n's /health says, 0 if it cannot tell.
+func epochOf(t *testing.T, n *node) uint64 {
+	_, e, err := proc.LeaderOf(n.Node)
+	if err != nil {
+		t.Log(err)
+	}
+	return e
 }
 
 // selfNamedLeader is a master that names itself leader, or nil.
