@@ -403,38 +403,47 @@ func foOperations(final []frame.Entry, writes []*foWrite, reads []foRead) []porc
 	return ops
 }
 
-// maxVisualized is the most operations a failing history has drawn (the
-// default run's are about 10 000).
-const maxVisualized = 50_000
-
 // linearizable runs porcupine over the history; on failure it writes
 // its visualization to a file it names.
 func linearizable(t *testing.T, final []frame.Entry, writes []*foWrite, reads []foRead, limit time.Duration) {
 	t.Helper()
 	model := prefixModel(final, once(writes))
-	ops := foOperations(final, writes, reads)
-	// The verbose check keeps, for every operation, the longest
-	// linearizable prefix that holds it: memory that grows with the square
-	// of a soak's history (a 30-minute one, half a million operations,
-	// starved the machine). So the plain check decides, and the verbose one
-	// only draws a failure, for histories small enough to draw.
-	res := porcupine.CheckOperationsTimeout(model, ops, limit)
-	switch res {
+	switch res, drawn := checkPorcupine(t, model, foOperations(final, writes, reads), limit, "chaos-failover"); res {
 	case porcupine.Illegal:
-		where := fmt.Sprintf("not drawn: %d operations are too many; rerun with the seed and a shorter -chaos.failover", len(ops))
-		if len(ops) <= maxVisualized {
-			_, info := porcupine.CheckOperationsVerbose(model, ops, limit)
-			where = filepath.Join(os.TempDir(), fmt.Sprintf("replog-chaos-failover-%d.html", time.Now().UnixNano()))
-			if err := porcupine.VisualizePath(model, info, where); err != nil {
-				t.Errorf("writing the visualization: %v", err)
-			}
-		}
 		appendsAlone := porcupine.CheckOperations(model, foOperations(final, writes, nil))
 		t.Errorf("the history is not linearizable against the final log (its appends alone: %v); porcupine's visualization: %s",
-			map[bool]string{true: "linearizable", false: "not linearizable"}[appendsAlone], where)
+			map[bool]string{true: "linearizable", false: "not linearizable"}[appendsAlone], drawn)
 	case porcupine.Unknown:
 		t.Errorf("porcupine gave up after %s: the history is not checked", limit)
 	}
+}
+
+// maxVisualized is the most operations a failing history is drawn for
+// (a default chaos run has about 10 000).
+const maxVisualized = 50_000
+
+// checkPorcupine checks ops against model within limit and, when they are
+// not linearizable, says where it drew them (a file named for name) or
+// why not. The verbose check keeps, for every operation, the longest
+// linearizable prefix that holds it: memory that grows with the square of
+// a soak's history (a 30-minute one, half a million operations, starved
+// the machine). So the plain check decides, and the verbose one only
+// draws a failure, for histories small enough to draw.
+func checkPorcupine(t *testing.T, model porcupine.Model, ops []porcupine.Operation, limit time.Duration, name string) (porcupine.CheckResult, string) {
+	t.Helper()
+	res := porcupine.CheckOperationsTimeout(model, ops, limit)
+	if res != porcupine.Illegal {
+		return res, ""
+	}
+	if len(ops) > maxVisualized {
+		return res, fmt.Sprintf("not drawn: %d operations are too many; rerun with the seed and a shorter duration", len(ops))
+	}
+	_, info := porcupine.CheckOperationsVerbose(model, ops, limit)
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("replog-%s-%d.html", name, time.Now().UnixNano()))
+	if err := porcupine.VisualizePath(model, info, path); err != nil {
+		t.Errorf("writing the visualization: %v", err)
+	}
+	return res, path
 }
 
 // rollbackFiles reads a node's rollback files: DATA_DIR/rollback on a

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -206,20 +205,9 @@ func (h *history) check(t *testing.T, final []frame.Entry, outcomes []*outcome, 
 			tl.lost, tl.duplicated, tl.reordered, tl.unexpected, tl.examples)
 	}
 
-	model := logModel(final)
-	ops := resolve(h.ops, final)
-	res := porcupine.CheckOperationsTimeout(model, ops, limit) // the verbose check only to draw a failure (see maxVisualized)
-	switch res {
+	switch res, drawn := checkPorcupine(t, logModel(final), resolve(h.ops, final), limit, "chaos"); res {
 	case porcupine.Illegal:
-		where := fmt.Sprintf("not drawn: %d operations are too many; rerun with the seed and a shorter -chaos.duration", len(ops))
-		if len(ops) <= maxVisualized {
-			_, info := porcupine.CheckOperationsVerbose(model, ops, limit)
-			where = filepath.Join(os.TempDir(), fmt.Sprintf("replog-chaos-%d.html", time.Now().UnixNano()))
-			if err := porcupine.VisualizePath(model, info, where); err != nil {
-				t.Errorf("writing the visualization: %v", err)
-			}
-		}
-		t.Errorf("the master's history is not linearizable; porcupine's visualization: %s", where)
+		t.Errorf("the master's history is not linearizable; porcupine's visualization: %s", drawn)
 	case porcupine.Unknown:
 		t.Errorf("porcupine gave up after %s: the history is not checked", limit)
 	}
@@ -325,6 +313,18 @@ func TestHistoryChecker(t *testing.T) {
 	if porcupine.CheckOperations(model, stale) {
 		t.Fatal("a read missing an acknowledged append passed")
 	}
+	// checkPorcupine decides with the plain check and draws a failure.
+	if res, drawn := checkPorcupine(t, model, ok, time.Minute, "test"); res != porcupine.Ok || drawn != "" {
+		t.Fatalf("checkPorcupine of a linearizable history: %v, %q", res, drawn)
+	}
+	res, drawn := checkPorcupine(t, model, stale, time.Minute, "test")
+	if res != porcupine.Illegal {
+		t.Fatalf("checkPorcupine of the stale read: %v", res)
+	}
+	if _, err := os.Stat(drawn); err != nil {
+		t.Fatalf("the failure was not drawn: %q: %v", drawn, err)
+	}
+	os.Remove(drawn)
 
 	h := &history{ops: []porcupine.Operation{
 		{Input: appendIn{"b"}, Output: appendOut{id: 1}, Call: 0, Return: 10},
