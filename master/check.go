@@ -124,6 +124,7 @@ func appendChecked(ctx context.Context, c *http.Client, base string, msg string,
 
 // readBack reads from base until id is there holding msg, or ctx ends.
 func readBack(ctx context.Context, c *http.Client, base string, id uint64, msg string) error {
+	var seen error // what the last answered read showed
 	return poll.Until(ctx, func() error {
 		// A long-poll, but one that leaves time for its answer before the
 		// deadline: the last try then says what it saw, not that it ran out.
@@ -139,15 +140,20 @@ func readBack(ctx context.Context, c *http.Client, base string, id uint64, msg s
 			} `json:"messages"`
 		}
 		if err := getJSON(ctx, c, u, &page); err != nil {
+			if ctx.Err() != nil && seen != nil {
+				return seen // the deadline cut this read short: say what the last answered one saw
+			}
 			return fmt.Errorf("read %s: %w", redact(u), err)
 		}
 		switch {
 		case len(page.Messages) == 0 || page.Messages[0].ID != id:
-			return fmt.Errorf("id %d is not on %s yet", id, redact(base))
+			seen = fmt.Errorf("id %d is not on %s yet", id, redact(base))
 		case page.Messages[0].Message != msg:
-			return fmt.Errorf("id %d on %s holds %q, not the message appended", id, redact(base), page.Messages[0].Message)
+			seen = fmt.Errorf("id %d on %s holds %q, not the message appended", id, redact(base), page.Messages[0].Message)
+		default:
+			return nil
 		}
-		return nil
+		return seen
 	})
 }
 

@@ -100,7 +100,7 @@ func TestCheck(t *testing.T) {
 		{"through the standby's redirect, read back", &fakeCluster{lagging: 3}, []string{"WRITE_CONCERN=3"},
 			0, "appended id 2 at writeConcern 3", "", 3.0},
 		{"majority by default", &fakeCluster{}, nil, 0, "appended id 2 at writeConcern majority", "", "majority"},
-		{"never on a secondary", &fakeCluster{lagging: -1}, []string{"CHECK_TIMEOUT=500ms"},
+		{"never on a secondary", &fakeCluster{lagging: -1}, []string{"CHECK_TIMEOUT=2s"},
 			1, "", "id 2 is not on", "majority"},
 		{"refused: no retry", &fakeCluster{refuse: http.StatusBadRequest}, []string{"WRITE_CONCERN=9"},
 			1, "", "append refused by 127.0.0.1", 9.0},
